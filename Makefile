@@ -15,9 +15,14 @@ SERVER_OBJS := $(SERVER_SRCS:src/%.c=$(BUILD)/obj/%.o)
 SAN_OBJS    := $(SERVER_SRCS:src/%.c=$(BUILD)/asan/obj/%.o)
 HEADERS     := $(wildcard include/*.h)
 
-.PHONY: all run check unit integration integration-asan deps clean format format-check
+.PHONY: all programs run check unit integration integration-asan deps clean format format-check
 
-all: $(BUILD)/echoserv
+# Programs `make` builds; fragments in mk/ add theirs (the load generator...).
+PROGRAMS := $(BUILD)/echoserv
+# What `make check` runs, in order; fragments in mk/ append their checks.
+CHECKS := format-check unit integration integration-asan
+
+all: programs
 
 $(BUILD)/echoserv: $(SERVER_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS)
@@ -38,6 +43,58 @@ $(BUILD)/asan/obj/%.o: src/%.c $(HEADERS)
 PORT ?= 7777
 run: $(BUILD)/echoserv
 	./$(BUILD)/echoserv $(PORT)
+
+# ---------------------------------------------------------------- tests
+# Unit tests (cmocka): one binary per module under test.
+TEST_LIBS := -lcmocka
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_*.c))
+LIB_SRCS := $(filter-out src/main.c,$(SERVER_SRCS))
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_SRCS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_SRCS) $(TEST_LIBS)
+
+# Integration tests (cmocka): each drives the real binary over loopback.
+IT_HARNESS := $(wildcard tests/integration/harness*.c)
+IT_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(wildcard tests/integration/test_*.c))
+
+$(BUILD)/tests/integration/%: tests/integration/%.c $(IT_HARNESS) $(wildcard tests/integration/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/integration -o $@ $< $(IT_HARNESS) $(TEST_LIBS)
+
+deps:
+	@sh scripts/install-test-deps.sh
+
+unit: deps $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+integration: deps $(BUILD)/echoserv $(IT_TESTS)
+	@set -e; for t in $(IT_TESTS); do echo "== $$t"; \
+		ECHOSERV_BIN=$(BUILD)/echoserv $$t; done
+
+integration-asan: deps $(BUILD)/asan/echoserv $(IT_TESTS)
+	@set -e; for t in $(IT_TESTS); do echo "== $$t (ASan+UBSan server)"; \
+		ECHOSERV_BIN=$(BUILD)/asan/echoserv ECHOSERV_SANITIZED=1 $$t; done
+
+# ---------------------------------------------------------------- style
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src include tests bench -name '*.[ch]')
+
+format:
+	clang-format -i $(C_FILES)
+
+format-check:
+	@command -v clang-format >/dev/null 2>&1 || { echo "format-check: clang-format not installed, skipped"; exit 0; }; \
+	bad=$$(for f in $(C_FILES); do clang-format --dry-run -Werror $$f >/dev/null 2>&1 || echo $$f; done); \
+	if [ -n "$$bad" ]; then echo "format-check: not formatted (run make format):"; echo "$$bad"; exit 1; fi
+
+# Fragments: each adds the programs and checks of one part of the project.
+include $(wildcard mk/*.mk)
+
+programs: $(PROGRAMS)
+
+check: deps programs
+	@set -e; for c in $(CHECKS); do echo "==== make $$c"; $(MAKE) --no-print-directory $$c; done
+	@echo "==== make check: all passed"
 
 clean:
 	rm -rf $(BUILD)

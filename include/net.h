@@ -12,9 +12,10 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#define NET_OK 0
-#define NET_FAILED (-1)      /* socket/bind/listen failed: a start-up failure */
-#define NET_BAD_ADDRESS (-2) /* the address does not parse or resolve: bad usage */
+#define NET_OK     0
+#define NET_FAILED (-1) /* socket/bind/listen failed: a start-up failure */
+#define NET_BAD_ADDRESS                                                        \
+	(-2) /* the address does not parse or resolve: bad usage */
 
 /* "255.255.255.255:65535" or "[v6 address]:65535", NUL included. */
 #define NET_ADDR_LEN 64

@@ -12,7 +12,7 @@
 #define ECHOSERV_VERSION "1.0.0"
 
 #define IDLE_TIMEOUT_DEFAULT 300
-#define IDLE_TIMEOUT_MAX 86400
+#define IDLE_TIMEOUT_MAX     86400
 
 struct options {
 	const char *bind_addr; /* NULL: all addresses */

@@ -30,12 +30,12 @@
 #include <stdint.h>
 
 /* Limits of --max-line (SPEC section 2). */
-#define MAX_LINE_MIN 16
-#define MAX_LINE_MAX 1048576
+#define MAX_LINE_MIN     16
+#define MAX_LINE_MAX     1048576
 #define MAX_LINE_DEFAULT 8192
 
 /* Server-originated messages (SPEC section 3.7). */
-#define MSG_SERVER_FULL "error: server full\r\n"
+#define MSG_SERVER_FULL  "error: server full\r\n"
 #define MSG_IDLE_TIMEOUT "error: idle timeout\r\n"
 
 enum conn_state {
@@ -61,11 +61,11 @@ struct session {
 	enum close_reason reason; /* set once the conversation is ending */
 	size_t max_line;          /* longest line, terminator included */
 
-	char *buf;       /* allocated on first use, buf_size bytes */
+	char *buf; /* allocated on first use, buf_size bytes */
 	size_t buf_size;
-	size_t len;      /* bytes held: [0, out_end) replies, then a partial line */
-	size_t out_sent; /* bytes of [0, out_end) already sent */
-	size_t out_end;  /* end of the replies owed from buf */
+	size_t len; /* bytes held: [0, out_end) replies, then a partial line */
+	size_t out_sent;  /* bytes of [0, out_end) already sent */
+	size_t out_end;   /* end of the replies owed from buf */
 	size_t out_lines; /* lines in [0, out_end) */
 	size_t scanned;   /* buf[out_end, scanned) is known to hold no LF */
 
@@ -75,7 +75,8 @@ struct session {
 	char notice_buf[64];
 
 	uint64_t lines_echoed; /* lines whose last byte has been sent */
-	uint64_t bytes_echoed; /* echoed bytes sent (server messages excluded) */
+	uint64_t
+	    bytes_echoed; /* echoed bytes sent (server messages excluded) */
 };
 
 /* Prepare s for a new client; max_line is in MAX_LINE_MIN..MAX_LINE_MAX.

@@ -19,13 +19,14 @@ static void emit(const char *prefix, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
 	int head = snprintf(line, sizeof(line), "%s", prefix);
-	int body = vsnprintf(line + head, sizeof(line) - (size_t)head - 1, fmt, ap);
+	int body =
+	    vsnprintf(line + head, sizeof(line) - (size_t)head - 1, fmt, ap);
 	size_t len = (size_t)head;
 
 	if (body > 0)
 		len += (size_t)body < sizeof(line) - len - 1
-			       ? (size_t)body
-			       : sizeof(line) - len - 2; /* truncated */
+			   ? (size_t)body
+			   : sizeof(line) - len - 2; /* truncated */
 	line[len++] = '\n';
 
 	/* Logging must never stop the server: errors are ignored. */

@@ -91,10 +91,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (install_signals() != 0) {
-		log_server("cannot set up signal handling: %s", strerror(errno));
+		log_server("cannot set up signal handling: %s",
+			   strerror(errno));
 		return 1;
 	}
-	/* Inherited descriptors could push ours past what select() can watch. */
+	/* Inherited descriptors could push ours past what select() can watch.
+	 */
 	if (listen_fd >= FD_SETSIZE || signal_pipe[0] >= FD_SETSIZE) {
 		log_server("too many inherited descriptors for select()");
 		return 1;
@@ -102,9 +104,9 @@ int main(int argc, char **argv)
 
 	log_server("listening on %s", where);
 	struct server_config cfg = {
-		.max_clients = opt.max_clients,
-		.max_line = opt.max_line,
-		.idle_timeout = opt.idle_timeout,
+	    .max_clients = opt.max_clients,
+	    .max_line = opt.max_line,
+	    .idle_timeout = opt.idle_timeout,
 	};
 	return server_run(&cfg, listen_fd, signal_pipe[0]);
 }

@@ -23,17 +23,21 @@ void net_format_addr(const struct sockaddr *sa, char *buf, size_t len)
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
 		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, (unsigned)ntohs(in->sin_port));
+		snprintf(buf, len, "%s:%u", host,
+			 (unsigned)ntohs(in->sin_port));
 	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		const struct sockaddr_in6 *in6 =
+		    (const struct sockaddr_in6 *)sa;
 		unsigned port = ntohs(in6->sin6_port);
 		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-			/* An IPv4 client of a dual-stack socket: show it as IPv4. */
+			/* An IPv4 client of a dual-stack socket: show it as
+			 * IPv4. */
 			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host,
 				  sizeof(host));
 			snprintf(buf, len, "%s:%u", host, port);
 		} else {
-			inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+			inet_ntop(AF_INET6, &in6->sin6_addr, host,
+				  sizeof(host));
 			snprintf(buf, len, "[%s]:%u", host, port);
 		}
 	} else {
@@ -89,9 +93,8 @@ fail:;
 }
 
 /* Resolve host and listen on the first of its addresses that works. */
-static int listen_on_host(const char *host, unsigned port, int *fd,
-			  char *where, size_t where_len, char *err,
-			  size_t err_len)
+static int listen_on_host(const char *host, unsigned port, int *fd, char *where,
+			  size_t where_len, char *err, size_t err_len)
 {
 	struct addrinfo hints, *list;
 	char service[8], wanted[NET_ADDR_LEN + 256];
@@ -114,9 +117,10 @@ static int listen_on_host(const char *host, unsigned port, int *fd,
 		if (*fd >= 0) {
 			struct sockaddr_storage local;
 			socklen_t len = sizeof(local);
-			if (getsockname(*fd, (struct sockaddr *)&local, &len) == 0)
-				net_format_addr((struct sockaddr *)&local, where,
-						where_len);
+			if (getsockname(*fd, (struct sockaddr *)&local, &len) ==
+			    0)
+				net_format_addr((struct sockaddr *)&local,
+						where, where_len);
 			else
 				net_format_addr(ai->ai_addr, where, where_len);
 			freeaddrinfo(list);

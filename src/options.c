@@ -19,10 +19,10 @@ struct opt_spec {
 };
 
 static const struct opt_spec OPTS[] = {
-	{'b', "bind", VALUE},	      {'c', "max-clients", VALUE},
-	{'l', "max-line", VALUE},     {'t', "idle-timeout", VALUE},
-	{'T', "trace", FLAG},	      {'q', "quiet", FLAG},
-	{'h', "help", FLAG},	      {'V', "version", FLAG},
+    {'b', "bind", VALUE},     {'c', "max-clients", VALUE},
+    {'l', "max-line", VALUE}, {'t', "idle-timeout", VALUE},
+    {'T', "trace", FLAG},     {'q', "quiet", FLAG},
+    {'h', "help", FLAG},      {'V', "version", FLAG},
 };
 #define N_OPTS (sizeof(OPTS) / sizeof(OPTS[0]))
 
@@ -34,34 +34,35 @@ void options_print_synopsis(FILE *out)
 void options_print_help(FILE *out)
 {
 	options_print_synopsis(out);
-	fprintf(out,
-		"A single-threaded select() TCP server that echoes lines.\n"
-		"\n"
-		"  -b, --bind ADDR          listen address: IPv4 or IPv6 "
-		"literal or host name\n"
-		"                           (default: all addresses, [::] "
-		"dual-stack or 0.0.0.0)\n"
-		"  -c, --max-clients N      simultaneous clients, 1..%zu "
-		"(default %zu)\n"
-		"  -l, --max-line BYTES     longest line accepted, terminator "
-		"included,\n"
-		"                           %d..%d (default %d)\n"
-		"  -t, --idle-timeout SECS  close a client idle for SECS, "
-		"0..%d (default %d; 0 = never)\n"
-		"  -T, --trace              classroom trace of the event loop "
-		"on stderr\n"
-		"  -q, --quiet              log errors only\n"
-		"  -h, --help               print this help and exit\n"
-		"  -V, --version            print the version and exit\n"
-		"\n"
-		"<port> is 0..65535; 0 picks a free port.  A line whose content "
-		"is \"quit\"\n"
-		"ends the conversation.  Exit status: 0 after SIGINT/SIGTERM, "
-		"1 if the server\n"
-		"cannot start, 2 on bad usage.\n",
-		max_clients_ceiling(), max_clients_ceiling(), MAX_LINE_MIN,
-		MAX_LINE_MAX, MAX_LINE_DEFAULT, IDLE_TIMEOUT_MAX,
-		IDLE_TIMEOUT_DEFAULT);
+	fprintf(
+	    out,
+	    "A single-threaded select() TCP server that echoes lines.\n"
+	    "\n"
+	    "  -b, --bind ADDR          listen address: IPv4 or IPv6 "
+	    "literal or host name\n"
+	    "                           (default: all addresses, [::] "
+	    "dual-stack or 0.0.0.0)\n"
+	    "  -c, --max-clients N      simultaneous clients, 1..%zu "
+	    "(default %zu)\n"
+	    "  -l, --max-line BYTES     longest line accepted, terminator "
+	    "included,\n"
+	    "                           %d..%d (default %d)\n"
+	    "  -t, --idle-timeout SECS  close a client idle for SECS, "
+	    "0..%d (default %d; 0 = never)\n"
+	    "  -T, --trace              classroom trace of the event loop "
+	    "on stderr\n"
+	    "  -q, --quiet              log errors only\n"
+	    "  -h, --help               print this help and exit\n"
+	    "  -V, --version            print the version and exit\n"
+	    "\n"
+	    "<port> is 0..65535; 0 picks a free port.  A line whose content "
+	    "is \"quit\"\n"
+	    "ends the conversation.  Exit status: 0 after SIGINT/SIGTERM, "
+	    "1 if the server\n"
+	    "cannot start, 2 on bad usage.\n",
+	    max_clients_ceiling(), max_clients_ceiling(), MAX_LINE_MIN,
+	    MAX_LINE_MAX, MAX_LINE_DEFAULT, IDLE_TIMEOUT_MAX,
+	    IDLE_TIMEOUT_DEFAULT);
 }
 
 /* A whole decimal number in lo..hi, digits only (no sign, no spaces). */
@@ -136,10 +137,11 @@ static int apply(const struct opt_spec *opt, const char *value,
 		return 0;
 	case 't':
 		if (!parse_number(value, 0, IDLE_TIMEOUT_MAX, &v)) {
-			snprintf(err, err_len,
-				 "invalid --idle-timeout '%s' (expected a whole "
-				 "number of seconds, 0..%d)",
-				 value, IDLE_TIMEOUT_MAX);
+			snprintf(
+			    err, err_len,
+			    "invalid --idle-timeout '%s' (expected a whole "
+			    "number of seconds, 0..%d)",
+			    value, IDLE_TIMEOUT_MAX);
 			return -1;
 		}
 		o->idle_timeout = (unsigned)v;
@@ -226,8 +228,8 @@ static int set_port(const char *text, struct options *o, bool *have_port,
 	uintmax_t v;
 
 	if (*have_port) {
-		snprintf(err, err_len, "unexpected argument '%s' (one port only)",
-			 text);
+		snprintf(err, err_len,
+			 "unexpected argument '%s' (one port only)", text);
 		return -1;
 	}
 	if (!parse_number(text, 0, 65535, &v)) {

@@ -75,9 +75,9 @@ static bool is_quit(const char *line, size_t len_with_lf)
 /* SPEC 3.5: replies already owed go first, then the error, then close. */
 static void reject_long_line(struct session *s)
 {
-	int n = snprintf(s->notice_buf, sizeof(s->notice_buf),
-			 "error: line too long (limit %zu bytes)\r\n",
-			 s->max_line);
+	int n =
+	    snprintf(s->notice_buf, sizeof(s->notice_buf),
+		     "error: line too long (limit %zu bytes)\r\n", s->max_line);
 	assert(n > 0 && (size_t)n < sizeof(s->notice_buf));
 	drop_unframed_input(s);
 	owe_notice(s, s->notice_buf, (size_t)n);
@@ -127,8 +127,8 @@ void session_init(struct session *s, size_t max_line)
 	assert(max_line >= MAX_LINE_MIN && max_line <= MAX_LINE_MAX);
 	memset(s, 0, sizeof(*s));
 	s->max_line = max_line;
-	s->buf_size = max_line > SESSION_MIN_BUFFER ? max_line
-						    : SESSION_MIN_BUFFER;
+	s->buf_size =
+	    max_line > SESSION_MIN_BUFFER ? max_line : SESSION_MIN_BUFFER;
 	set_state(s, READING);
 }
 
@@ -208,7 +208,8 @@ void session_on_output(struct session *s, size_t n)
 		if (s->out_sent == s->out_end)
 			replies_delivered(s);
 	} else {
-		assert(s->notice != NULL && n <= s->notice_len - s->notice_sent);
+		assert(s->notice != NULL &&
+		       n <= s->notice_len - s->notice_sent);
 		s->notice_sent += n;
 	}
 	settle(s);

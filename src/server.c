@@ -33,8 +33,8 @@
 #include "net.h"
 #include "protocol.h"
 
-#define NS_PER_SEC INT64_C(1000000000)
-#define NS_PER_MS INT64_C(1000000)
+#define NS_PER_SEC  INT64_C(1000000000)
+#define NS_PER_MS   INT64_C(1000000)
 #define NO_DEADLINE INT64_MAX
 
 /* Graceful shutdown delivers queued replies for at most this long. */
@@ -46,12 +46,14 @@
  * clients already connected. */
 #define ACCEPT_BATCH 64
 
-/* ============================== data structures ============================== */
+/* ============================== data structures ==============================
+ */
 
 struct connection {
 	int fd;
 	struct session session;
-	int64_t last_progress; /* monotonic ns of the last byte read or written */
+	int64_t
+	    last_progress; /* monotonic ns of the last byte read or written */
 	char peer[NET_ADDR_LEN];
 };
 
@@ -59,7 +61,8 @@ struct server {
 	const struct server_config *cfg;
 	int listen_fd; /* -1 once shutdown has begun */
 	int signal_fd;
-	int reserve_fd; /* spare descriptor, given up to shed a client on EMFILE */
+	int reserve_fd; /* spare descriptor, given up to shed a client on EMFILE
+			 */
 
 	/* The connection table, indexed by fd.  accept() results at or above
 	 * FD_SETSIZE never enter it, so every index is safe for FD_SET. */
@@ -123,8 +126,7 @@ static void trace_sets(const char *what, const fd_set *r, const fd_set *w,
 }
 
 /* Report the state change (if any) a session went through. */
-static void trace_transition(const struct connection *c,
-			     enum conn_state before)
+static void trace_transition(const struct connection *c, enum conn_state before)
 {
 	const struct session *s = &c->session;
 	size_t lines = session_lines_owed(s);
@@ -136,11 +138,12 @@ static void trace_transition(const struct connection *c,
 			   conn_state_name(before), conn_state_name(s->state),
 			   lines, lines == 1 ? "" : "s",
 			   s->reason != CLOSE_NONE ? ", then " : "",
-			   s->reason != CLOSE_NONE ? close_reason_name(s->reason)
-						   : "");
+			   s->reason != CLOSE_NONE
+			       ? close_reason_name(s->reason)
+			       : "");
 	else if (s->state == DONE)
-		trace_line("fd %d: %s -> %s (%s)", c->fd, conn_state_name(before),
-			   conn_state_name(s->state),
+		trace_line("fd %d: %s -> %s (%s)", c->fd,
+			   conn_state_name(before), conn_state_name(s->state),
 			   close_reason_name(s->reason));
 	else
 		trace_line("fd %d: %s -> %s", c->fd, conn_state_name(before),
@@ -162,7 +165,8 @@ static void conn_on_writable(struct server *srv, struct connection *c)
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == EINTR)
 				return; /* select will tell us when to retry */
-			TRACE("fd %d: write failed: %s", c->fd, strerror(errno));
+			TRACE("fd %d: write failed: %s", c->fd,
+			      strerror(errno));
 			session_abort(&c->session, CLOSE_RESET);
 			trace_transition(c, before);
 			return;
@@ -261,8 +265,8 @@ static void admit_client(struct server *srv, int fd,
 
 	net_format_addr(addr, peer, sizeof(peer));
 	if (net_set_nonblocking(fd) != 0) {
-		log_server("client %s: cannot make socket nonblocking: %s", peer,
-			   strerror(errno));
+		log_server("client %s: cannot make socket nonblocking: %s",
+			   peer, strerror(errno));
 		close(fd);
 		return;
 	}

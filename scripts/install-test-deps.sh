@@ -1,0 +1,32 @@
+#!/bin/sh
+# install-test-deps.sh - install what `make check` needs, if it is missing.
+#
+# Each line of NEEDS is "test-for-presence package": a command to run that
+# succeeds when the dependency is there, and the Debian package providing it.
+# Nothing is installed when everything is present, so this is quick and safe
+# to run before every test run.
+set -eu
+
+missing=""
+need() { # need "check command" package
+	if ! sh -c "$1" >/dev/null 2>&1; then
+		missing="$missing $2"
+	fi
+}
+
+need 'test -f /usr/include/cmocka.h' libcmocka-dev
+
+[ -z "$missing" ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "install-test-deps: missing:$missing (install them with your package manager)" >&2
+	exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+else
+	SUDO=
+fi
+echo "install-test-deps: installing$missing" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
