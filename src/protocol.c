@@ -229,6 +229,10 @@ void session_finish(struct session *s, enum close_reason why)
 void session_abort(struct session *s, enum close_reason why)
 {
 	s->reason = why;
+	s->out_sent = s->out_end = 0;
+	s->out_lines = 0;
+	s->notice = NULL;
+	drop_unframed_input(s);
 	set_state(s, DONE);
 }
 
