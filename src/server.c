@@ -296,20 +296,24 @@ static void admit_client(struct server *srv, int fd,
 	log_client("client %s connected (fd %d)", peer, fd);
 }
 
+enum shed_result { SHED_ONE, SHED_NONE_WAITING, SHED_FAILED };
+
 /*
  * Out of descriptors (EMFILE/ENFILE): the pending client would keep the
  * listening socket readable and select would return at once, forever.  Give
  * up the reserve descriptor, accept the client, turn it away, and take the
- * reserve back.  Returns false if even that failed.
+ * reserve back.  (accept() reports EMFILE before it looks at the queue, so
+ * there may be no one waiting at all.)
  */
-static bool shed_client(struct server *srv, int accept_errno)
+static enum shed_result shed_client(struct server *srv, int accept_errno)
 {
 	struct sockaddr_storage addr;
 	socklen_t len = sizeof(addr);
 	char peer[NET_ADDR_LEN];
+	enum shed_result result = SHED_ONE;
 
 	if (srv->reserve_fd < 0)
-		return false;
+		return SHED_FAILED;
 	close(srv->reserve_fd);
 	int fd = accept(srv->listen_fd, (struct sockaddr *)&addr, &len);
 	if (fd >= 0) {
@@ -322,11 +326,15 @@ static bool shed_client(struct server *srv, int accept_errno)
 		} else {
 			close(fd);
 		}
+	} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		result = SHED_NONE_WAITING;
+	} else {
+		result = SHED_FAILED;
 	}
 	srv->reserve_fd = open("/dev/null", O_RDONLY);
 	if (srv->reserve_fd >= 0)
 		(void)net_set_cloexec(srv->reserve_fd);
-	return fd >= 0;
+	return result;
 }
 
 /* Stop watching the listening socket for a moment after a failure we could
@@ -354,8 +362,13 @@ static void accept_clients(struct server *srv)
 			return; /* no one else is waiting */
 		if (err == EINTR || err == ECONNABORTED || err == EPROTO)
 			continue; /* that client gave up; try the next */
-		if ((err == EMFILE || err == ENFILE) && shed_client(srv, err))
-			continue;
+		if (err == EMFILE || err == ENFILE) {
+			enum shed_result r = shed_client(srv, err);
+			if (r == SHED_ONE)
+				continue;
+			if (r == SHED_NONE_WAITING)
+				return;
+		}
 		pause_accepting(srv, err);
 		return;
 	}
