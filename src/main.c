@@ -95,8 +95,7 @@ int main(int argc, char **argv)
 			   strerror(errno));
 		return 1;
 	}
-	/* Inherited descriptors could push ours past what select() can watch.
-	 */
+	/* Inherited descriptors could push ours past select()'s reach. */
 	if (listen_fd >= FD_SETSIZE || signal_pipe[0] >= FD_SETSIZE) {
 		log_server("too many inherited descriptors for select()");
 		return 1;

@@ -46,14 +46,13 @@
  * clients already connected. */
 #define ACCEPT_BATCH 64
 
-/* ============================== data structures ==============================
- */
+/* ========================= data structures ========================= */
 
 struct connection {
 	int fd;
 	struct session session;
-	int64_t
-	    last_progress; /* monotonic ns of the last byte read or written */
+	/* Monotonic ns of the last byte read or written: the idle clock. */
+	int64_t last_progress;
 	char peer[NET_ADDR_LEN];
 };
 
@@ -61,8 +60,8 @@ struct server {
 	const struct server_config *cfg;
 	int listen_fd; /* -1 once shutdown has begun */
 	int signal_fd;
-	int reserve_fd; /* spare descriptor, given up to shed a client on EMFILE
-			 */
+	/* A spare descriptor, given up to shed a client on EMFILE. */
+	int reserve_fd;
 
 	/* The connection table, indexed by fd.  accept() results at or above
 	 * FD_SETSIZE never enter it, so every index is safe for FD_SET. */
@@ -125,29 +124,29 @@ static void trace_sets(const char *what, const fd_set *r, const fd_set *w,
 		   timeout != NULL ? timeout : "");
 }
 
-/* Report the state change (if any) a session went through. */
+/*
+ * Report the state change (if any) a session went through, e.g.
+ * "fd 4: READING -> WRITING (2 lines)" or "fd 4: WRITING -> DONE (quit)".
+ */
 static void trace_transition(const struct connection *c, enum conn_state before)
 {
 	const struct session *s = &c->session;
-	size_t lines = session_lines_owed(s);
+	const char *why = close_reason_name(s->reason);
+	char detail[64] = "";
 
 	if (!trace_on || s->state == before)
 		return;
-	if (s->state == WRITING && before == READING)
-		trace_line("fd %d: %s -> %s (%zu line%s%s%s)", c->fd,
-			   conn_state_name(before), conn_state_name(s->state),
-			   lines, lines == 1 ? "" : "s",
-			   s->reason != CLOSE_NONE ? ", then " : "",
-			   s->reason != CLOSE_NONE
-			       ? close_reason_name(s->reason)
-			       : "");
-	else if (s->state == DONE)
-		trace_line("fd %d: %s -> %s (%s)", c->fd,
-			   conn_state_name(before), conn_state_name(s->state),
-			   close_reason_name(s->reason));
-	else
-		trace_line("fd %d: %s -> %s", c->fd, conn_state_name(before),
-			   conn_state_name(s->state));
+	if (s->state == WRITING && before == READING) {
+		size_t lines = session_lines_owed(s);
+		snprintf(detail, sizeof(detail), " (%zu line%s%s%s)", lines,
+			 lines == 1 ? "" : "s",
+			 s->reason != CLOSE_NONE ? ", then " : "",
+			 s->reason != CLOSE_NONE ? why : "");
+	} else if (s->state == DONE) {
+		snprintf(detail, sizeof(detail), " (%s)", why);
+	}
+	trace_line("fd %d: %s -> %s%s", c->fd, conn_state_name(before),
+		   conn_state_name(s->state), detail);
 }
 
 /* ============================== clients ============================== */
