@@ -15,6 +15,12 @@ need() { # need "check command" package
 }
 
 need 'test -f /usr/include/cmocka.h' libcmocka-dev
+# Issue 4: the fuzzer (clang and its libFuzzer runtime), valgrind-check, lint.
+need 'command -v clang' clang
+need 'printf "int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }" | clang -fsanitize=fuzzer -x c -o /dev/null -' libclang-rt-14-dev
+need 'command -v valgrind' valgrind
+need 'command -v cppcheck' cppcheck
+need 'command -v clang-tidy' clang-tidy
 
 [ -z "$missing" ] && exit 0
 
