@@ -777,6 +777,38 @@ struct recv_result client_recv_all(int fd, void *buf, size_t cap,
 	return recv_until(fd, buf, cap, timeout, true);
 }
 
+struct recv_result client_recv_check(int fd, unsigned char (*gen)(size_t),
+				     size_t offset, size_t max, double timeout,
+				     size_t *mismatch)
+{
+	unsigned char chunk[65536];
+	struct recv_result r = {0, RECV_TIMEOUT, 0};
+	double deadline = now_s() + timeout;
+
+	*mismatch = (size_t)-1;
+	while (r.len < max) {
+		size_t want =
+		    max - r.len < sizeof(chunk) ? max - r.len : sizeof(chunk);
+		struct recv_result part = recv_until(fd, (char *)chunk, want,
+						     deadline - now_s(), true);
+		for (size_t i = 0; i < part.len; i++)
+			if (chunk[i] != gen(offset + r.len + i)) {
+				*mismatch = r.len + i;
+				r.len += i;
+				r.end = RECV_ERROR;
+				return r;
+			}
+		r.len += part.len;
+		if (part.end != RECV_FULL) {
+			r.end = part.end;
+			r.err = part.err;
+			return r;
+		}
+	}
+	r.end = RECV_FULL;
+	return r;
+}
+
 enum recv_end client_next_event(int fd, double timeout)
 {
 	char byte;

@@ -217,6 +217,16 @@ size_t client_send_until_stalled(int fd, unsigned char (*gen)(size_t),
  */
 struct recv_result client_recv(int fd, void *buf, size_t want, double timeout);
 
+/*
+ * Receive a long stream until EOF (or reset, error, deadline, or max
+ * bytes) without storing it: byte i must be gen(offset + i).  Stops at the
+ * first byte that differs and stores its index in *mismatch (else
+ * (size_t)-1); r.len counts the bytes that matched.
+ */
+struct recv_result client_recv_check(int fd, unsigned char (*gen)(size_t),
+				     size_t offset, size_t max, double timeout,
+				     size_t *mismatch);
+
 /* Receive until EOF (or reset, error, deadline, or cap bytes). */
 struct recv_result client_recv_all(int fd, void *buf, size_t cap,
 				   double timeout);

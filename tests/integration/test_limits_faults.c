@@ -1,0 +1,626 @@
+/*
+ * test_limits_faults.c - SPEC section 4: a client that does not read, a
+ * client that resets, a flooding client, idle clients, capacity, descriptor
+ * exhaustion and graceful shutdown.  One test per bullet (or per case of a
+ * bullet), each against a fresh server.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+/* cmocka needs the three headers above it. */
+#include <cmocka.h>
+
+static struct proc server;
+
+/* The most a flooding client sends before it must have been stopped. */
+#define FLOOD_MAX ((size_t)256 * 1024 * 1024)
+/* Lines of the flood stream: LINE_LEN bytes, the last one LF. */
+#define LINE_LEN 100
+
+/* Byte i of the stream flooding clients send: 100-byte lines whose content
+ * depends on the line number, so a lost, repeated or reordered chunk shows. */
+static unsigned char flood_byte(size_t i)
+{
+	size_t line = i / LINE_LEN, col = i % LINE_LEN;
+
+	if (col == LINE_LEN - 1)
+		return '\n';
+	return (unsigned char)('a' + (line * 7 + col * 3 + line / 26) % 26);
+}
+
+static int start(const char *const *args)
+{
+	static const char *const none[] = {"0", NULL};
+	return check_server_start(&server, NULL, args != NULL ? args : none);
+}
+
+static int connect_or_fail(int port)
+{
+	int fd = client_connect("127.0.0.1", port);
+	if (fd < 0)
+		harness_fail("connect: %s", strerror(errno));
+	return fd;
+}
+
+/* Send the flood stream without reading until the server stops taking it;
+ * fail if it never does.  Returns the bytes sent. */
+static size_t flood_until_stalled(int fd)
+{
+	size_t sent = client_send_until_stalled(fd, flood_byte, 0, FLOOD_MAX,
+						0.5 * harness_scale());
+	if (sent == FLOOD_MAX)
+		harness_fail("the server read %zu bytes from a client that "
+			     "never reads: no backpressure",
+			     sent);
+	if (sent < LINE_LEN)
+		harness_fail("could send only %zu bytes", sent);
+	return sent;
+}
+
+/* "client 127.0.0.1:PORT" for the client socket fd, as the server logs it. */
+static void peer_name(int fd, char *buf, size_t len)
+{
+	snprintf(buf, len, "client 127.0.0.1:%d ", client_local_port(fd));
+}
+
+/* The server's close line for client fd (waits for it); fails if none. */
+static void close_line(int fd, char *line, size_t len)
+{
+	char peer[64], needle[96];
+
+	peer_name(fd, peer, sizeof(peer));
+	snprintf(needle, sizeof(needle), "%sclosed", peer);
+	if (!log_wait(&server, needle, io_timeout()))
+		harness_fail("no log line \"%s...\"", needle);
+	char *log = proc_log(&server);
+	bool found = find_line(log, needle, NULL, line, len);
+	free(log);
+	assert_true(found);
+}
+
+/* ------------------------------------------------------------ backpressure */
+
+static void
+backpressure_non_reading_client_stops_being_read_and_loses_nothing(void **state)
+{
+	(void)state;
+	int port = start(NULL);
+	long rss_before = proc_rss_kb(server.pid);
+	int flooder = connect_or_fail(port);
+	size_t sent = flood_until_stalled(flooder);
+
+	/* The server must not have buffered what it stopped reading. */
+	long rss_after = proc_rss_kb(server.pid);
+	if (rss_before > 0 && rss_after > 0) {
+		long grew_kb = rss_after - rss_before;
+		print_message(
+		    "flooder sent %zu bytes before the server stopped "
+		    "reading; server RSS %ld kB -> %ld kB\n",
+		    sent, rss_before, rss_after);
+		if (grew_kb > 8 * 1024 || (size_t)grew_kb * 1024 > sent / 2)
+			harness_fail("server memory grew by %ld kB while a "
+				     "client sent %zu bytes without reading",
+				     grew_kb, sent);
+	}
+
+	/* Another client is served normally meanwhile. */
+	int other = connect_or_fail(port);
+	check_echo(other, "I am served\n");
+
+	/* Now the flooder reads: every byte comes back, in order. */
+	if (shutdown(flooder, SHUT_WR) != 0)
+		harness_fail("shutdown: %s", strerror(errno));
+	size_t bad;
+	struct recv_result r = client_recv_check(
+	    flooder, flood_byte, 0, sent + 1, 30.0 * harness_scale(), &bad);
+	if (bad != (size_t)-1)
+		harness_fail("echoed stream differs from what was sent at "
+			     "byte %zu",
+			     bad);
+	if (r.end != RECV_EOF || r.len != sent)
+		harness_fail("got back %zu of %zu bytes, then %s", r.len, sent,
+			     recv_end_name(r.end));
+	check_echo(other, "still served\n");
+}
+
+/* ------------------------------------------------------------ errors */
+
+static void reset_mid_write_closes_only_that_client(void **state)
+{
+	(void)state;
+	int port = start(NULL);
+	int other = connect_or_fail(port);
+	int victim = connect_or_fail(port);
+	char line[512];
+
+	check_echo(other, "before\n");
+	/* A small receive buffer: the server's writes block sooner. */
+	(void)client_set_rcvbuf(victim, 4096);
+	(void)flood_until_stalled(victim);
+	char peer[64];
+	peer_name(victim, peer, sizeof(peer));
+	/* The server owes it replies; now it vanishes with a reset. */
+	int victim_port = client_local_port(victim);
+	client_reset(victim);
+
+	char needle[96];
+	snprintf(needle, sizeof(needle), "client 127.0.0.1:%d closed",
+		 victim_port);
+	if (!log_wait(&server, needle, io_timeout()))
+		harness_fail("no close line for the reset client");
+	char *log = proc_log(&server);
+	assert_true(find_line(log, needle, NULL, line, sizeof(line)));
+	free(log);
+	if (strstr(line, "reset") == NULL)
+		harness_fail("close reason is not 'reset': %s", line);
+
+	check_echo(other, "after\n");
+	int fresh = connect_or_fail(port);
+	check_echo(fresh, "new client\n");
+	assert_true(proc_alive(&server));
+}
+
+/* ------------------------------------------------------------ fairness */
+
+/* Keep a flood going on fd for one poll round: send what fits, read and
+ * count (and check) what came back.  Returns false on an error. */
+static bool pump_flood(int fd, size_t *sent, size_t *got)
+{
+	unsigned char buf[65536];
+	struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLOUT};
+
+	if (poll(&pfd, 1, 0) < 0)
+		return false;
+	if (pfd.revents & POLLOUT) {
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = flood_byte(*sent + i);
+		ssize_t n = send(fd, buf, sizeof(buf), MSG_NOSIGNAL);
+		if (n > 0)
+			*sent += (size_t)n;
+		else if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return false;
+	}
+	for (int rounds = 0; rounds < 16; rounds++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			return n < 0 && (errno == EAGAIN || errno == EINTR);
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != flood_byte(*got + (size_t)i))
+				return false;
+		*got += (size_t)n;
+	}
+	return true;
+}
+
+static void fairness_flooding_client_does_not_starve_another(void **state)
+{
+	(void)state;
+	int port = start(NULL);
+	int flooder = connect_or_fail(port);
+	int other = connect_or_fail(port);
+	size_t sent = 0, got = 0;
+	double worst = 0, limit = 0.5 * harness_scale();
+	double end = now_s() + 1.5;
+	int pings = 0;
+
+	check_echo(other, "warm-up\n");
+	while (now_s() < end) {
+		char ping[32], reply[32];
+		int len = snprintf(ping, sizeof(ping), "ping %d\n", pings++);
+
+		/* Flood for a while, then ping. */
+		for (double until = now_s() + 0.05; now_s() < until;)
+			if (!pump_flood(flooder, &sent, &got))
+				harness_fail("flood connection failed: %s",
+					     strerror(errno));
+		double t0 = now_s();
+		if (client_send_all(other, ping, (size_t)len, io_timeout()) !=
+		    0)
+			harness_fail("send ping: %s", strerror(errno));
+		size_t have = 0;
+		while (have < (size_t)len && now_s() - t0 < 5.0 * limit) {
+			if (!pump_flood(flooder, &sent, &got))
+				harness_fail("flood connection failed");
+			ssize_t n =
+			    recv(other, reply + have, (size_t)len - have, 0);
+			if (n > 0)
+				have += (size_t)n;
+			else if (n == 0)
+				harness_fail("server closed the other client");
+		}
+		double latency = now_s() - t0;
+		if (latency > worst)
+			worst = latency;
+		assert_bytes("ping reply", reply, have, ping, (size_t)len);
+	}
+	print_message("flooder: sent %zu, echoed %zu bytes; %d pings, worst "
+		      "latency %.3f s\n",
+		      sent, got, pings, worst);
+	if (got < 256 * 1024)
+		harness_fail("the flood hardly flowed (%zu bytes echoed): the "
+			     "test proves nothing",
+			     got);
+	if (worst > limit)
+		harness_fail("a ping took %.3f s while another client flooded "
+			     "(limit %.3f s)",
+			     worst, limit);
+}
+
+/* ------------------------------------------------------------ idle timeout */
+
+static const char *const timeout1[] = {"-t", "1", "0", NULL};
+
+static void idle_timeout_closes_an_idle_client_after_the_timeout(void **state)
+{
+	(void)state;
+	int port = start(timeout1);
+	int fd = connect_or_fail(port);
+	double t0 = now_s();
+	const char *msg = "error: idle timeout\r\n";
+	char buf[64];
+
+	struct recv_result r =
+	    client_recv(fd, buf, strlen(msg), 3.0 * harness_scale() + 1.0);
+	double elapsed = now_s() - t0;
+	assert_bytes("idle client", buf, r.len, msg, strlen(msg));
+	check_eof(fd, io_timeout());
+	if (elapsed < 0.9)
+		harness_fail("timed out after %.3f s with -t 1", elapsed);
+	if (elapsed > 3.0 * harness_scale())
+		harness_fail("timed out only after %.3f s with -t 1", elapsed);
+
+	char line[512];
+	close_line(fd, line, sizeof(line));
+	if (strstr(line, "timeout") == NULL)
+		harness_fail("close reason is not 'timeout': %s", line);
+}
+
+static void idle_timeout_spares_a_client_that_keeps_sending(void **state)
+{
+	(void)state;
+	int port = start(timeout1);
+	int fd = connect_or_fail(port);
+
+	/* A byte every 0.4 s for 2.4 s: progress each time, so no timeout
+	 * although the line takes longer than the timeout to complete. */
+	for (int i = 0; i < 6; i++) {
+		if (client_send_str(fd, "a", io_timeout()) != 0)
+			harness_fail("send: %s", strerror(errno));
+		if (!client_silent(fd, 0.4))
+			harness_fail("the server spoke (or closed) after %.1f "
+				     "s of a slowly sent line",
+				     0.4 * (i + 1));
+	}
+	if (client_send_str(fd, "\n", io_timeout()) != 0)
+		harness_fail("send: %s", strerror(errno));
+	check_recv(fd, "aaaaaa\n", io_timeout());
+}
+
+static void idle_timeout_counts_from_the_last_byte(void **state)
+{
+	(void)state;
+	int port = start(timeout1);
+	int fd = connect_or_fail(port);
+	const char *msg = "error: idle timeout\r\n";
+	char buf[64];
+
+	sleep_s(0.6);
+	check_echo(fd, "ping\n");
+	double t0 = now_s();
+	struct recv_result r =
+	    client_recv(fd, buf, strlen(msg), 3.0 * harness_scale() + 1.0);
+	double elapsed = now_s() - t0;
+	assert_bytes("idle client", buf, r.len, msg, strlen(msg));
+	if (elapsed < 0.9)
+		harness_fail("timed out %.3f s after the last echo with -t 1",
+			     elapsed);
+	check_eof(fd, io_timeout());
+}
+
+/* ------------------------------------------------------------ capacity */
+
+static void capacity_client_beyond_max_clients_gets_server_full(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"-c", "2", "0", NULL};
+	int port = start(args);
+	int a = connect_or_fail(port);
+	int b = connect_or_fail(port);
+
+	check_echo(a, "a\n");
+	check_echo(b, "b\n");
+	int c = connect_or_fail(port);
+	check_recv(c, "error: server full\r\n", io_timeout());
+	check_eof(c, io_timeout());
+
+	char needle[96];
+	snprintf(needle, sizeof(needle), "127.0.0.1:%d", client_local_port(c));
+	if (!log_wait(&server, "server full", io_timeout()))
+		harness_fail("no 'server full' log line");
+	char line[512], *log = proc_log(&server);
+	bool found = find_line(log, "server full", NULL, line, sizeof(line));
+	free(log);
+	assert_true(found);
+	if (strstr(line, needle) == NULL)
+		harness_fail("'server full' line does not name the peer %s: %s",
+			     needle, line);
+
+	/* The two clients are unaffected... */
+	check_echo(a, "a again\n");
+	check_echo(b, "b again\n");
+	/* ...and when one leaves, a newcomer is served. */
+	check_echo(a, "bye\n");
+	if (client_send_str(a, "quit\n", io_timeout()) != 0)
+		harness_fail("send quit");
+	check_eof(a, io_timeout());
+	char aline[512];
+	close_line(a, aline, sizeof(aline));
+	int d = connect_or_fail(port);
+	check_echo(d, "d\n");
+}
+
+/* ------------------------------------------------------------ EMFILE */
+
+/* Connect a client and see what the server does with it: 1 if it echoes,
+ * 0 if it is turned away (closed, perhaps after an "error: " message),
+ * -1 if neither happens in time. */
+static int try_client(int port, int *fd_out)
+{
+	char buf[64];
+	int fd = connect_or_fail(port);
+
+	*fd_out = fd;
+	if (client_send_str(fd, "ping\n", io_timeout()) != 0)
+		return 0; /* already reset: turned away */
+	struct recv_result r = client_recv_all(fd, buf, 5, io_timeout());
+	if (r.len == 5 && memcmp(buf, "ping\n", 5) == 0)
+		return 1;
+	if (r.end == RECV_EOF || r.end == RECV_RESET)
+		return 0;
+	if (r.len > 0 && memcmp(buf, "error", r.len < 5 ? r.len : 5) == 0) {
+		r = client_recv_all(fd, buf, sizeof(buf), io_timeout());
+		if (r.end == RECV_EOF || r.end == RECV_RESET)
+			return 0;
+	}
+	return -1;
+}
+
+static void emfile_extra_clients_are_shed_without_busy_loop(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"0", NULL};
+	struct proc_opts opts = {.nofile = 16};
+	int port = check_server_start(&server, &opts, args);
+	int served[64], nserved = 0, fd = -1, verdict = 1;
+
+	/* Open clients until one is turned away. */
+	while (nserved < 40 && (verdict = try_client(port, &fd)) == 1)
+		served[nserved++] = fd;
+	if (verdict != 0)
+		harness_fail("with RLIMIT_NOFILE 16, client %d was neither "
+			     "served nor turned away",
+			     nserved + 1);
+	client_close(fd);
+	print_message("%d clients served under RLIMIT_NOFILE 16\n", nserved);
+	if (nserved < 1)
+		harness_fail("no client served at all");
+	if (!log_wait(&server, "accept", io_timeout()))
+		harness_fail("no accept error logged");
+
+	/* More clients knock and are turned away; meanwhile the server must
+	 * not spin. */
+	long ticks0 = proc_cpu_ticks(server.pid);
+	double t0 = now_s();
+	for (int i = 0; i < 5; i++) {
+		int v = try_client(port, &fd);
+		if (v != 0)
+			harness_fail("extra client %d: %s", i,
+				     v == 1 ? "served beyond the fd limit"
+					    : "neither served nor shed");
+		client_close(fd);
+	}
+	int pending[5];
+	for (int i = 0; i < 5; i++)
+		pending[i] = connect_or_fail(port);
+	sleep_s(1.0 - (now_s() - t0));
+	long ticks1 = proc_cpu_ticks(server.pid);
+	long hz = sysconf(_SC_CLK_TCK);
+	if (ticks0 >= 0 && ticks1 >= 0 && hz > 0) {
+		double cpu = (double)(ticks1 - ticks0) / (double)hz;
+		print_message("server CPU over %.2f s of refused connects: "
+			      "%.2f s\n",
+			      now_s() - t0, cpu);
+		if (cpu > 0.3)
+			harness_fail(
+			    "server used %.2f s of CPU in %.2f s while "
+			    "out of descriptors: a busy loop",
+			    cpu, now_s() - t0);
+	}
+	for (int i = 0; i < 5; i++)
+		client_close(pending[i]);
+
+	/* Served clients still are; after two leave, a newcomer is served. */
+	check_echo(served[0], "still here\n");
+	for (int i = 0; i < 2 && i < nserved; i++) {
+		char line[512];
+		if (client_send_str(served[i], "quit\n", io_timeout()) != 0)
+			harness_fail("send quit");
+		check_eof(served[i], io_timeout());
+		close_line(served[i], line, sizeof(line));
+		client_close(served[i]);
+	}
+	int v = try_client(port, &fd);
+	if (v != 1)
+		harness_fail("after clients left, a new client was %s",
+			     v == 0 ? "turned away" : "not answered");
+	assert_true(proc_alive(&server));
+}
+
+/* ------------------------------------------------------------ shutdown */
+
+static double exit_limit(void)
+{
+	/* SPEC: within 3 s of the signal in all cases. */
+	return harness_sanitized() ? 4.0 : 3.0;
+}
+
+static void sigterm_delivers_queued_replies_then_exits_0(void **state)
+{
+	(void)state;
+	int port = start(NULL);
+	int fd = connect_or_fail(port);
+	size_t sent = flood_until_stalled(fd);
+
+	double t0 = now_s();
+	if (proc_signal(&server, SIGTERM) != 0)
+		harness_fail("kill: %s", strerror(errno));
+	size_t bad;
+	struct recv_result r = client_recv_check(fd, flood_byte, 0, sent + 1,
+						 exit_limit() + 1.0, &bad);
+	print_message("sent %zu bytes, got back %zu, then %s\n", sent, r.len,
+		      recv_end_name(r.end));
+	if (bad != (size_t)-1)
+		harness_fail("reply stream differs from what was sent at byte "
+			     "%zu",
+			     bad);
+	if (r.len == 0)
+		harness_fail("no queued reply was delivered");
+	if (r.len % LINE_LEN != 0)
+		harness_fail("got %zu bytes, which ends in the middle of a "
+			     "line (then %s): replies were cut",
+			     r.len, recv_end_name(r.end));
+	if (r.end != RECV_EOF)
+		harness_fail("the replies ended with %s, not a clean EOF",
+			     recv_end_name(r.end));
+
+	/* Everything the server says it echoed must have arrived. */
+	char line[512];
+	close_line(fd, line, sizeof(line));
+	const char *counts = strstr(line, "lines, ");
+	if (counts != NULL) {
+		unsigned long long echoed = strtoull(counts + 7, NULL, 10);
+		if (echoed != r.len)
+			harness_fail("the server logged %llu bytes echoed, the "
+				     "client got %zu",
+				     echoed, r.len);
+	}
+
+	int st = proc_wait(&server, exit_limit() - (now_s() - t0));
+	if (st != 0)
+		harness_fail("exit status %d (-1: still running %.1f s after "
+			     "SIGTERM)",
+			     st, now_s() - t0);
+	if (log_count(&server, "echoserv: shutdown:") != 1)
+		harness_fail("no shutdown summary line");
+}
+
+static void sigterm_with_a_client_that_never_reads_exits_0_in_time(void **state)
+{
+	(void)state;
+	int port = start(NULL);
+	int fd = connect_or_fail(port);
+
+	(void)client_set_rcvbuf(fd, 4096);
+	(void)flood_until_stalled(fd);
+	double t0 = now_s();
+	if (proc_signal(&server, SIGTERM) != 0)
+		harness_fail("kill: %s", strerror(errno));
+	int st = proc_wait(&server, exit_limit());
+	double took = now_s() - t0;
+	if (st != 0)
+		harness_fail("exit status %d (-1: still running after %.1f s)",
+			     st, took);
+	print_message("exited %.2f s after SIGTERM\n", took);
+	if (log_count(&server, "echoserv: shutdown:") != 1)
+		harness_fail("no shutdown summary line");
+}
+
+static void second_sigterm_during_the_drain_exits_1_at_once(void **state)
+{
+	(void)state;
+	int port = start(NULL);
+	int fd = connect_or_fail(port);
+
+	(void)client_set_rcvbuf(fd, 4096);
+	(void)flood_until_stalled(fd);
+	if (proc_signal(&server, SIGTERM) != 0)
+		harness_fail("kill: %s", strerror(errno));
+	/* Let the first signal be seen (the drain has begun) ... */
+	if (!log_wait(&server, "shutting down", io_timeout()))
+		harness_fail("no log line saying the drain began");
+	assert_true(proc_alive(&server));
+	/* ... then the second one abandons it. */
+	double t0 = now_s();
+	if (proc_signal(&server, SIGTERM) != 0)
+		harness_fail("kill: %s", strerror(errno));
+	int st = proc_wait(&server, 1.0 * harness_scale());
+	if (st != 1)
+		harness_fail("exit status %d after the second SIGTERM (-1: "
+			     "still running after %.1f s), want 1",
+			     st, now_s() - t0);
+}
+
+static void sigint_on_an_idle_server_exits_0_with_a_summary(void **state)
+{
+	(void)state;
+	int port = start(NULL);
+	int fd = connect_or_fail(port);
+	char line[512];
+
+	check_echo(fd, "hello\n");
+	check_echo(fd, "world\n");
+	if (client_send_str(fd, "quit\n", io_timeout()) != 0)
+		harness_fail("send quit");
+	check_eof(fd, io_timeout());
+	close_line(fd, line, sizeof(line));
+
+	if (proc_signal(&server, SIGINT) != 0)
+		harness_fail("kill: %s", strerror(errno));
+	int st = proc_wait(&server, exit_limit());
+	if (st != 0)
+		harness_fail("exit status %d after SIGINT, want 0", st);
+	char *log = proc_log(&server);
+	bool found =
+	    find_line(log, "echoserv: shutdown:", NULL, line, sizeof(line));
+	free(log);
+	if (!found)
+		harness_fail("no shutdown summary line");
+	if (strstr(line, "1 client") == NULL ||
+	    strstr(line, "2 lines") == NULL || strstr(line, "12 bytes") == NULL)
+		harness_fail("summary should count 1 client, 2 lines, 12 "
+			     "bytes: %s",
+			     line);
+}
+
+#define T(f) cmocka_unit_test_teardown(f, harness_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(backpressure_non_reading_client_stops_being_read_and_loses_nothing),
+	    T(reset_mid_write_closes_only_that_client),
+	    T(fairness_flooding_client_does_not_starve_another),
+	    T(idle_timeout_closes_an_idle_client_after_the_timeout),
+	    T(idle_timeout_spares_a_client_that_keeps_sending),
+	    T(idle_timeout_counts_from_the_last_byte),
+	    T(capacity_client_beyond_max_clients_gets_server_full),
+	    T(emfile_extra_clients_are_shed_without_busy_loop),
+	    T(sigterm_delivers_queued_replies_then_exits_0),
+	    T(sigterm_with_a_client_that_never_reads_exits_0_in_time),
+	    T(second_sigterm_during_the_drain_exits_1_at_once),
+	    T(sigint_on_an_idle_server_exits_0_with_a_summary),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
