@@ -494,6 +494,26 @@ static void sigterm_delivers_queued_replies_then_exits_0(void **state)
 		harness_fail("reply stream differs from what was sent at byte "
 			     "%zu",
 			     bad);
+	int st = proc_wait(&server, exit_limit() - (now_s() - t0));
+	if (st != 0)
+		harness_fail("exit status %d (-1: still running %.1f s after "
+			     "SIGTERM)",
+			     st, now_s() - t0);
+	if (log_count(&server, "echoserv: shutdown:") != 1)
+		harness_fail("no shutdown summary line");
+
+	/* Every byte the server says it echoed must have arrived. */
+	char line[512];
+	close_line(fd, line, sizeof(line));
+	const char *counts = strstr(line, "lines, ");
+	if (counts != NULL) {
+		unsigned long long echoed = strtoull(counts + 7, NULL, 10);
+		if (echoed != r.len)
+			harness_fail("the server logged %llu bytes echoed to "
+				     "the client, which got %zu, then %s: "
+				     "written replies were destroyed",
+				     echoed, r.len, recv_end_name(r.end));
+	}
 	if (r.len == 0)
 		harness_fail("no queued reply was delivered");
 	if (r.len % LINE_LEN != 0)
@@ -503,26 +523,6 @@ static void sigterm_delivers_queued_replies_then_exits_0(void **state)
 	if (r.end != RECV_EOF)
 		harness_fail("the replies ended with %s, not a clean EOF",
 			     recv_end_name(r.end));
-
-	/* Everything the server says it echoed must have arrived. */
-	char line[512];
-	close_line(fd, line, sizeof(line));
-	const char *counts = strstr(line, "lines, ");
-	if (counts != NULL) {
-		unsigned long long echoed = strtoull(counts + 7, NULL, 10);
-		if (echoed != r.len)
-			harness_fail("the server logged %llu bytes echoed, the "
-				     "client got %zu",
-				     echoed, r.len);
-	}
-
-	int st = proc_wait(&server, exit_limit() - (now_s() - t0));
-	if (st != 0)
-		harness_fail("exit status %d (-1: still running %.1f s after "
-			     "SIGTERM)",
-			     st, now_s() - t0);
-	if (log_count(&server, "echoserv: shutdown:") != 1)
-		harness_fail("no shutdown summary line");
 }
 
 static void sigterm_with_a_client_that_never_reads_exits_0_in_time(void **state)
