@@ -1,0 +1,611 @@
+/*
+ * load.c - the load: connect every connection, keep `pipeline` lines in
+ * flight on each, verify every echoed byte, and time each line from the
+ * write of its last byte to the arrival of its echo's last byte.
+ *
+ * Each load thread runs one poll() loop over its share of the connections.
+ * A connection's progress is two stream positions, bytes written and bytes
+ * received; since all lines have the same size, the line number and offset
+ * of any byte follow from its position, and so do the bytes expected there.
+ */
+#include "echobench.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NS_PER_SEC 1000000000.0
+#define RX_BUFFER  (256 * 1024)
+/* Diagnostics printed per load thread at most; the rest are only counted. */
+#define MAX_REPORTS 3
+
+/* ============================== data ============================== */
+
+struct conn {
+	int fd; /* -1 once dead */
+	size_t id;
+	uint64_t queued;  /* lines put into tx so far */
+	uint64_t wpos;    /* stream bytes written */
+	uint64_t rpos;    /* stream bytes received and verified */
+	uint64_t stamped; /* lines whose write time is in sent_at */
+	unsigned char
+	    *tx; /* lines queued but not yet written: [tx_off, tx_len) */
+	size_t tx_len, tx_off;
+	uint64_t *sent_at; /* write time of line k at k % pipeline */
+};
+
+struct worker {
+	const struct bench_config *cfg;
+	struct conn *conns;
+	size_t n;
+	struct pollfd *pfd;
+	unsigned char *rx;
+	uint64_t t_measure, t_end, t_drain_end;
+	bool sending;
+	bool started; /* its thread is running */
+	int reports;
+	struct bench_result res;
+	pthread_t thread;
+};
+
+/* ============================== connecting ============================== */
+
+int resolve_target(const struct bench_config *cfg,
+		   struct sockaddr_storage *addr, socklen_t *len)
+{
+	struct addrinfo hints, *list;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	int rc = getaddrinfo(cfg->host, cfg->port, &hints, &list);
+	if (rc != 0) {
+		fprintf(stderr, "echobench: cannot resolve %s port %s: %s\n",
+			cfg->host, cfg->port, gai_strerror(rc));
+		return -1;
+	}
+	memcpy(addr, list->ai_addr, list->ai_addrlen);
+	*len = list->ai_addrlen;
+	freeaddrinfo(list);
+	return 0;
+}
+
+static int set_nonblocking(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0)
+		return -1;
+	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+int connect_blocking(const struct sockaddr_storage *addr, socklen_t len)
+{
+	int fd = socket(addr->ss_family, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	while (connect(fd, (const struct sockaddr *)addr, len) != 0) {
+		if (errno == EINTR)
+			continue;
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Start a nonblocking connect; fd (connecting or connected) or -1. */
+static int start_connect(const struct sockaddr_storage *addr, socklen_t len)
+{
+	int one = 1;
+	int fd = socket(addr->ss_family, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	if (set_nonblocking(fd) != 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
+	    (connect(fd, (const struct sockaddr *)addr, len) != 0 &&
+	     errno != EINPROGRESS)) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* The connect on fd finished (poll said so): 0, or its error. */
+static int connect_result(int fd)
+{
+	int err = 0;
+	socklen_t elen = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0)
+		return errno;
+	return err;
+}
+
+/*
+ * Connect n sockets to addr at once and wait (until deadline) for all of
+ * them.  fds[i] is the connected socket, or -1 if it failed (counted in
+ * *failed, the first error printed).  Returns -1 only if out of memory.
+ */
+static int connect_all(const struct sockaddr_storage *addr, socklen_t len,
+		       int *fds, size_t n, uint64_t deadline, uint64_t *failed)
+{
+	struct pollfd *pfd = calloc(n + 1, sizeof(*pfd));
+	size_t *which = calloc(n + 1, sizeof(*which));
+	bool *done = calloc(n + 1, sizeof(*done));
+	int first_error = 0;
+
+	if (pfd == NULL || which == NULL || done == NULL) {
+		free(pfd);
+		free(which);
+		free(done);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		fds[i] = start_connect(addr, len);
+		if (fds[i] < 0 && first_error == 0)
+			first_error = errno;
+	}
+	for (;;) {
+		nfds_t m = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (fds[i] < 0 || done[i])
+				continue;
+			pfd[m].fd = fds[i];
+			pfd[m].events = POLLOUT;
+			which[m++] = i;
+		}
+		uint64_t now = now_ns();
+		if (m == 0 || now >= deadline)
+			break;
+		int ready = poll(pfd, m, (int)((deadline - now) / 1000000) + 1);
+		if (ready < 0 && errno != EINTR)
+			break;
+		for (nfds_t j = 0; ready > 0 && j < m; j++) {
+			if (pfd[j].revents == 0)
+				continue;
+			size_t i = which[j];
+			int err = connect_result(fds[i]);
+			done[i] = true;
+			if (err != 0) {
+				if (first_error == 0)
+					first_error = err;
+				close(fds[i]);
+				fds[i] = -1;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] >= 0 && !done[i]) { /* still connecting: too late */
+			close(fds[i]);
+			fds[i] = -1;
+		}
+		if (fds[i] < 0)
+			(*failed)++;
+	}
+	free(pfd);
+	free(which);
+	free(done);
+	if (*failed > 0)
+		fprintf(stderr, "echobench: %llu connection%s failed: %s\n",
+			(unsigned long long)*failed, *failed == 1 ? "" : "s",
+			first_error != 0 ? strerror(first_error) : "timed out");
+	return 0;
+}
+
+/* ============================== one connection ==============================
+ */
+
+/* Note a failure of connection c and stop using it. */
+static void conn_fail(struct worker *w, struct conn *c, uint64_t *counter,
+		      const char *fmt, const char *detail)
+{
+	(*counter)++;
+	if (w->reports < MAX_REPORTS) {
+		w->reports++;
+		fprintf(stderr, "echobench: connection %zu: ", c->id);
+		fprintf(stderr, fmt, detail);
+		fputc('\n', stderr);
+	}
+	close(c->fd);
+	c->fd = -1;
+}
+
+/* Top up c's lines in flight to the pipeline depth (while sending). */
+static void conn_fill(struct worker *w, struct conn *c)
+{
+	const size_t size = w->cfg->size;
+	uint64_t answered = c->rpos / size;
+
+	if (!w->sending)
+		return;
+	if (c->tx_off == c->tx_len) {
+		c->tx_off = c->tx_len = 0;
+	} else if (c->tx_off > 0) {
+		memmove(c->tx, c->tx + c->tx_off, c->tx_len - c->tx_off);
+		c->tx_len -= c->tx_off;
+		c->tx_off = 0;
+	}
+	while (c->queued - answered < w->cfg->pipeline) {
+		unsigned char *line = c->tx + c->tx_len;
+		memcpy(line, payload_line(c->id, c->queued), size - 1);
+		line[size - 1] = '\n';
+		c->tx_len += size;
+		c->queued++;
+	}
+}
+
+/* Write what tx holds, as far as the socket takes it, and note the time
+ * each line's last byte left. */
+static void conn_write(struct worker *w, struct conn *c)
+{
+	const size_t size = w->cfg->size;
+
+	while (c->fd >= 0 && c->tx_off < c->tx_len) {
+		ssize_t n =
+		    write(c->fd, c->tx + c->tx_off, c->tx_len - c->tx_off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				conn_fail(w, c, &w->res.closed, "write: %s",
+					  strerror(errno));
+			return;
+		}
+		uint64_t t = now_ns();
+		c->tx_off += (size_t)n;
+		c->wpos += (uint64_t)n;
+		while ((c->stamped + 1) * size <= c->wpos) {
+			c->sent_at[c->stamped % w->cfg->pipeline] = t;
+			c->stamped++;
+		}
+	}
+}
+
+/* Describe the first bytes of a mismatch for the report. */
+static void describe_bytes(const unsigned char *p, size_t n, char *out,
+			   size_t len)
+{
+	size_t used = 0;
+
+	for (size_t i = 0; i < n && i < 24 && used + 5 < len; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+			out[used++] = (char)p[i];
+		else
+			used += (size_t)snprintf(out + used, len - used,
+						 "\\x%02x", p[i]);
+	}
+	out[used] = '\0';
+}
+
+/* n received bytes at stream position rpos: equal to what was sent?
+ * Returns how many of them match. */
+static size_t matching_prefix(const struct worker *w, const struct conn *c,
+			      const unsigned char *got, size_t n)
+{
+	const size_t size = w->cfg->size;
+	uint64_t k = c->rpos / size;
+	size_t off = (size_t)(c->rpos % size);
+	const unsigned char *want = payload_line(c->id, k);
+	size_t i = 0;
+
+	/* The content bytes first, then the terminator. */
+	size_t content = off < size - 1 ? size - 1 - off : 0;
+	size_t cmp = n < content ? n : content;
+	if (memcmp(got, want + off, cmp) == 0)
+		i = cmp;
+	else
+		while (i < cmp && got[i] == want[off + i])
+			i++;
+	if (i == cmp && i < n && got[i] == '\n')
+		i++;
+	return i;
+}
+
+/* The last byte of line k arrived at time t. */
+static void line_done(struct worker *w, struct conn *c, uint64_t k, uint64_t t)
+{
+	if (t < w->t_measure || t >= w->t_end)
+		return;
+	w->res.messages++;
+	hist_add(&w->res.latency, t - c->sent_at[k % w->cfg->pipeline]);
+}
+
+/* Check n received bytes against what was sent; count finished lines. */
+static void conn_verify(struct worker *w, struct conn *c,
+			const unsigned char *got, size_t n, uint64_t t)
+{
+	const size_t size = w->cfg->size;
+	char seen[128], wanted[128];
+
+	while (n > 0 && c->fd >= 0) {
+		size_t off = (size_t)(c->rpos % size);
+		size_t take = size - off < n ? size - off : n;
+		if (c->rpos + take > c->wpos) {
+			describe_bytes(got, n, seen, sizeof(seen));
+			conn_fail(w, c, &w->res.mismatches,
+				  "bytes nobody sent: \"%s\"", seen);
+			return;
+		}
+		size_t good = matching_prefix(w, c, got, take);
+		if (good < take) {
+			describe_bytes(got + good, n - good, seen,
+				       sizeof(seen));
+			describe_bytes(
+			    payload_line(c->id, c->rpos / size) + off + good,
+			    size - 1 - off - good, wanted, sizeof(wanted));
+			if (w->reports < MAX_REPORTS)
+				fprintf(stderr,
+					"echobench: connection %zu: line %llu "
+					"byte %zu "
+					"differs: want \"%s\"\n",
+					c->id,
+					(unsigned long long)(c->rpos / size),
+					off + good, wanted);
+			conn_fail(w, c, &w->res.mismatches, "got \"%s\"", seen);
+			return;
+		}
+		c->rpos += take;
+		got += take;
+		n -= take;
+		if (c->rpos % size == 0)
+			line_done(w, c, c->rpos / size - 1, t);
+	}
+}
+
+/* Read once, verify, and send the lines that the echoes made room for. */
+static void conn_read(struct worker *w, struct conn *c)
+{
+	ssize_t n = read(c->fd, w->rx, RX_BUFFER);
+
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			conn_fail(w, c, &w->res.closed, "read: %s",
+				  strerror(errno));
+		return;
+	}
+	if (n == 0) {
+		conn_fail(w, c, &w->res.closed, "%s",
+			  "the server closed the connection");
+		return;
+	}
+	conn_verify(w, c, w->rx, (size_t)n, now_ns());
+	if (c->fd >= 0) {
+		conn_fill(w, c);
+		conn_write(w, c);
+	}
+}
+
+/* ============================== the loop ============================== */
+
+/* Every line sent has been echoed (or its connection is dead). */
+static bool all_answered(const struct worker *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		const struct conn *c = &w->conns[i];
+		if (c->fd >= 0 && c->rpos < c->queued * w->cfg->size)
+			return false;
+	}
+	return true;
+}
+
+/* Milliseconds poll() may sleep before the next phase change. */
+static int poll_timeout(const struct worker *w, uint64_t now)
+{
+	uint64_t next = w->sending ? w->t_end : w->t_drain_end;
+
+	if (next <= now)
+		return 0;
+	return (int)((next - now) / 1000000) + 1;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	for (size_t i = 0; i < w->n; i++) {
+		conn_fill(w, &w->conns[i]);
+		conn_write(w, &w->conns[i]);
+	}
+	for (;;) {
+		uint64_t now = now_ns();
+		if (w->sending && now >= w->t_end)
+			w->sending = false;
+		if (!w->sending && (now >= w->t_drain_end || all_answered(w)))
+			break;
+		for (size_t i = 0; i < w->n; i++) {
+			const struct conn *c = &w->conns[i];
+			w->pfd[i].fd = c->fd;
+			w->pfd[i].events =
+			    POLLIN | (c->tx_off < c->tx_len ? POLLOUT : 0);
+			w->pfd[i].revents = 0;
+		}
+		int ready = poll(w->pfd, (nfds_t)w->n, poll_timeout(w, now));
+		if (ready < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("echobench: poll");
+			break;
+		}
+		for (size_t i = 0; ready > 0 && i < w->n; i++) {
+			struct conn *c = &w->conns[i];
+			short ev = w->pfd[i].revents;
+			if (ev == 0 || c->fd < 0)
+				continue;
+			ready--;
+			if (ev & POLLOUT)
+				conn_write(w, c);
+			if (c->fd >= 0 && (ev & (POLLIN | POLLERR | POLLHUP)))
+				conn_read(w, c);
+		}
+	}
+	return NULL;
+}
+
+/* ============================== the run ============================== */
+
+/* Lines c sent that were never echoed. */
+static uint64_t lines_unanswered(const struct worker *w, const struct conn *c)
+{
+	uint64_t size = w->cfg->size;
+
+	if (c->fd < 0)
+		return 0; /* already counted as a failure */
+	return c->queued - c->rpos / size;
+}
+
+/* Give worker w its connections, [first, first + n) of fds, and buffers. */
+static int worker_init(struct worker *w, const struct bench_config *cfg,
+		       const int *fds, size_t first, size_t n)
+{
+	memset(w, 0, sizeof(*w));
+	w->cfg = cfg;
+	w->n = n;
+	w->conns = calloc(n + 1, sizeof(*w->conns));
+	w->pfd = calloc(n + 1, sizeof(*w->pfd));
+	w->rx = malloc(RX_BUFFER);
+	if (w->conns == NULL || w->pfd == NULL || w->rx == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct conn *c = &w->conns[i];
+		c->fd = fds[first + i];
+		c->id = first + i;
+		c->tx = malloc(cfg->pipeline * cfg->size);
+		c->sent_at = calloc(cfg->pipeline, sizeof(*c->sent_at));
+		if (c->tx == NULL || c->sent_at == NULL)
+			return -1;
+		if (c->fd >= 0 && set_nonblocking(c->fd) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Add up w's results into res, close its connections, free it. */
+static void worker_finish(struct worker *w, struct bench_result *res)
+{
+	res->messages += w->res.messages;
+	for (size_t i = 0; w->conns != NULL && i < w->n; i++)
+		res->echoed += w->conns[i].rpos / w->cfg->size;
+	res->mismatches += w->res.mismatches;
+	res->closed += w->res.closed;
+	hist_merge(&res->latency, &w->res.latency);
+	for (size_t i = 0; w->conns != NULL && i < w->n; i++) {
+		struct conn *c = &w->conns[i];
+		res->lost += lines_unanswered(w, c);
+		if (c->fd >= 0)
+			close(c->fd);
+		free(c->tx);
+		free(c->sent_at);
+	}
+	free(w->conns);
+	free(w->pfd);
+	free(w->rx);
+}
+
+/* Idle connections the server has closed or written to by now. */
+static uint64_t count_idle_dropped(const int *fds, size_t n)
+{
+	uint64_t dropped = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct pollfd p = {.fd = fds[i], .events = POLLIN};
+		if (fds[i] >= 0 && poll(&p, 1, 0) == 1)
+			dropped++; /* data ("error: ...") or end of file */
+	}
+	return dropped;
+}
+
+/* Start the workers on the connected fds and wait for them. */
+static int run_workers(const struct bench_config *cfg, const int *fds,
+		       struct bench_result *res)
+{
+	size_t nw =
+	    cfg->threads < cfg->connections ? cfg->threads : cfg->connections;
+	struct worker *ws = calloc(nw, sizeof(*ws));
+	int rc = 0;
+
+	if (ws == NULL)
+		return -1;
+	uint64_t start = now_ns();
+	for (size_t t = 0, first = 0; t < nw; t++) {
+		size_t n = cfg->connections / nw + (t < cfg->connections % nw);
+		if (worker_init(&ws[t], cfg, fds, first, n) != 0) {
+			fprintf(stderr, "echobench: out of memory\n");
+			rc = -1;
+			nw = t + 1;
+			break;
+		}
+		first += n;
+	}
+	for (size_t t = 0; rc == 0 && t < nw; t++) {
+		ws[t].t_measure = start + (uint64_t)(cfg->warmup * NS_PER_SEC);
+		ws[t].t_end =
+		    ws[t].t_measure + (uint64_t)(cfg->duration * NS_PER_SEC);
+		ws[t].t_drain_end =
+		    ws[t].t_end + (uint64_t)(cfg->drain_time * NS_PER_SEC);
+		ws[t].sending = true;
+		int err =
+		    pthread_create(&ws[t].thread, NULL, worker_main, &ws[t]);
+		if (err != 0) {
+			fprintf(stderr,
+				"echobench: cannot start a thread: %s\n",
+				strerror(err));
+			rc = -1;
+			break;
+		}
+		ws[t].started = true;
+	}
+	for (size_t t = 0; t < nw; t++) {
+		if (ws[t].started)
+			pthread_join(ws[t].thread, NULL);
+		worker_finish(&ws[t], res);
+	}
+	res->window = cfg->duration;
+	free(ws);
+	return rc;
+}
+
+int run_load(const struct bench_config *cfg, struct bench_result *res)
+{
+	struct sockaddr_storage addr;
+	socklen_t len;
+	size_t total = cfg->idle + cfg->connections;
+	int *fds = calloc(total + 1, sizeof(*fds));
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (fds == NULL || payload_init(cfg->size) != 0) {
+		fprintf(stderr, "echobench: out of memory\n");
+		free(fds);
+		return -1;
+	}
+	if (resolve_target(cfg, &addr, &len) != 0) {
+		free(fds);
+		return -1;
+	}
+	/* The idle ones first: they are already there when the load starts. */
+	uint64_t deadline =
+	    now_ns() + (uint64_t)(cfg->connect_time * NS_PER_SEC);
+	if (connect_all(&addr, len, fds, total, deadline,
+			&res->connect_failed) == 0)
+		rc = run_workers(cfg, fds + cfg->idle, res);
+	res->idle_dropped = count_idle_dropped(fds, cfg->idle);
+	for (size_t i = 0; i < cfg->idle; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+	return rc;
+}

@@ -1,0 +1,160 @@
+/*
+ * epoll.c - echoserv-epoll: the same connections driven by Linux epoll, as
+ * tight as it goes.  The kernel keeps the interest list, so a round costs
+ * epoll_wait() plus the work of the ready clients only, however many idle
+ * ones there are.  Level-triggered: a client is read once per wakeup
+ * (fairness, as in echoserv) and the rest waits for the next.  Writability
+ * is watched only while replies are pending, so a READING client never
+ * costs an epoll_ctl().
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "log.h"
+#include "nbconn.h"
+#include "server.h"
+
+/* stdin, stdout, stderr, the listening socket and the epoll descriptor. */
+#define OWN_FDS      5
+#define ACCEPT_BATCH 64
+#define MAX_EVENTS   256
+
+struct epoll_conn {
+	struct nb_conn nb;
+	bool watching_out; /* EPOLLOUT is in its interest set */
+};
+
+struct epoll_server {
+	const struct options *opt;
+	int listen_fd;
+	int epfd;
+	size_t nclients;
+};
+
+size_t max_clients_ceiling(void)
+{
+	return fd_limit() - OWN_FDS;
+}
+
+static void conn_close(struct epoll_conn *c)
+{
+	nb_conn_close(&c->nb); /* close() takes it out of the epoll set too */
+	free(c);
+}
+
+static void admit(struct epoll_server *srv, int fd, const struct sockaddr *addr)
+{
+	if (srv->nclients >= srv->opt->max_clients) {
+		char peer[NET_ADDR_LEN];
+		net_format_addr(addr, peer, sizeof(peer));
+		turn_away(fd, peer);
+		return;
+	}
+	struct epoll_conn *c = malloc(sizeof(*c));
+	if (c == NULL) {
+		log_server("out of memory for a client");
+		close(fd);
+		return;
+	}
+	nb_conn_open(&c->nb, fd, addr, srv->opt->max_line);
+	c->watching_out = false;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		log_server("epoll_ctl: %s", strerror(errno));
+		conn_close(c);
+		return;
+	}
+	srv->nclients++;
+}
+
+static void accept_clients(struct epoll_server *srv)
+{
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage addr;
+		socklen_t len = sizeof(addr);
+		int fd = accept4(srv->listen_fd, (struct sockaddr *)&addr, &len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0) {
+			admit(srv, fd, (struct sockaddr *)&addr);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			log_server("accept: %s", strerror(errno));
+		return;
+	}
+}
+
+/* After servicing c: close it if DONE, else watch for what it waits for. */
+static void settle(struct epoll_server *srv, struct epoll_conn *c)
+{
+	bool want_out = c->nb.session.state == WRITING;
+
+	if (c->nb.session.state == DONE) {
+		srv->nclients--;
+		conn_close(c);
+		return;
+	}
+	if (want_out == c->watching_out)
+		return;
+	struct epoll_event ev = {.events = want_out ? EPOLLOUT : EPOLLIN,
+				 .data.ptr = c};
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->nb.fd, &ev) != 0) {
+		session_abort(&c->nb.session, CLOSE_RESET);
+		srv->nclients--;
+		conn_close(c);
+		return;
+	}
+	c->watching_out = want_out;
+}
+
+static void on_event(struct epoll_server *srv, struct epoll_conn *c)
+{
+	if (c->nb.session.state == READING)
+		nb_on_readable(&c->nb);
+	else if (c->nb.session.state == WRITING)
+		nb_on_writable(&c->nb);
+	settle(srv, c);
+}
+
+int main(int argc, char **argv)
+{
+	struct epoll_server srv = {0};
+	struct options opt;
+	struct epoll_event events[MAX_EVENTS];
+
+	int rc = server_start(argc, argv, "Linux epoll event loop", &opt,
+			      &srv.listen_fd);
+	if (rc >= 0)
+		return rc;
+	srv.opt = &opt;
+	srv.epfd = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
+	if (srv.epfd < 0 ||
+	    epoll_ctl(srv.epfd, EPOLL_CTL_ADD, srv.listen_fd, &lev) != 0) {
+		log_server("epoll: %s", strerror(errno));
+		return 1;
+	}
+	for (;;) {
+		int n = epoll_wait(srv.epfd, events, MAX_EVENTS, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_server("epoll_wait: %s", strerror(errno));
+			return 1;
+		}
+		for (int i = 0; i < n; i++) {
+			if (events[i].data.ptr == NULL)
+				accept_clients(&srv);
+			else
+				on_event(&srv, events[i].data.ptr);
+		}
+	}
+}

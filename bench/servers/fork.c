@@ -1,0 +1,223 @@
+/*
+ * fork.c - echoserv-fork: one process per connection, blocking I/O, at
+ * most --max-clients children.
+ *
+ * The parent waits in select() on the listening socket and a self-pipe.
+ * The SIGCHLD handler only writes a byte to the pipe; the children are
+ * reaped in the main loop with waitpid(WNOHANG) until none is left.  That
+ * avoids the races the lecture warns about: a handler that calls waitpid
+ * once loses children whose signals were merged into one; a handler that
+ * counts children races with the loop that reads the count; and a signal
+ * that lands between checking the count and blocking in accept() would
+ * not wake the loop (here it leaves a byte in the pipe, so select returns).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "conversation.h"
+#include "log.h"
+#include "net.h"
+#include "server.h"
+
+/* A process per client: the cap is the process table, not descriptors. */
+#define MAX_CHILDREN 4096
+#define ACCEPT_BATCH 64
+
+static int signal_pipe[2] = {-1, -1};
+
+struct fork_server {
+	const struct options *opt;
+	int listen_fd;
+	pid_t *children; /* max_clients slots, 0 = free */
+	size_t nchildren;
+};
+
+size_t max_clients_ceiling(void)
+{
+	return MAX_CHILDREN;
+}
+
+/* The only thing a handler does here: note the signal in the pipe. */
+static void on_signal(int signo)
+{
+	int saved = errno;
+	unsigned char b = (unsigned char)signo;
+	ssize_t n = write(signal_pipe[1], &b, 1);
+
+	(void)n; /* a full pipe already holds enough wake-ups */
+	errno = saved;
+}
+
+static int install_signals(void)
+{
+	struct sigaction sa;
+
+	if (pipe(signal_pipe) != 0)
+		return -1;
+	for (int i = 0; i < 2; i++)
+		if (net_set_nonblocking(signal_pipe[i]) != 0 ||
+		    net_set_cloexec(signal_pipe[i]) != 0)
+			return -1;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_NOCLDSTOP;
+	if (sigaction(SIGCHLD, &sa, NULL) != 0 ||
+	    sigaction(SIGINT, &sa, NULL) != 0 ||
+	    sigaction(SIGTERM, &sa, NULL) != 0)
+		return -1;
+	return 0;
+}
+
+/* In the child: the parent's signal set-up is not ours. */
+static void child_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_DFL;
+	(void)sigaction(SIGCHLD, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	close(signal_pipe[0]);
+	close(signal_pipe[1]);
+}
+
+/* Collect every child that has exited (signals may have merged). */
+static void reap_children(struct fork_server *srv)
+{
+	pid_t pid;
+
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+		for (size_t i = 0; i < srv->opt->max_clients; i++)
+			if (srv->children[i] == pid) {
+				srv->children[i] = 0;
+				srv->nchildren--;
+				break;
+			}
+}
+
+/* SIGINT/SIGTERM: end the children's conversations too, and exit. */
+static int stop(struct fork_server *srv)
+{
+	for (size_t i = 0; i < srv->opt->max_clients; i++)
+		if (srv->children[i] > 0)
+			(void)kill(srv->children[i], SIGTERM);
+	log_server("shutdown: stopped %zu child%s", srv->nchildren,
+		   srv->nchildren == 1 ? "" : "ren");
+	return 0;
+}
+
+/* Fork a child for the client on fd, or turn it away at the cap. */
+static void start_child(struct fork_server *srv, int fd,
+			const struct sockaddr *addr)
+{
+	char peer[NET_ADDR_LEN];
+	size_t slot = 0;
+
+	net_format_addr(addr, peer, sizeof(peer));
+	if (srv->nchildren >= srv->opt->max_clients) {
+		turn_away(fd, peer);
+		return;
+	}
+	while (srv->children[slot] != 0)
+		slot++;
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_server("client %s: fork: %s", peer, strerror(errno));
+		turn_away(fd, peer);
+		return;
+	}
+	if (pid == 0) {
+		struct stream st = {fd, stream_read_blocking,
+				    stream_write_blocking};
+		close(srv->listen_fd);
+		child_signals();
+		if (set_blocking(fd) != 0)
+			_exit(1);
+		serve_client(&st, peer, srv->opt->max_line);
+		_exit(0);
+	}
+	close(fd);
+	srv->children[slot] = pid;
+	srv->nchildren++;
+}
+
+static void accept_clients(struct fork_server *srv)
+{
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage addr;
+		socklen_t len = sizeof(addr);
+		int fd = accept(srv->listen_fd, (struct sockaddr *)&addr, &len);
+
+		if (fd >= 0) {
+			start_child(srv, fd, (struct sockaddr *)&addr);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			log_server("accept: %s", strerror(errno));
+		return;
+	}
+}
+
+/* The pipe is readable: reap, and report whether a stop signal came. */
+static bool on_signals(struct fork_server *srv)
+{
+	unsigned char sigs[64];
+	bool stop_now = false;
+	ssize_t n;
+
+	while ((n = read(signal_pipe[0], sigs, sizeof(sigs))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			if (sigs[i] != SIGCHLD)
+				stop_now = true;
+	reap_children(srv);
+	return stop_now;
+}
+
+int main(int argc, char **argv)
+{
+	struct fork_server srv = {0};
+	struct options opt;
+
+	int rc = server_start(argc, argv, "one process per connection", &opt,
+			      &srv.listen_fd);
+	if (rc >= 0)
+		return rc;
+	srv.opt = &opt;
+	srv.children = calloc(opt.max_clients, sizeof(*srv.children));
+	if (srv.children == NULL || install_signals() != 0 ||
+	    srv.listen_fd >= FD_SETSIZE || signal_pipe[0] >= FD_SETSIZE) {
+		log_server("cannot start: %s", strerror(errno));
+		return 1;
+	}
+	for (;;) {
+		fd_set readfds;
+		FD_ZERO(&readfds);
+		FD_SET(srv.listen_fd, &readfds);
+		FD_SET(signal_pipe[0], &readfds);
+		int nfds = (srv.listen_fd > signal_pipe[0] ? srv.listen_fd
+							   : signal_pipe[0]) +
+			   1;
+		if (select(nfds, &readfds, NULL, NULL, NULL) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_server("select: %s", strerror(errno));
+			return 1;
+		}
+		if (FD_ISSET(signal_pipe[0], &readfds) && on_signals(&srv))
+			return stop(&srv);
+		if (FD_ISSET(srv.listen_fd, &readfds))
+			accept_clients(&srv);
+	}
+}

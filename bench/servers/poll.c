@@ -1,0 +1,152 @@
+/*
+ * poll.c - echoserv-poll: echoserv's event loop with poll() in place of
+ * select().  The same round: build the set, wait, accept, service, reap.
+ * What changes is the cost model: poll() takes an array of the watched
+ * descriptors only (no FD_SETSIZE ceiling, no scan of unused fd numbers),
+ * but like select() the whole array crosses into the kernel every round.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "log.h"
+#include "nbconn.h"
+#include "server.h"
+
+/* stdin, stdout, stderr and the listening socket. */
+#define OWN_FDS 4
+/* Clients accepted per round at most, as in echoserv. */
+#define ACCEPT_BATCH 64
+
+struct poll_server {
+	const struct options *opt;
+	int listen_fd;
+	struct nb_conn **conns; /* indexed by fd, fd_limit() entries */
+	size_t table_size;
+	struct pollfd *pfd; /* [0] the listening socket, then the clients */
+	size_t nclients;
+};
+
+size_t max_clients_ceiling(void)
+{
+	return fd_limit() - OWN_FDS;
+}
+
+/* A new client: admit it, or turn it away at --max-clients. */
+static void admit(struct poll_server *srv, int fd, const struct sockaddr *addr)
+{
+	if (net_set_nonblocking(fd) != 0 || (size_t)fd >= srv->table_size) {
+		close(fd);
+		return;
+	}
+	if (srv->nclients >= srv->opt->max_clients) {
+		char peer[NET_ADDR_LEN];
+		net_format_addr(addr, peer, sizeof(peer));
+		turn_away(fd, peer);
+		return;
+	}
+	struct nb_conn *c = malloc(sizeof(*c));
+	if (c == NULL) {
+		log_server("out of memory for a client");
+		close(fd);
+		return;
+	}
+	nb_conn_open(c, fd, addr, srv->opt->max_line);
+	srv->conns[fd] = c;
+	srv->nclients++;
+}
+
+static void accept_clients(struct poll_server *srv)
+{
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage addr;
+		socklen_t len = sizeof(addr);
+		int fd = accept(srv->listen_fd, (struct sockaddr *)&addr, &len);
+
+		if (fd >= 0) {
+			admit(srv, fd, (struct sockaddr *)&addr);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			log_server("accept: %s", strerror(errno));
+		return; /* EMFILE & co: the next round tries again */
+	}
+}
+
+/* The pollfd array from the connection table: READING clients wait for
+ * input, WRITING ones for room.  Returns the number of entries. */
+static nfds_t build_pollfds(struct poll_server *srv)
+{
+	nfds_t n = 1;
+
+	srv->pfd[0].fd = srv->listen_fd;
+	srv->pfd[0].events = POLLIN;
+	for (size_t fd = 0, seen = 0; seen < srv->nclients; fd++) {
+		const struct nb_conn *c = srv->conns[fd];
+		if (c == NULL)
+			continue;
+		seen++;
+		srv->pfd[n].fd = (int)fd;
+		srv->pfd[n].events =
+		    c->session.state == WRITING ? POLLOUT : POLLIN;
+		n++;
+	}
+	return n;
+}
+
+/* One read or write per ready client; close those that are DONE. */
+static void service_clients(struct poll_server *srv, nfds_t n)
+{
+	for (nfds_t i = 1; i < n; i++) {
+		short ev = srv->pfd[i].revents;
+		struct nb_conn *c = srv->conns[srv->pfd[i].fd];
+		if (ev == 0)
+			continue;
+		if (c->session.state == READING)
+			nb_on_readable(c);
+		else if (c->session.state == WRITING)
+			nb_on_writable(c);
+		if (c->session.state == DONE) {
+			srv->conns[c->fd] = NULL;
+			srv->nclients--;
+			nb_conn_close(c);
+			free(c);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct poll_server srv;
+	struct options opt;
+
+	int rc =
+	    server_start(argc, argv, "poll() event loop", &opt, &srv.listen_fd);
+	if (rc >= 0)
+		return rc;
+	srv.opt = &opt;
+	srv.table_size = fd_limit();
+	srv.conns = calloc(srv.table_size, sizeof(*srv.conns));
+	srv.pfd = calloc(srv.table_size + 1, sizeof(*srv.pfd));
+	if (srv.conns == NULL || srv.pfd == NULL) {
+		log_server("out of memory");
+		return 1;
+	}
+	for (;;) {
+		nfds_t n = build_pollfds(&srv);
+		if (poll(srv.pfd, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_server("poll: %s", strerror(errno));
+			return 1;
+		}
+		if (srv.pfd[0].revents != 0)
+			accept_clients(&srv);
+		service_clients(&srv, n);
+	}
+}

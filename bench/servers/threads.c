@@ -1,0 +1,129 @@
+/*
+ * threads.c - echoserv-threads: one thread per connection, blocking I/O.
+ * The "threaded variant" echoserv is benchmarked against: the protocol is
+ * straight-line code (conversation.c) and the kernel's scheduler is the
+ * event loop.  Its costs are a stack and a kernel task per client, and a
+ * context switch for every wakeup.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "conversation.h"
+#include "log.h"
+#include "net.h"
+#include "server.h"
+
+/* stdin, stdout, stderr and the listening socket. */
+#define OWN_FDS 4
+/* Threads per process are bounded by memory long before descriptors. */
+#define MAX_THREADS 16384
+/* Enough for the conversation, the 16 KiB log line buffer and the 16 KiB
+ * drain buffer of a graceful close, with room to spare; far less than the
+ * 8 MiB default, which would be reserved (not used) per client. */
+#define THREAD_STACK (256 * 1024)
+/* After an accept failure such as EMFILE, wait this long (no busy loop). */
+#define ACCEPT_PAUSE_NS 100000000L
+
+struct client {
+	struct stream stream;
+	char peer[NET_ADDR_LEN];
+	size_t max_line;
+};
+
+static atomic_size_t nclients;
+
+size_t max_clients_ceiling(void)
+{
+	size_t fds = fd_limit() - OWN_FDS;
+	return fds < MAX_THREADS ? fds : MAX_THREADS;
+}
+
+static void *client_thread(void *arg)
+{
+	struct client *cl = arg;
+
+	serve_client(&cl->stream, cl->peer, cl->max_line);
+	free(cl);
+	atomic_fetch_sub(&nclients, 1);
+	return NULL;
+}
+
+/* Start a detached thread for the client on fd; closes fd on failure. */
+static void start_client(int fd, const struct sockaddr *addr, size_t max_line,
+			 const pthread_attr_t *attr)
+{
+	struct client *cl = malloc(sizeof(*cl));
+	pthread_t tid;
+
+	if (cl == NULL) {
+		log_server("out of memory for a client");
+		close(fd);
+		return;
+	}
+	cl->stream =
+	    (struct stream){fd, stream_read_blocking, stream_write_blocking};
+	net_format_addr(addr, cl->peer, sizeof(cl->peer));
+	cl->max_line = max_line;
+	atomic_fetch_add(&nclients, 1);
+	int err = pthread_create(&tid, attr, client_thread, cl);
+	if (err != 0) {
+		log_server("client %s: cannot start a thread: %s", cl->peer,
+			   strerror(err));
+		atomic_fetch_sub(&nclients, 1);
+		close(fd);
+		free(cl);
+	}
+}
+
+static void pause_accepting(void)
+{
+	struct timespec ts = {0, ACCEPT_PAUSE_NS};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		continue;
+}
+
+int main(int argc, char **argv)
+{
+	struct options opt;
+	pthread_attr_t attr;
+	int listen_fd;
+
+	int rc = server_start(argc, argv, "one thread per connection", &opt,
+			      &listen_fd);
+	if (rc >= 0)
+		return rc;
+	if (set_blocking(listen_fd) != 0 || pthread_attr_init(&attr) != 0 ||
+	    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) != 0 ||
+	    pthread_attr_setstacksize(&attr, THREAD_STACK) != 0) {
+		log_server("cannot set up threads: %s", strerror(errno));
+		return 1;
+	}
+	for (;;) {
+		struct sockaddr_storage addr;
+		socklen_t len = sizeof(addr);
+		int fd = accept(listen_fd, (struct sockaddr *)&addr, &len);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			log_server("accept: %s", strerror(errno));
+			pause_accepting();
+			continue;
+		}
+		if (atomic_load(&nclients) >= opt.max_clients) {
+			char peer[NET_ADDR_LEN];
+			net_format_addr((struct sockaddr *)&addr, peer,
+					sizeof(peer));
+			turn_away(fd, peer);
+			continue;
+		}
+		start_client(fd, (struct sockaddr *)&addr, opt.max_line, &attr);
+	}
+}
