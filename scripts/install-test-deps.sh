@@ -21,6 +21,12 @@ need 'printf "int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void
 need 'command -v valgrind' valgrind
 need 'command -v cppcheck' cppcheck
 need 'command -v clang-tidy' clang-tidy
+# Issue 5: the demo test drives tmux and nc; the man page test renders
+# with groff and man.
+need 'command -v tmux' tmux
+need 'nc -h 2>&1 | grep -q OpenBSD' netcat-openbsd
+need 'command -v groff' groff-base
+need 'command -v man' man-db
 
 [ -z "$missing" ] && exit 0
 

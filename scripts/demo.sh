@@ -1,0 +1,343 @@
+#!/bin/sh
+# demo.sh - a live classroom demonstration of echoserv in tmux.
+#
+# One tmux window, four panes: the server running with the -T trace, two
+# nc clients, and a pane with the on-screen script and the load generator
+# command typed in, ready to run.  Each pane is an ordinary shell, so the
+# teacher can stop (Ctrl-C) and restart anything with the arrow keys.
+#
+# Everything stays on 127.0.0.1.  `demo.sh --stop` ends the demo: it stops
+# the server it started (SIGTERM, by PID) and kills its tmux session.
+# tests/docs/test-demo.sh drives the demo headless (--detach).
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+
+PORT=7777
+SESSION=echoserv-demo
+SOCKET=
+DETACH=false
+ACTION=start
+WAIT_SECS=5 # every wait below is bounded by this
+
+usage() {
+	cat <<'EOF'
+usage: scripts/demo.sh [options]
+
+Start a live demo of the echoserv event loop in a tmux session:
+
+  +------------------------------+------------------------+
+  | server: echoserv -T          | client A: nc           |
+  | (the select() trace)         |                        |
+  |                              +------------------------+
+  +------------------------------+ client B: nc           |
+  | script + load generator      |                        |
+  +------------------------------+------------------------+
+
+Type lines in the client panes and watch the server pane: select()
+waking up, the bytes read and written, each READING/WRITING/DONE change.
+The bottom-left pane shows what to do next, with the load generator
+command typed in (build/echobench if it is built, else a flood through
+nc): press Enter there to run it.  Move between panes with Ctrl-b and an
+arrow key; zoom one with Ctrl-b z; leave with Ctrl-b d.
+
+Options:
+  -p, --port PORT      port on 127.0.0.1 (default 7777; 0 = any free port)
+  -s, --session NAME   tmux session name (default echoserv-demo)
+  -L, --socket NAME    run in a separate tmux server (tmux -L NAME)
+  -d, --detach         start the demo but do not attach to it
+      --stop           stop the demo: SIGTERM its server, kill its session
+  -h, --help           print this help and exit
+
+Needs tmux and nc (netcat-openbsd), and a built server (run make first).
+The ECHOSERV and ECHOBENCH environment variables override the paths of
+build/echoserv and build/echobench.  Exit status: 0 on success, 1 if the
+demo could not start or stop, 2 on bad usage.
+EOF
+}
+
+die() {
+	echo "demo: $*" >&2
+	exit 1
+}
+
+usage_error() {
+	echo "demo: $*" >&2
+	echo "usage: scripts/demo.sh [-p PORT] [-s NAME] [-L SOCKET] [-d] [--stop] [-h]" >&2
+	exit 2
+}
+
+# tmux, on the chosen server.
+t() {
+	if [ -n "$SOCKET" ]; then
+		tmux -L "$SOCKET" "$@"
+	else
+		tmux "$@"
+	fi
+}
+
+# Quote a string for sh: 'it'\''s'.
+shq() {
+	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+
+# ------------------------------------------------------------ dependencies
+
+install_hint() { # install_hint PACKAGE: how to get it on this system
+	if command -v apt-get >/dev/null 2>&1; then
+		echo "sudo apt-get install $1"
+	elif command -v brew >/dev/null 2>&1; then
+		echo "brew install $2"
+	elif command -v pkg >/dev/null 2>&1; then
+		echo "pkg install $2"
+	else
+		echo "install $2 with your package manager"
+	fi
+}
+
+check_dependencies() {
+	missing=
+	command -v tmux >/dev/null 2>&1 ||
+		missing="$missing  tmux: $(install_hint tmux tmux)
+"
+	command -v nc >/dev/null 2>&1 ||
+		missing="$missing  nc: $(install_hint netcat-openbsd netcat)
+"
+	if [ -n "$missing" ]; then
+		printf 'demo: missing tools; install them with:\n%s' "$missing" >&2
+		exit 1
+	fi
+}
+
+# ------------------------------------------------------------ panes
+
+# The pane of the session whose title is $1, as a tmux pane id (%N).
+pane() {
+	t list-panes -s -t "$SESSION" -F '#{pane_id} #{pane_title}' |
+		awk -v want="$1" '{ id = $1; sub(/^[^ ]* /, "") } $0 == want { print id; exit }'
+}
+
+# The last 200 lines of pane $1, wrapped lines joined.
+screen() {
+	t capture-pane -p -J -S -200 -t "$1"
+}
+
+# Wait until pane $1 shows a line matching the extended regex $2; false
+# after WAIT_SECS.
+wait_for() {
+	i=0
+	while [ "$i" -lt $((WAIT_SECS * 10)) ]; do
+		screen "$1" | grep -Eq "$2" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# A pane's shell: bash without the user's start-up files where there is
+# bash (arrow keys recall the last command), else sh; prompt $1.
+pane_shell() {
+	if command -v bash >/dev/null 2>&1; then
+		printf 'env PS1=%s HISTFILE= bash --norc --noprofile -i' "$(shq "$1\$ ")"
+	else
+		printf 'env PS1=%s sh -i' "$(shq "$1\$ ")"
+	fi
+}
+
+# The PIDs of echoserv processes started from the server pane's shell.
+server_pids() {
+	shell_pid=$(t display-message -p -t "$1" '#{pane_pid}')
+	ps -A -o pid= -o ppid= -o comm= |
+		awk -v pp="$shell_pid" '$2 == pp && $3 ~ /^echoserv/ { print $1 }'
+}
+
+# ------------------------------------------------------------ on screen
+
+# The script shown in the bottom-left pane.
+notes() { # notes PORT LOADGEN-NAME
+	cat <<EOF
+echoserv live demo on 127.0.0.1:$1    (stop it: scripts/demo.sh --stop)
+ 1. Type a line in client A.  Server pane: select() wakes, "read N bytes",
+    READING -> WRITING, "wrote N of N bytes", WRITING -> READING.
+ 2. Type in client B: one thread, one select(), both served.  The sets in
+    "select: waiting read={...}" are rebuilt every round.
+ 3. Type quit in client A: READING -> DONE (quit), "closed".  nc waits on
+    the keyboard until its next line: Ctrl-D ends it; Up, Enter reconnects.
+ 4. Ctrl-C in the server pane: graceful shutdown and its summary.  Restart
+    it there with Up, Enter (delete the -T first for the load test: the
+    trace of every read would slow the server down to the terminal's pace).
+ 5. Here: press Enter to run $2.
+Panes: Ctrl-b + arrow key.  Zoom: Ctrl-b z.  Detach: Ctrl-b d.
+EOF
+}
+
+# ------------------------------------------------------------ start
+
+start() {
+	check_dependencies
+	server=${ECHOSERV:-build/echoserv}
+	bench=${ECHOBENCH:-build/echobench}
+	(cd "$ROOT" && [ -x "$server" ]) ||
+		die "no server at $server: run 'make' in $ROOT first"
+	if t has-session -t "=$SESSION" 2>/dev/null; then
+		die "session '$SESSION' is already running: attach with 'tmux attach -t $SESSION' or stop it with 'scripts/demo.sh --stop'"
+	fi
+
+	# The server pane first, alone, so the clients start only once it
+	# listens.  The window is sized for a projector; attaching resizes it.
+	t new-session -d -s "$SESSION" -n demo -x 160 -y 45 -c "$ROOT" \
+		"$(pane_shell server)"
+	t set-option -t "$SESSION" pane-border-status top >/dev/null
+	t set-option -t "$SESSION" pane-border-format ' #{pane_title} ' >/dev/null
+	t select-pane -t "$SESSION:demo.0" -T server
+	srv=$(pane server)
+	t send-keys -t "$srv" -l "$server -T -b 127.0.0.1 $PORT"
+	t send-keys -t "$srv" Enter
+	if ! wait_for "$srv" '^echoserv: (listening on|cannot|invalid|usage)'; then
+		t kill-session -t "$SESSION"
+		die "the server did not start within ${WAIT_SECS}s"
+	fi
+	line=$(screen "$srv" | grep -E '^echoserv: listening on ' | tail -n 1)
+	if [ -z "$line" ]; then
+		screen "$srv" | grep -E '^echoserv: ' >&2 || true
+		t kill-session -t "$SESSION"
+		die "the server could not start (above: what it said)"
+	fi
+	real_port=${line##*:}
+
+	# Clients on the right, the script below the server.
+	a=$(t split-window -h -P -F '#{pane_id}' -t "$srv" -c "$ROOT" \
+		"$(pane_shell 'client A')")
+	t select-pane -t "$a" -T 'client A'
+	b=$(t split-window -v -P -F '#{pane_id}' -t "$a" -c "$ROOT" \
+		"$(pane_shell 'client B')")
+	t select-pane -t "$b" -T 'client B'
+	for c in "$a" "$b"; do
+		t send-keys -t "$c" -l "nc 127.0.0.1 $real_port"
+		t send-keys -t "$c" Enter
+	done
+
+	if (cd "$ROOT" && [ -x "$bench" ]); then
+		load="$bench -p $real_port -c 20 -P 4 -d 5"
+		name="echobench (20 connections, 4 lines in flight each, 5 s)"
+	else
+		load="yes 'the quick brown fox' | head -n 200000 | nc -N 127.0.0.1 $real_port | wc -l"
+		name="a flood of 200000 lines through nc (echobench is not built)"
+	fi
+	# The script pane prints the notes, then becomes a shell with the load
+	# command typed in.
+	l=$(t split-window -v -l 14 -P -F '#{pane_id}' -t "$srv" -c "$ROOT" \
+		"$(shq "$ROOT/scripts/demo.sh") --notes $real_port $(shq "$name"); exec $(pane_shell bench)")
+	t select-pane -t "$l" -T 'script + load generator'
+	wait_for "$l" '^bench\$' || true
+	t send-keys -t "$l" -l "$load"
+	t select-pane -t "$(pane 'client A')"
+
+	echo "demo: echoserv on 127.0.0.1:$real_port in tmux session '$SESSION'"
+	if $DETACH; then
+		if [ -n "$SOCKET" ]; then
+			echo "demo: attach with 'tmux -L $SOCKET attach -t $SESSION'; stop with 'scripts/demo.sh -L $SOCKET --stop'"
+		else
+			echo "demo: attach with 'tmux attach -t $SESSION'; stop with 'scripts/demo.sh --stop'"
+		fi
+	elif [ -n "${TMUX:-}" ] && [ -z "$SOCKET" ]; then
+		t switch-client -t "$SESSION"
+	else
+		t attach-session -t "$SESSION"
+	fi
+}
+
+# ------------------------------------------------------------ stop
+
+stop() {
+	command -v tmux >/dev/null 2>&1 || die "tmux is not installed"
+	t has-session -t "=$SESSION" 2>/dev/null ||
+		die "no session '$SESSION' to stop"
+	srv=$(pane server)
+	pids=
+	[ -n "$srv" ] && pids=$(server_pids "$srv")
+	for pid in $pids; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	# The server delivers what it owes and exits within 3 s of SIGTERM.
+	i=0
+	for pid in $pids; do
+		while kill -0 "$pid" 2>/dev/null && [ "$i" -lt $((WAIT_SECS * 10)) ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			echo "demo: echoserv (pid $pid) ignored SIGTERM; killing it" >&2
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		echo "demo: stopped echoserv (pid $pid)"
+	done
+	t kill-session -t "=$SESSION"
+	echo "demo: closed tmux session '$SESSION'"
+}
+
+# ------------------------------------------------------------ arguments
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	-p | --port)
+		[ $# -ge 2 ] || usage_error "option '$1' needs a value"
+		PORT=$2
+		shift 2
+		;;
+	--port=*)
+		PORT=${1#*=}
+		shift
+		;;
+	-s | --session)
+		[ $# -ge 2 ] || usage_error "option '$1' needs a value"
+		SESSION=$2
+		shift 2
+		;;
+	--session=*)
+		SESSION=${1#*=}
+		shift
+		;;
+	-L | --socket)
+		[ $# -ge 2 ] || usage_error "option '$1' needs a value"
+		SOCKET=$2
+		shift 2
+		;;
+	--socket=*)
+		SOCKET=${1#*=}
+		shift
+		;;
+	-d | --detach)
+		DETACH=true
+		shift
+		;;
+	--stop)
+		ACTION=stop
+		shift
+		;;
+	--notes) # used inside the demo: print the on-screen script
+		notes "$2" "$3"
+		exit 0
+		;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*) usage_error "unknown argument '$1'" ;;
+	esac
+done
+
+case $PORT in
+'' | *[!0-9]*) usage_error "invalid port '$PORT' (expected 0..65535)" ;;
+esac
+if [ "${#PORT}" -gt 5 ] || [ "$PORT" -gt 65535 ]; then
+	usage_error "invalid port '$PORT' (expected 0..65535)"
+fi
+case $SESSION in
+'' | *[!A-Za-z0-9_-]*) usage_error "invalid session name '$SESSION' (letters, digits, - and _)" ;;
+esac
+
+case $ACTION in
+start) start ;;
+stop) stop ;;
+esac

@@ -1,0 +1,170 @@
+#!/bin/sh
+# test-demo.sh [SERVER] - drive scripts/demo.sh headless, as a teacher would
+# drive it on a projector, and check what the panes show.
+#
+# The demo runs on its own tmux server (tmux -L), on a free port, detached.
+# The test types into the client panes with send-keys and reads the panes
+# with capture-pane; every wait is bounded.  At the end it stops the demo
+# with --stop and checks that the server it started is gone; on any exit it
+# kills its own tmux server and, by PID, the echoserv started in the demo.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+DEMO=$ROOT/scripts/demo.sh
+SERVER=${1:-build/echoserv}
+SOCK=echoserv-demo-test-$$
+SESSION=demo-test
+WAIT_TENTHS=50 # 5 s per wait
+failures=0
+server_pid=
+
+t() { tmux -L "$SOCK" "$@"; }
+
+cleanup() {
+	if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+		kill -KILL "$server_pid" 2>/dev/null || true
+	fi
+	t kill-server 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+fail() {
+	echo "FAIL: demo: $*" >&2
+	failures=$((failures + 1))
+}
+
+pane() { # the pane titled $1
+	t list-panes -s -t "$SESSION" -F '#{pane_id} #{pane_title}' |
+		awk -v want="$1" '{ id = $1; sub(/^[^ ]* /, "") } $0 == want { print id; exit }'
+}
+
+screen() { t capture-pane -p -J -S -500 -t "$1"; }
+
+# wait_for PANE ERE [COUNT]: until at least COUNT (default 1) lines match.
+wait_for() {
+	i=0
+	while [ "$i" -lt "$WAIT_TENTHS" ]; do
+		n=$(screen "$1" | grep -Ec "$2" || true)
+		[ "$n" -ge "${3:-1}" ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+type_line() { # type_line PANE TEXT: type TEXT and press Enter
+	t send-keys -t "$1" -l "$2"
+	t send-keys -t "$1" Enter
+}
+
+show() { # show PANE: the pane, for a failure report
+	echo "---- pane '$1':" >&2
+	screen "$(pane "$1")" | grep -v '^$' | tail -n 25 >&2
+}
+
+if ! command -v tmux >/dev/null 2>&1 || ! command -v nc >/dev/null 2>&1; then
+	echo "FAIL: demo: the test needs tmux and nc (make deps installs them)" >&2
+	exit 1
+fi
+
+# --help and bad usage.
+"$DEMO" --help | grep -q -- '--detach' || fail "--help does not describe --detach"
+if "$DEMO" --port 70000 >/dev/null 2>&1; then
+	fail "--port 70000 was accepted"
+else
+	[ $? -eq 2 ] || fail "--port 70000 did not exit 2"
+fi
+
+# Start it.
+out=$(ECHOSERV=$SERVER "$DEMO" --detach --port 0 --socket "$SOCK" --session "$SESSION") ||
+	{
+		echo "FAIL: demo: scripts/demo.sh --detach failed: $out" >&2
+		exit 1
+	}
+port=$(echo "$out" | sed -n 's/.*on 127\.0\.0\.1:\([0-9][0-9]*\) .*/\1/p')
+[ -n "$port" ] || {
+	echo "FAIL: demo: no port in its output: $out" >&2
+	exit 1
+}
+
+srv=$(pane server)
+a=$(pane 'client A')
+b=$(pane 'client B')
+l=$(pane 'script + load generator')
+for p in "$srv" "$a" "$b" "$l"; do
+	[ -n "$p" ] || {
+		echo "FAIL: demo: a pane is missing: $(t list-panes -s -t "$SESSION" -F '#{pane_title}' | tr '\n' ',')" >&2
+		exit 1
+	}
+done
+shell_pid=$(t display-message -p -t "$srv" '#{pane_pid}')
+server_pid=$(ps -A -o pid= -o ppid= -o comm= |
+	awk -v pp="$shell_pid" '$2 == pp && $3 ~ /^echoserv/ { print $1 }')
+[ -n "$server_pid" ] || fail "no echoserv process in the server pane"
+
+# Both clients connected: the server traced two accepts.
+wait_for "$srv" "^echoserv: listening on 127\.0\.0\.1:$port\$" ||
+	fail "the server pane shows no listening line"
+wait_for "$srv" '^fd [0-9]+: accepted fd [0-9]+ from 127\.0\.0\.1:' 2 ||
+	fail "the server pane does not show two accepted clients"
+
+# A line typed in client A comes back: the pane shows it twice (typed,
+# then echoed), and the server pane traces the read, write and states.
+type_line "$a" "hello from client A"
+wait_for "$a" '^hello from client A$' 2 || fail "client A's line was not echoed"
+wait_for "$srv" '^fd [0-9]+: read 20 bytes$' || fail "no 'read 20 bytes' trace"
+wait_for "$srv" '^fd [0-9]+: READING -> WRITING \(1 line\)$' ||
+	fail "no READING -> WRITING trace"
+wait_for "$srv" '^fd [0-9]+: wrote 20 of 20 bytes$' || fail "no 'wrote 20 of 20' trace"
+wait_for "$srv" '^select: waiting  read=\{[0-9,]+\} write=\{\} timeout=' ||
+	fail "no 'select: waiting' trace"
+
+# Client B is served by the same loop; its line does not reach client A.
+type_line "$b" "and from B"
+wait_for "$b" '^and from B$' 2 || fail "client B's line was not echoed"
+if screen "$a" | grep -q 'and from B'; then
+	fail "client B's line showed up in client A"
+fi
+
+# quit ends client A's conversation: DONE in the trace, and the server
+# closes.  An interactive nc notices only when it next reads its keyboard:
+# Ctrl-D ends it, and the pane's shell is back at its prompt.
+type_line "$a" quit
+wait_for "$srv" '^fd [0-9]+: (READING|WRITING) -> DONE \(quit\)$' ||
+	fail "no '-> DONE (quit)' trace"
+wait_for "$srv" '^echoserv: client 127\.0\.0\.1:[0-9]+ closed \(fd [0-9]+\): quit; echoed 1 line, 20 bytes$' ||
+	fail "no close line for client A"
+t send-keys -t "$a" C-d
+wait_for "$a" '^client A\$ ?$' || fail "client A's shell did not get its prompt back after quit"
+
+# The script pane shows the notes and has the load command typed in.
+wait_for "$l" "^echoserv live demo on 127\.0\.0\.1:$port" || fail "the script pane shows no notes"
+wait_for "$l" "^bench\\\$ .*$port" || fail "the load generator command is not typed in"
+
+if [ "$failures" -ne 0 ]; then
+	show server
+	show 'client A'
+	show 'client B'
+	show 'script + load generator'
+fi
+
+# Stop: the server gets SIGTERM and exits, the session goes away.
+"$DEMO" --stop --socket "$SOCK" --session "$SESSION" >/dev/null || fail "--stop failed"
+i=0
+while [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null && [ "$i" -lt "$WAIT_TENTHS" ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+	fail "echoserv (pid $server_pid) still runs after --stop"
+fi
+if t has-session -t "=$SESSION" 2>/dev/null; then
+	fail "the tmux session is still there after --stop"
+fi
+
+if [ "$failures" -ne 0 ]; then
+	echo "demo: $failures check(s) failed" >&2
+	exit 1
+fi
+echo "ok: scripts/demo.sh starts, echoes, traces and stops cleanly"
