@@ -1,0 +1,31 @@
+# mk/stress.mk - the stress and fault suite (issue 4), tests/stress/.
+#
+#   make stress         every scenario at full size (1,000 clients...)
+#   make stress-short   the same scenarios in about 30 s (part of make check)
+#   make valgrind-check one representative session under valgrind
+#
+# Loopback only; each scenario starts its own build/echoserv on port 0 and
+# leaves its stderr in build/stress/SCENARIO.log.  STRESS_SEED picks the
+# random streams (default 1), STRESS_ARGS adds options or scenario names.
+
+STRESS_SEED ?= 1
+STRESS_ARGS ?=
+STRESS_SRCS := $(wildcard tests/stress/*.c)
+STRESS_MAIN_SRCS := $(filter-out tests/stress/vg_session.c,$(STRESS_SRCS))
+STRESS_DEPS := $(STRESS_SRCS) $(wildcard tests/stress/*.h)
+
+.PHONY: stress stress-short valgrind-check
+
+$(BUILD)/tests/stress/stress: $(STRESS_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/stress -o $@ $(STRESS_MAIN_SRCS) -pthread
+
+stress: $(BUILD)/echoserv $(BUILD)/tests/stress/stress
+	$(BUILD)/tests/stress/stress --long --seed $(STRESS_SEED) \
+		--server $(BUILD)/echoserv --logdir $(BUILD)/stress $(STRESS_ARGS)
+
+stress-short: $(BUILD)/echoserv $(BUILD)/tests/stress/stress
+	$(BUILD)/tests/stress/stress --seed $(STRESS_SEED) \
+		--server $(BUILD)/echoserv --logdir $(BUILD)/stress $(STRESS_ARGS)
+
+CHECKS += stress-short
