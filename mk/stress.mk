@@ -29,3 +29,16 @@ stress-short: $(BUILD)/echoserv $(BUILD)/tests/stress/stress
 		--server $(BUILD)/echoserv --logdir $(BUILD)/stress $(STRESS_ARGS)
 
 CHECKS += stress-short
+
+# One representative session under valgrind (see tests/stress/vg_session.c).
+VG_SRCS := tests/stress/vg_session.c tests/stress/sutil.c
+
+$(BUILD)/tests/stress/vg_session: $(VG_SRCS) tests/stress/sutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/stress -o $@ $(VG_SRCS)
+
+valgrind-check: deps $(BUILD)/echoserv $(BUILD)/tests/stress/vg_session
+	@mkdir -p $(BUILD)/stress
+	$(BUILD)/tests/stress/vg_session $(BUILD)/echoserv $(BUILD)/stress/valgrind.log
+
+CHECKS += valgrind-check
