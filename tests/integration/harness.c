@@ -40,7 +40,7 @@
  * longjmps out of the test, and the test's struct proc goes with its stack.
  */
 #define MAX_PROCS   16
-#define MAX_CLIENTS 512
+#define MAX_CLIENTS 2048
 
 struct started {
 	pid_t pid; /* 0: reaped */
@@ -703,6 +703,7 @@ size_t client_send_until_stalled(int fd, unsigned char (*gen)(size_t),
 	unsigned char chunk[65536];
 	size_t sent = 0;
 
+	errno = 0;
 	while (sent < max) {
 		size_t want =
 		    max - sent < sizeof(chunk) ? max - sent : sizeof(chunk);
@@ -716,12 +717,13 @@ size_t client_send_until_stalled(int fd, unsigned char (*gen)(size_t),
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-			break;
+			return sent; /* errno says why */
 		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
 		int r = poll(&pfd, 1, (int)(stall * 1000));
 		if (r == 0)
 			break; /* no room for stall seconds: the pipe is full */
 	}
+	errno = 0;
 	return sent;
 }
 

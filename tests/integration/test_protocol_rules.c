@@ -405,6 +405,56 @@ static void rule6_half_close_with_nothing_sent_is_eof(void **state)
 	check_clean_close(fd);
 }
 
+/* ---------------------------------------------------------------- 3.8 */
+
+/* Byte i of a stream of junk lines. */
+static unsigned char junk_byte(size_t i)
+{
+	return i % 64 == 63 ? '\n' : (unsigned char)('A' + i % 26);
+}
+
+static void rule8_closing_never_destroys_replies(void **state)
+{
+	(void)state;
+	int fd = start_and_connect(NULL);
+	size_t lines_len = 64 * 1024, junk_max = 4 * 1024 * 1024;
+	char *lines = malloc(lines_len + 8);
+
+	assert_non_null(lines);
+	/* A client that reads slowly (small receive buffer) sends 64 KB of
+	 * lines, quit, and then more junk than the server will ever read;
+	 * only then does it read. */
+	(void)client_set_rcvbuf(fd, 4096);
+	for (size_t i = 0; i < lines_len; i++)
+		lines[i] = i % 32 == 31 ? '\n' : (char)('a' + i % 26);
+	memcpy(lines + lines_len, "quit\n", 5);
+	send_or_fail(fd, lines, lines_len + 5);
+	size_t junk = client_send_until_stalled(fd, junk_byte, 0, junk_max,
+						0.3 * harness_scale());
+	int junk_err = errno;
+	print_message("sent %zu bytes of lines, quit, %zu bytes of junk%s%s\n",
+		      lines_len, junk, junk_err != 0 ? ", then " : "",
+		      junk_err != 0 ? strerror(junk_err) : "");
+
+	char *got = malloc(lines_len + 64);
+	assert_non_null(got);
+	struct recv_result r =
+	    client_recv_all(fd, got, lines_len + 64, 5.0 * harness_scale());
+	bool same = r.len == lines_len && memcmp(got, lines, lines_len) == 0;
+	free(lines);
+	free(got);
+	/* A reset that stopped the junk shows in junk_err (send took the
+	 * socket's error); one that came later in r. */
+	if (!same || r.end != RECV_EOF || junk_err == ECONNRESET)
+		harness_fail("got %zu of the %zu bytes of replies owed before "
+			     "quit (%s), then %s; sending the junk ended with "
+			     "%s: the server reset the connection and the "
+			     "replies were destroyed",
+			     r.len, lines_len, same ? "intact" : "not intact",
+			     recv_end_name(r.end),
+			     junk_err != 0 ? strerror(junk_err) : "a stall");
+}
+
 /* ---------------------------------------------------------------- 3.7 */
 
 static void rule7_no_greeting(void **state)
@@ -446,6 +496,7 @@ int main(void)
 	    T(rule6_half_close_after_complete_lines_echoes_them),
 	    T(rule6_half_close_with_nothing_sent_is_eof),
 	    T(rule7_no_greeting),
+	    T(rule8_closing_never_destroys_replies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
