@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -370,6 +372,67 @@ static void capacity_client_beyond_max_clients_gets_server_full(void **state)
 	check_echo(d, "d\n");
 }
 
+/*
+ * With descriptors to spare (RLIMIT_NOFILE 4096) and the default
+ * --max-clients, more clients than select() can watch: those beyond the
+ * capacity are turned away with "server full", never put in an fd_set (the
+ * ASan build would catch the overflow), and the rest are served.
+ */
+static void capacity_beyond_fd_setsize_turns_clients_away(void **state)
+{
+	(void)state;
+	enum { TOTAL = FD_SETSIZE + 8 };
+	static const char *const args[] = {"0", NULL};
+	struct proc_opts opts = {.nofile = 4096};
+	struct rlimit rl;
+
+	/* We hold one socket per client ourselves. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < TOTAL + 64) {
+		rl.rlim_cur =
+		    rl.rlim_max < TOTAL + 64 ? rl.rlim_max : TOTAL + 64;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+		    rl.rlim_cur < TOTAL + 64) {
+			print_message("RLIMIT_NOFILE too low for this test\n");
+			skip();
+		}
+	}
+	int port = check_server_start(&server, &opts, args);
+	static int fds[TOTAL];
+	for (int i = 0; i < TOTAL; i++)
+		fds[i] = connect_or_fail(port);
+
+	/* Wait until the server has decided about every one of them. */
+	double deadline = now_s() + 10.0 * harness_scale();
+	int served = 0, full = 0;
+	for (;;) {
+		served = log_count(&server, " connected");
+		full = log_count(&server, "server full");
+		if (served + full >= TOTAL || now_s() >= deadline)
+			break;
+		sleep_s(0.01);
+	}
+	print_message("%d clients served, %d turned away\n", served, full);
+	if (served + full != TOTAL)
+		harness_fail("of %d clients, %d were served and %d turned away",
+			     TOTAL, served, full);
+	if (served >= FD_SETSIZE || full < TOTAL - (FD_SETSIZE - 3))
+		harness_fail("%d clients served: more than select() can watch",
+			     served);
+
+	/* Connections are accepted in order: the first ones are served. */
+	for (int i = served; i < TOTAL; i++) {
+		check_recv(fds[i], "error: server full\r\n", io_timeout());
+		check_eof(fds[i], io_timeout());
+	}
+	for (int i = 0; i < served; i++) {
+		char line[32];
+		snprintf(line, sizeof(line), "client %d\n", i);
+		check_echo(fds[i], line);
+	}
+	assert_true(proc_alive(&server));
+}
+
 /* ------------------------------------------------------------ EMFILE */
 
 /* Connect a client and see what the server does with it: 1 if it echoes,
@@ -615,6 +678,7 @@ int main(void)
 	    T(idle_timeout_spares_a_client_that_keeps_sending),
 	    T(idle_timeout_counts_from_the_last_byte),
 	    T(capacity_client_beyond_max_clients_gets_server_full),
+	    T(capacity_beyond_fd_setsize_turns_clients_away),
 	    T(emfile_extra_clients_are_shed_without_busy_loop),
 	    T(sigterm_delivers_queued_replies_then_exits_0),
 	    T(sigterm_with_a_client_that_never_reads_exits_0_in_time),

@@ -430,6 +430,48 @@ static void no_trace_without_T(void **state)
 	assert_int_equal(unprefixed, 0);
 }
 
+static void trace_idle_server_sleeps_until_the_nearest_deadline(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"-T", "-t", "300", "0", NULL};
+	int fd = start_and_connect(args);
+	char peer[64], want[64], line[512];
+
+	peer_of(fd, peer, sizeof(peer));
+	int sfd = check_connect_line(peer);
+	check_echo(fd, "hello\n");
+	snprintf(want, sizeof(want), "fd %d: WRITING -> READING", sfd);
+	if (!log_wait(&server, want, io_timeout()))
+		harness_fail("no trace line \"%s\"", want);
+
+	/* One idle client, nothing to do: the loop must sleep, not poll. */
+	int before = log_count(&server, "select: waiting");
+	sleep_s(1.0);
+	int after = log_count(&server, "select: waiting");
+	if (after - before > 1)
+		harness_fail("an idle server went round its loop %d times in "
+			     "1 s",
+			     after - before);
+
+	/* Its timeout is the client's idle deadline, about 300 s away. */
+	char *log = proc_log(&server);
+	const char *last = NULL;
+	for (const char *p = strstr(log, "select: waiting"); p != NULL;
+	     p = strstr(p + 1, "select: waiting"))
+		last = p;
+	bool found = last != NULL && find_line(last, "select: waiting", NULL,
+					       line, sizeof(line));
+	free(log);
+	if (!found)
+		harness_fail("no select: waiting line");
+	const char *t = strstr(line, "timeout=");
+	double timeout = t != NULL ? strtod(t + 8, NULL) : -1;
+	if (timeout < 290 || timeout > 300.05)
+		harness_fail("select timeout should be the idle deadline "
+			     "(~300 s): %s",
+			     line);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, harness_teardown)
 
 int main(void)
@@ -442,6 +484,7 @@ int main(void)
 	    T(log_two_clients_get_their_own_lines),
 	    T(quiet_keeps_listening_and_summary_lines_only),
 	    T(trace_shows_the_event_loop_for_a_simple_echo),
+	    T(trace_idle_server_sleeps_until_the_nearest_deadline),
 	    T(trace_is_shown_even_with_quiet),
 	    T(no_trace_without_T),
 	};
