@@ -29,6 +29,7 @@
 
 #define IDLE_TIMEOUT "3"
 #define MAX_LINE     "2048"
+#define MAX_LINE_N   2048
 
 enum actor { NONREADER, RESETTER, LORIS, VANISHER, FILLER, NACTORS };
 
@@ -142,7 +143,7 @@ static void run_resetters(struct actor_ctx *a)
 			continue;
 		}
 		bool dead = false;
-		a->bytes_sent += push_lines(fd, 256 * 1024, &dead);
+		a->bytes_sent += push_lines(fd, (size_t)256 * 1024, &dead);
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		if (poll(&p, 1, 100) > 0) {
 			ssize_t r = read(fd, buf, sizeof(buf));
@@ -375,8 +376,8 @@ int scenario_hostile(const struct stress_opts *o)
 	if (start_echoserv(o, &sp, tag, 0, args) != 0)
 		return verdict(tag, false, "server did not start");
 
-	int counts[NACTORS] = {o->long_run ? 16 : 6, 1, o->long_run ? 40 : 12,
-			       1, 1};
+	const int counts[NACTORS] = {o->long_run ? 16 : 6, 1,
+				     o->long_run ? 40 : 12, 1, 1};
 	for (int k = 0; k < NACTORS; k++) {
 		m.actors[k].kind = (enum actor)k;
 		m.actors[k].port = sp.port;
@@ -387,7 +388,7 @@ int scenario_hostile(const struct stress_opts *o)
 	}
 	cfg.port = sp.port;
 	cfg.nclients = honest;
-	cfg.max_line = (size_t)atoi(MAX_LINE);
+	cfg.max_line = MAX_LINE_N;
 	cfg.lines = o->long_run ? 1000 : 100;
 	cfg.pct_bytes = 2;
 	cfg.pct_lock = 30;

@@ -28,7 +28,8 @@
 #include "stress.h"
 #include "vclient.h"
 
-#define MAX_LINE "1024"
+#define MAX_LINE   "1024"
+#define MAX_LINE_N 1024
 
 /* What the server's log says about each client port. */
 struct port_log {
@@ -169,7 +170,7 @@ int scenario_shutdown(const struct stress_opts *o)
 	plan.at_ms = o->long_run ? 5000 : 1500;
 	cfg.port = sp.port;
 	cfg.nclients = want;
-	cfg.max_line = (size_t)atoi(MAX_LINE);
+	cfg.max_line = MAX_LINE_N;
 	cfg.lines = 1000;
 	cfg.pct_bytes = 3;
 	cfg.pct_lock = 25;

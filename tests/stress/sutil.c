@@ -392,9 +392,8 @@ void sleep_ms(long ms)
 
 void rng_seed(struct rng *r, uint64_t seed)
 {
-	r->s = seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL;
-	if (r->s == 0)
-		r->s = 1;
+	/* xorshift needs a state other than zero: make it odd. */
+	r->s = (seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL) | 1u;
 }
 
 uint64_t rng_next(struct rng *r)

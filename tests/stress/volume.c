@@ -41,7 +41,7 @@ int scenario_volume(const struct stress_opts *o)
 
 	cfg.port = sp.port;
 	cfg.nclients = want;
-	cfg.max_line = (size_t)atoi(ml);
+	cfg.max_line = o->long_run ? 1024 : 512; /* as ml says */
 	cfg.lines = o->long_run ? 2000 : 400;
 	cfg.pct_bytes = 3;
 	cfg.pct_lock = 25;
