@@ -52,18 +52,18 @@ ALL_SERVERS="echoserv echoserv-poll echoserv-epoll echoserv-threads echoserv-for
 # scenario: name connections pipeline size idle
 case "$MODE" in
 full)
-	WARMUP=1; DURATION=3
+	WARMUP=0.5; DURATION=1.5; REPEATS=3
 	SCENARIOS="c1-p1:1:1:64:0 c1-p16:1:16:64:0 c10-p1:10:1:64:0 c10-p16:10:16:64:0
 		c100-p1:100:1:64:0 c100-p16:100:16:64:0 c1000-p1:1000:1:64:0 c1000-p16:1000:16:64:0
 		c10-16k:10:1:16384:0 idle1000+10:10:1:64:1000"
 	SYSCALL_SERVERS="$ALL_SERVERS" ;;
 quick)
-	WARMUP=0.2; DURATION=0.5
+	WARMUP=0.2; DURATION=0.5; REPEATS=1
 	SCENARIOS="c1-p1:1:1:64:0 c100-p1:100:1:64:0 c100-p16:100:16:64:0
-		c1000-p1:1000:1:64:0 c10-16k:10:1:16384:0 idle1000+10:10:1:64:1000"
+		c1000-p1:1000:1:64:0 idle1000+10:10:1:64:1000"
 	SYSCALL_SERVERS="echoserv" ;;
 smoke)
-	WARMUP=0.1; DURATION=0.3
+	WARMUP=0.1; DURATION=0.3; REPEATS=1
 	SCENARIOS="c1-p1:1:1:64:0 c10-p16:10:16:64:0 c100-p1:100:1:64:0
 		c10-16k:10:1:16384:0 idle1000+10:10:1:64:1000"
 	SYSCALL_SERVERS=""
@@ -127,7 +127,7 @@ describe_machine() {
 	echo "memory:   $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo 2>/dev/null)"
 	echo "compiler: $(${CC:-cc} --version 2>/dev/null | head -n1)"
 	echo "fd limit: $(ulimit -n)"
-	echo "mode:     $MODE (warm-up ${WARMUP} s, window ${DURATION} s per scenario)"
+	echo "mode:     $MODE (warm-up ${WARMUP} s, window ${DURATION} s per scenario, $REPEATS round(s), median kept)"
 	echo "load avg: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
 	echo "busiest other processes at the start (%cpu command):"
 	ps -eo pcpu=,comm= --sort=-pcpu 2>/dev/null | head -n 6 | sed 's/^/    /'
@@ -148,7 +148,7 @@ start_server() {
 	SERVER_PID=$!
 	STARTED_PIDS="$STARTED_PIDS $SERVER_PID"
 	for _ in $(seq 1 100); do
-		SERVER_PORT=$(sed -n 's/^echoserv: listening on .*:\([0-9]*\)$/\1/p' "$err")
+		SERVER_PORT=$(sed -n 's/^echoserv: listening on .*:\([0-9]*\)$/\1/p' "$err" 2>/dev/null)
 		[ -n "$SERVER_PORT" ] && return 0
 		kill -0 "$SERVER_PID" 2>/dev/null || break
 		sleep 0.05
@@ -175,15 +175,15 @@ stop_server() {
 # set sizes (Pss), so pages the forked children share with the parent are
 # not counted once per child.  Falls back to VmRSS.
 tree_kib() {
-	local pid=$1 kids
-	kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null || true)
-	local total=0 p v
-	for p in $pid $kids; do
-		v=$(awk '/^Pss:/ {print $2; exit}' /proc/"$p"/smaps_rollup 2>/dev/null ||
-			awk '/^VmRSS:/ {print $2}' /proc/"$p"/status 2>/dev/null || echo 0)
-		total=$((total + ${v:-0}))
+	local pid=$1 p files=()
+	for p in $pid $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+		if [ -r /proc/"$p"/smaps_rollup ]; then
+			files+=(/proc/"$p"/smaps_rollup)
+		else
+			files+=(/proc/"$p"/status)
+		fi
 	done
-	echo "$total"
+	awk '/^(Pss|VmRSS):/ {kib += $2} END {print kib + 0}' "${files[@]}" 2>/dev/null || echo 0
 }
 
 # Sample tree_kib every 0.2 s into file (the largest value) until killed.
@@ -195,7 +195,7 @@ sample_memory() {
 			peak=$now
 			echo "$peak" >"$file"
 		fi
-		sleep 0.2
+		sleep 0.3
 	done
 }
 
@@ -236,53 +236,94 @@ done
 
 # ---------------------------------------------------------------- 2. load
 
+RUNS="$OUT/runs.csv"
 CSV="$OUT/results.csv"
-echo "server,scenario,connections,pipeline,size,idle,msgs_per_s,mb_per_s,p50_us,p99_us,p999_us,errors,peak_rss_kib,status" >"$CSV"
+HEADER="server,scenario,connections,pipeline,size,idle,msgs_per_s,mb_per_s,p50_us,p99_us,p999_us,errors,peak_rss_kib,cpu_us_per_line,status"
+echo "run,$HEADER" >"$RUNS"
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
-# run_scenario SERVER NAME CONNS PIPELINE SIZE IDLE
+# CPU time of pid and its reaped children so far, in clock ticks.
+cpu_ticks() {
+	awk '{print $14 + $15 + $16 + $17}' /proc/"$1"/stat 2>/dev/null || echo 0
+}
+
+# run_scenario RUN SERVER NAME CONNS PIPELINE SIZE IDLE: one measurement,
+# appended to runs.csv.
 run_scenario() {
-	local s=$1 name=$2 conns=$3 pipe=$4 size=$5 idle=$6
-	local log="$OUT/logs/$s-$name" args=()
+	local run=$1 s=$2 name=$3 conns=$4 pipe=$5 size=$6 idle=$7
+	local log="$OUT/logs/$s-$name-$run" args=()
 	# 16 KiB lines need a longer --max-line than the default 8192.
 	[ "$size" -gt 4096 ] && args=(-l 65536)
 	start_server "$s" "$log.err" "${args[@]}" || {
-		echo "$s,$name,$conns,$pipe,$size,$idle,,,,,,,,did not start" >>"$CSV"
+		echo "$run,$s,$name,$conns,$pipe,$size,$idle,,,,,,,,,did not start" >>"$RUNS"
 		FAILURES=$((FAILURES + 1))
 		return
 	}
 	sample_memory "$SERVER_PID" "$log.rss" &
-	local sampler=$!
-	local rc=0
+	local sampler=$! rc=0 t0 t1
+	t0=$(cpu_ticks "$SERVER_PID")
 	$PIN_LOAD "$BIN/echobench" -p "$SERVER_PORT" -c "$conns" -P "$pipe" \
 		-s "$size" -i "$idle" -w "$WARMUP" -d "$DURATION" \
 		>"$log.out" 2>&1 || rc=$?
+	# A forked child's time counts once the parent has reaped it.
+	[ "$s" = echoserv-fork ] && sleep 0.3
+	t1=$(cpu_ticks "$SERVER_PID")
 	local rss
 	rss=$(peak_kib "$SERVER_PID" "$log.rss")
 	kill "$sampler" 2>/dev/null || true
 	wait "$sampler" 2>/dev/null || true
 	stop_server
-	local line status
+	local line status cpu
 	line=$(grep '^msgs_per_s=' "$log.out" | tail -n1 || true)
 	if [ -z "$line" ]; then
 		status="no result (echobench exit $rc)"
 	elif [ "$(kv errors "$line")" != 0 ]; then
-		status="errors: $(kv mismatches "$line") wrong, $(kv closed "$line") closed, $(kv lost "$line") lost, $(kv connect_failed "$line") not connected, $(kv idle_dropped "$line") idle dropped"
+		status="errors: $(kv mismatches "$line") wrong; $(kv closed "$line") closed; $(kv lost "$line") lost; $(kv connect_failed "$line") not connected; $(kv idle_dropped "$line") idle dropped"
 	else
 		status=ok
 	fi
 	[ "$status" = ok ] || FAILURES=$((FAILURES + 1))
-	printf '   %-17s %-13s %10s msgs/s  p99 %8s us  rss %6s KiB  %s\n' \
-		"$s" "$name" "$(kv msgs_per_s "$line")" "$(kv p99_us "$line")" "$rss" "$status"
-	echo "$s,$name,$conns,$pipe,$size,$idle,$(kv msgs_per_s "$line"),$(kv mb_per_s "$line"),$(kv p50_us "$line"),$(kv p99_us "$line"),$(kv p999_us "$line"),$(kv errors "$line"),$rss,$status" >>"$CSV"
+	# Server CPU per echoed line: what the server costs, whatever else
+	# the machine is doing (throughput suffers from neighbours; this less).
+	cpu=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v l="$(kv echoed "$line")" \
+		'BEGIN {if (l > 0) printf "%.2f", t * 1e6 / hz / l}')
+	printf '   %-17s %-13s %10s msgs/s  p99 %8s us  rss %6s KiB  cpu %5s us/line  %s\n' \
+		"$s" "$name" "$(kv msgs_per_s "$line")" "$(kv p99_us "$line")" "$rss" "$cpu" "$status"
+	echo "$run,$s,$name,$conns,$pipe,$size,$idle,$(kv msgs_per_s "$line"),$(kv mb_per_s "$line"),$(kv p50_us "$line"),$(kv p99_us "$line"),$(kv p999_us "$line"),$(kv errors "$line"),$rss,$cpu,$status" >>"$RUNS"
 }
 
-echo "== load (server on ${PIN_SERVER:-any CPU}, echobench on ${PIN_LOAD:-any CPU})"
-for s in $SERVERS; do
+# Rounds over the whole matrix, servers interleaved inside each scenario,
+# so a burst of load from a neighbour hits every server alike.
+echo "== load: $REPEATS round(s); server on ${PIN_SERVER:-any CPU}, echobench on ${PIN_LOAD:-any CPU}"
+for run in $(seq 1 "$REPEATS"); do
 	for sc in $SCENARIOS; do
 		IFS=: read -r name conns pipe size idle <<<"$sc"
-		run_scenario "$s" "$name" "$conns" "$pipe" "$size" "$idle"
+		for s in $SERVERS; do
+			run_scenario "$run" "$s" "$name" "$conns" "$pipe" "$size" "$idle"
+		done
 	done
 done
+
+# results.csv: per server and scenario the run with the median msgs/s
+# (a failed run anywhere marks the result), peak RSS the largest seen.
+median_results() {
+	echo "$HEADER"
+	tail -n +2 "$RUNS" | sort -t, -k2,2 -k3,3 -k8,8g | awk -F, -v OFS=, '
+		function flush() {
+			if (n == 0) return
+			split(rows[int((n + 1) / 2)], f, ",")
+			f[14] = rss; f[16] = bad != "" ? bad : f[16]
+			line = f[2]
+			for (i = 3; i <= 16; i++) line = line "," f[i]
+			print line
+			n = 0; rss = 0; bad = ""
+		}
+		$2 "," $3 != key { flush(); key = $2 "," $3 }
+		{ rows[++n] = $0; if ($14 + 0 > rss) rss = $14 + 0
+		  if ($16 != "ok") bad = $16 }
+		END { flush() }'
+}
+median_results >"$CSV"
 
 # ---------------------------------------------------------------- 3. syscalls
 
@@ -304,7 +345,7 @@ count_syscalls() {
 	STARTED_PIDS="$STARTED_PIDS $wrapper"
 	SERVER_PORT=""
 	for _ in $(seq 1 100); do
-		SERVER_PORT=$(sed -n 's/^echoserv: listening on .*:\([0-9]*\)$/\1/p' "$log.err")
+		SERVER_PORT=$(sed -n 's/^echoserv: listening on .*:\([0-9]*\)$/\1/p' "$log.err" 2>/dev/null)
 		[ -n "$SERVER_PORT" ] && break
 		sleep 0.05
 	done
@@ -313,6 +354,11 @@ count_syscalls() {
 	$PIN_LOAD "$BIN/echobench" -p "$SERVER_PORT" -c "$conns" -P "$pipe" \
 		-w "$WARMUP" -d "$DURATION" >"$log.out" 2>&1 || true
 	[ -n "$server" ] && kill -TERM "$server" 2>/dev/null || true
+	# perf and strace write their counts when the server has exited.
+	for _ in $(seq 1 80); do
+		kill -0 "$wrapper" 2>/dev/null || break
+		sleep 0.05
+	done
 	SERVER_PID=$wrapper
 	stop_server
 	local calls lines
@@ -407,6 +453,21 @@ write_markdown() {
 			printf ' %s / %s / %s |' "$(value "$s" "$n" p50_us)" \
 				"$(value "$s" "$n" p99_us)" "$(value "$s" "$n" p999_us)"
 		done
+		echo
+	done
+	echo
+	echo "Server CPU time per echoed line in microseconds (user + system, from"
+	echo "/proc; less sensitive to the neighbours than messages/s):"
+	echo
+	printf '| scenario |'
+	for s in $SERVERS; do printf ' %s |' "$s"; done
+	echo
+	printf '|---|'
+	for s in $SERVERS; do printf -- '---:|'; done
+	echo
+	for n in $names; do
+		printf '| %s |' "$n"
+		for s in $SERVERS; do printf ' %s |' "$(value "$s" "$n" cpu_us_per_line)"; done
 		echo
 	done
 	echo
