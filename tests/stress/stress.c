@@ -3,9 +3,9 @@
  *
  *     stress [--long] [--server PATH] [--logdir DIR] [--seed N] [SCENARIO...]
  *
- * SCENARIO is volume, hostile, exhaustion or shutdown (default: all, in
- * that order).  Without --long each runs for a few seconds (make check);
- * with it, at full size (make stress).  Every scenario starts its own
+ * SCENARIO is volume, hostile, exhaustion, shutdown or closing (default:
+ * all, in that order).  Without --long each runs for a few seconds (make
+ * check); with it, at full size (make stress).  Every scenario starts its own
  * server on an ephemeral loopback port, prints what it tried and what it
  * found, and ends with one "SCENARIO: PASS" or "SCENARIO: FAIL: why" line.
  * The exit status is the number of failed scenarios.
@@ -73,8 +73,9 @@ bool still_serving(const char *tag, const struct server_proc *sp)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: stress [--long] [--server PATH] [--logdir DIR] "
-			"[--seed N] [volume|hostile|exhaustion|shutdown]...\n");
+	fprintf(stderr,
+		"usage: stress [--long] [--server PATH] [--logdir DIR] "
+		"[--seed N] [volume|hostile|exhaustion|shutdown|closing]...\n");
 	exit(2);
 }
 
@@ -86,7 +87,8 @@ int main(int argc, char **argv)
 	} scenarios[] = {{"volume", scenario_volume},
 			 {"hostile", scenario_hostile},
 			 {"exhaustion", scenario_exhaustion},
-			 {"shutdown", scenario_shutdown}};
+			 {"shutdown", scenario_shutdown},
+			 {"closing", scenario_closing}};
 	enum { NSCEN = sizeof(scenarios) / sizeof(scenarios[0]) };
 	struct stress_opts o = {false, "build/echoserv", "build/stress", 1};
 	bool chosen[NSCEN] = {false};

@@ -1,0 +1,211 @@
+/*
+ * closing.c - SPEC 3.8, "closing never destroys replies", when the client
+ * is slow to read and keeps sending after the conversation has ended.
+ *
+ * Each case uses a client with a small receive buffer (16 KB) that
+ * pipelines 200 lines of 1000 bytes, then megabytes of further input,
+ * and reads nothing for a second.  The server's replies back up in
+ * its socket's send queue; it stops reading; megabytes wait unread.  Then
+ * the conversation ends:
+ *
+ *   quit       a "quit" line follows the 200 lines (SPEC 3.3: the replies
+ *              before it are delivered, bytes after it are discarded)
+ *   too-long   a 2 MB line without LF follows (SPEC 3.5: the replies, then
+ *              "error: line too long ...", then close)
+ *   shutdown   SIGTERM while the replies are owed (SPEC 4: replies
+ *              already queued are delivered, within the 2 s drain)
+ *
+ * Then the client reads everything.  It must receive every reply the
+ * server's close line says it echoed (all 200 lines for quit and
+ * too-long, plus the error message) and then EOF.  A server that close()s
+ * with input still unread makes TCP send a reset, which throws away the
+ * replies still in its send queue: the client gets fewer bytes than the
+ * server logged.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "stress.h"
+
+#define LINES    200
+#define LINE_LEN 1000
+#define EXTRA    (2 * 1024 * 1024)
+/* Shutdown: enough that the server's send queue (at most a few MB) fills
+ * and replies are still owed when the signal comes. */
+#define EXTRA_SHUTDOWN (12 * 1024 * 1024)
+#define RCVBUF         16384
+#define SEND_MS        1000 /* send (never read) this long */
+#define TOO_LONG       "error: line too long (limit 8192 bytes)\r\n"
+
+enum close_case { CASE_QUIT, CASE_TOO_LONG, CASE_SHUTDOWN };
+
+/* The stream this client sends: LINES lines, the case's ending, then
+ * EXTRA more bytes (lines for quit and shutdown, one long line for
+ * too-long).  Returns a malloc'd buffer. */
+static char *build_input(enum close_case cc, size_t *len)
+{
+	size_t extra = cc == CASE_SHUTDOWN ? EXTRA_SHUTDOWN : EXTRA;
+	size_t cap = LINES * LINE_LEN + 8 + extra;
+	char *buf = malloc(cap);
+	size_t n = 0;
+
+	if (buf == NULL)
+		return NULL;
+	for (int i = 0; i < LINES; i++) {
+		memset(buf + n, 'a' + i % 26, LINE_LEN - 1);
+		buf[n + LINE_LEN - 1] = '\n';
+		n += LINE_LEN;
+	}
+	if (cc == CASE_QUIT) {
+		memcpy(buf + n, "quit\n", 5);
+		n += 5;
+	}
+	for (size_t i = 0; i < extra; i++)
+		buf[n + i] = cc != CASE_TOO_LONG && i % 100 == 99 ? '\n' : 'x';
+	*len = n + extra;
+	return buf;
+}
+
+/* A client with a small receive buffer (set before connect, so the
+ * window is small from the start).  -1 on failure. */
+static int small_window_client(unsigned port)
+{
+	struct sockaddr_in sin;
+	int rcv = RCVBUF;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)) != 0 ||
+	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    set_nonblocking(fd) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Write as much of buf as the server takes within ms, never reading. */
+static size_t send_for(int fd, const char *buf, size_t len, int ms)
+{
+	size_t sent = 0;
+	int64_t end = now_ns() + (int64_t)ms * 1000000;
+
+	while (sent < len && now_ns() < end) {
+		ssize_t n = write(fd, buf + sent, len - sent);
+		if (n > 0) {
+			sent += (size_t)n;
+		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			sleep_ms(5);
+		} else {
+			break; /* the server reset us: the reads will tell */
+		}
+	}
+	while (now_ns() < end)
+		sleep_ms(10);
+	return sent;
+}
+
+/* "echoed L lines, B bytes" of the close line of the last client in the
+ * log, or -1. */
+static long long logged_bytes(const char *path)
+{
+	char line[512];
+	long long bytes = -1;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		const char *e = strstr(line, "; echoed ");
+		const char *l = e != NULL ? strstr(e, "line") : NULL;
+		const char *comma = l != NULL ? strchr(l, ',') : NULL;
+		if (strstr(line, " closed (fd ") != NULL && comma != NULL)
+			bytes = strtoll(comma + 1, NULL, 10);
+	}
+	fclose(f);
+	return bytes;
+}
+
+/* Run one case against a fresh server; true when nothing was lost. */
+static bool run_case(const struct stress_opts *o, enum close_case cc)
+{
+	static const char *const names[] = {"quit", "too-long", "shutdown"};
+	const char *tag = "closing";
+	struct server_proc sp;
+	char logname[32];
+	size_t len, sent, want_echo = LINES * LINE_LEN;
+	char *input = build_input(cc, &len);
+	static char reply[16 * 1024 * 1024];
+	bool eof = false;
+	int err = 0;
+
+	snprintf(logname, sizeof(logname), "closing-%s", names[cc]);
+	if (input == NULL || start_echoserv(o, &sp, logname, 0, NULL) != 0) {
+		free(input);
+		printf("%s: %s: cannot start\n", tag, names[cc]);
+		return false;
+	}
+	int fd = small_window_client(sp.port);
+	if (fd < 0) {
+		free(input);
+		server_stop(&sp);
+		return false;
+	}
+	sent = send_for(fd, input, len,
+			cc == CASE_SHUTDOWN ? SEND_MS / 2 : SEND_MS);
+	if (cc == CASE_SHUTDOWN) {
+		server_signal(&sp, SIGTERM);
+		sleep_ms(SEND_MS / 2);
+	}
+	size_t got = read_until_eof(fd, reply, sizeof(reply), 3000, &eof, &err);
+	close(fd);
+	if (cc == CASE_SHUTDOWN)
+		server_wait(&sp, 3000);
+	else
+		sleep_ms(100); /* let the close line reach the log */
+	long long logged = logged_bytes(sp.log_path);
+	server_stop(&sp);
+
+	/* What must have arrived: the lines (all of them unless the
+	 * shutdown cut the conversation short), then the error, if any. */
+	if (cc == CASE_SHUTDOWN)
+		want_echo = logged > 0 ? (size_t)logged : 0;
+	size_t want = want_echo + (cc == CASE_TOO_LONG ? strlen(TOO_LONG) : 0);
+	bool ok = got == want && memcmp(reply, input, want_echo) == 0 &&
+		  (cc != CASE_TOO_LONG || memcmp(reply + want_echo, TOO_LONG,
+						 strlen(TOO_LONG)) == 0) &&
+		  logged == (long long)want_echo && eof;
+	printf("%s: %-8s sent %zu bytes in %d ms, reading nothing; server "
+	       "logged %lld "
+	       "bytes echoed; client received %zu of %zu, then %s\n",
+	       tag, names[cc], sent, SEND_MS, logged, got, want,
+	       eof   ? "EOF"
+	       : err ? strerror(err)
+		     : "nothing (timeout)");
+	free(input);
+	return ok;
+}
+
+int scenario_closing(const struct stress_opts *o)
+{
+	bool ok = true;
+
+	for (int cc = CASE_QUIT; cc <= CASE_SHUTDOWN; cc++)
+		ok = run_case(o, (enum close_case)cc) && ok;
+	return verdict("closing", ok,
+		       ok ? "" : "replies the server logged as sent were lost");
+}
