@@ -11,7 +11,7 @@
 
 .PHONY: man-check install-check demo-check docs-check
 
-CHECKS += man-check install-check demo-check
+CHECKS += man-check install-check demo-check docs-check
 
 man-check: deps programs
 	@set -e; for page in $(wildcard man/*.1); do \
