@@ -235,11 +235,11 @@ start() {
 
 	echo "demo: echoserv on 127.0.0.1:$real_port in tmux session '$SESSION'"
 	if $DETACH; then
-		if [ -n "$SOCKET" ]; then
-			echo "demo: attach with 'tmux -L $SOCKET attach -t $SESSION'; stop with 'scripts/demo.sh -L $SOCKET --stop'"
-		else
-			echo "demo: attach with 'tmux attach -t $SESSION'; stop with 'scripts/demo.sh --stop'"
-		fi
+		how=
+		[ -n "$SOCKET" ] && how=" -L $SOCKET"
+		stop_how=$how
+		[ "$SESSION" != echoserv-demo ] && stop_how="$stop_how -s $SESSION"
+		echo "demo: attach with 'tmux$how attach -t $SESSION'; stop with 'scripts/demo.sh$stop_how --stop'"
 	elif [ -n "${TMUX:-}" ] && [ -z "$SOCKET" ]; then
 		t switch-client -t "$SESSION"
 	else
