@@ -37,7 +37,8 @@ SYSTEM_NAMES=" select pselect poll epoll_wait epoll_ctl kqueue read write
   accept close shutdown fork fcntl pipe sigaction open listen bind socket
   FD_SETSIZE FD_SET FD_ISSET FD_ZERO EAGAIN EWOULDBLOCK EINTR EMFILE ENFILE
   ECONNABORTED ECONNRESET EPIPE O_NONBLOCK SIGPIPE SIGINT SIGTERM SHUT_WR
-  SO_REUSEADDR IPV6_V6ONLY TCP_NODELAY NULL _FORTIFY_SOURCE fd_set "
+  SO_REUSEADDR IPV6_V6ONLY TCP_NODELAY NULL _FORTIFY_SOURCE fd_set
+  swapcontext "
 
 is_system() {
 	case $SYSTEM_NAMES in
