@@ -330,6 +330,25 @@ static void idle_timeout_counts_from_the_last_byte(void **state)
 	check_eof(fd, io_timeout());
 }
 
+static void idle_timeout_closes_a_client_that_stops_reading(void **state)
+{
+	(void)state;
+	int port = start(timeout1);
+	int fd = connect_or_fail(port);
+	char line[512];
+
+	/* The server owes it replies it will not take: no byte moves. */
+	(void)client_set_rcvbuf(fd, 4096);
+	(void)flood_until_stalled(fd);
+	double t0 = now_s();
+	close_line(fd, line, sizeof(line)); /* waits io_timeout() */
+	double elapsed = now_s() - t0;
+	if (strstr(line, "timeout") == NULL)
+		harness_fail("close reason is not 'timeout': %s", line);
+	print_message("closed %.2f s after the pipe filled\n", elapsed);
+	assert_true(proc_alive(&server));
+}
+
 /* ------------------------------------------------------------ capacity */
 
 static void capacity_client_beyond_max_clients_gets_server_full(void **state)
@@ -666,6 +685,49 @@ static void sigint_on_an_idle_server_exits_0_with_a_summary(void **state)
 			     line);
 }
 
+static void shutdown_stops_accepting_and_reading(void **state)
+{
+	(void)state;
+	int port = start(NULL);
+	int staller = connect_or_fail(port);
+	int idle = connect_or_fail(port);
+
+	check_echo(idle, "before\n");
+	/* A client that never reads keeps the drain going for 2 s. */
+	(void)client_set_rcvbuf(staller, 4096);
+	(void)flood_until_stalled(staller);
+	if (proc_signal(&server, SIGTERM) != 0)
+		harness_fail("kill: %s", strerror(errno));
+	if (!log_wait(&server, "shutting down", io_timeout()))
+		harness_fail("no log line saying the drain began");
+	assert_true(proc_alive(&server));
+
+	/* The idle client is not read any more: no echo, just the close. */
+	(void)client_send_str(idle, "after\n", io_timeout());
+	char buf[64];
+	struct recv_result r =
+	    client_recv_all(idle, buf, sizeof(buf), io_timeout());
+	if (r.len > 0)
+		assert_bytes("idle client after SIGTERM", buf, r.len, "", 0);
+	if (r.end != RECV_EOF && r.end != RECV_RESET)
+		harness_fail("idle client not closed during the drain: %s",
+			     recv_end_name(r.end));
+
+	/* A newcomer is refused, or at least never served. */
+	int late = client_connect("127.0.0.1", port);
+	if (late >= 0) {
+		(void)client_send_str(late, "late\n", io_timeout());
+		r = client_recv_all(late, buf, sizeof(buf), io_timeout());
+		if (r.len > 0 || (r.end != RECV_EOF && r.end != RECV_RESET))
+			harness_fail("a client connecting during the drain "
+				     "got %zu bytes then %s",
+				     r.len, recv_end_name(r.end));
+	}
+	int st = proc_wait(&server, exit_limit());
+	if (st != 0)
+		harness_fail("exit status %d", st);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, harness_teardown)
 
 int main(void)
@@ -677,6 +739,7 @@ int main(void)
 	    T(idle_timeout_closes_an_idle_client_after_the_timeout),
 	    T(idle_timeout_spares_a_client_that_keeps_sending),
 	    T(idle_timeout_counts_from_the_last_byte),
+	    T(idle_timeout_closes_a_client_that_stops_reading),
 	    T(capacity_client_beyond_max_clients_gets_server_full),
 	    T(capacity_beyond_fd_setsize_turns_clients_away),
 	    T(emfile_extra_clients_are_shed_without_busy_loop),
@@ -684,6 +747,7 @@ int main(void)
 	    T(sigterm_with_a_client_that_never_reads_exits_0_in_time),
 	    T(second_sigterm_during_the_drain_exits_1_at_once),
 	    T(sigint_on_an_idle_server_exits_0_with_a_summary),
+	    T(shutdown_stops_accepting_and_reading),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

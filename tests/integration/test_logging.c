@@ -225,6 +225,42 @@ static void log_two_clients_get_their_own_lines(void **state)
 	check_close_line(pa, fa, "eof", 1, 7);
 }
 
+static void log_close_reason_reset(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"0", NULL};
+	int fd = start_and_connect(args);
+	char peer[64];
+
+	peer_of(fd, peer, sizeof(peer));
+	int sfd = check_connect_line(peer);
+	check_echo(fd, "one\n");
+	if (client_send_str(fd, "half a li", io_timeout()) != 0)
+		harness_fail("send");
+	/* A partial line is pending when the client vanishes. */
+	client_reset(fd);
+	check_close_line(peer, sfd, "reset", 1, 4);
+}
+
+static void log_names_ipv6_peers_in_brackets(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"0", NULL};
+	int port = check_server_start(&server, NULL, args);
+	int fd = client_connect("::1", port);
+	char peer[64];
+
+	if (fd < 0)
+		harness_fail("connect to ::1: %s", strerror(errno));
+	snprintf(peer, sizeof(peer), "[::1]:%d", client_local_port(fd));
+	int sfd = check_connect_line(peer);
+	check_echo(fd, "v6\n");
+	if (client_send_str(fd, "quit\n", io_timeout()) != 0)
+		harness_fail("send");
+	check_eof(fd, io_timeout());
+	check_close_line(peer, sfd, "quit", 1, 3);
+}
+
 /* ---------------------------------------------------------------- -q */
 
 static void quiet_keeps_listening_and_summary_lines_only(void **state)
@@ -385,6 +421,50 @@ static void trace_shows_the_event_loop_for_a_simple_echo(void **state)
 			     bad + 1, expect[bad], got);
 }
 
+static void trace_marks_partial_writes_and_shows_the_write_set(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"-T", "0", NULL};
+	int fd = start_and_connect(args);
+	char peer[64], want[64];
+	unsigned char chunk[65536];
+
+	peer_of(fd, peer, sizeof(peer));
+	int sfd = check_connect_line(peer);
+	/* A reader with a small buffer: the server's writes come up short. */
+	(void)client_set_rcvbuf(fd, 4096);
+	for (size_t i = 0; i < sizeof(chunk); i++)
+		chunk[i] = i % 50 == 49 ? '\n' : 'p';
+	for (int i = 0; i < 64; i++)
+		if (client_send_all(fd, chunk, sizeof(chunk), 0.2) != 0)
+			break; /* the server stopped reading: enough */
+	snprintf(want, sizeof(want), "fd %d: wrote ", sfd);
+	double deadline = now_s() + io_timeout();
+	bool partial = false, in_write_set = false;
+	while (!(partial && in_write_set) && now_s() < deadline) {
+		char *log = proc_log(&server);
+		char *lines[8192];
+		int n = split_lines(log, lines, 8192);
+		for (int i = 0; i < n; i++) {
+			if (strncmp(lines[i], want, strlen(want)) == 0 &&
+			    strstr(lines[i], "partial") != NULL)
+				partial = true;
+			if (strncmp(lines[i], "select: waiting", 15) == 0 &&
+			    set_has(lines[i], "write", sfd))
+				in_write_set = true;
+		}
+		free(log);
+		sleep_s(0.01);
+	}
+	if (!partial)
+		harness_fail("no \"fd %d: wrote X of Y bytes\" line marked "
+			     "partial",
+			     sfd);
+	if (!in_write_set)
+		harness_fail("fd %d never shown in the write set of select",
+			     sfd);
+}
+
 static void trace_is_shown_even_with_quiet(void **state)
 {
 	(void)state;
@@ -482,9 +562,12 @@ int main(void)
 	    T(log_close_reason_timeout),
 	    T(log_close_reason_line_too_long),
 	    T(log_two_clients_get_their_own_lines),
+	    T(log_close_reason_reset),
+	    T(log_names_ipv6_peers_in_brackets),
 	    T(quiet_keeps_listening_and_summary_lines_only),
 	    T(trace_shows_the_event_loop_for_a_simple_echo),
 	    T(trace_idle_server_sleeps_until_the_nearest_deadline),
+	    T(trace_marks_partial_writes_and_shows_the_write_set),
 	    T(trace_is_shown_even_with_quiet),
 	    T(no_trace_without_T),
 	};
