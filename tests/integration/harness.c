@@ -727,20 +727,21 @@ size_t client_send_until_stalled(int fd, unsigned char (*gen)(size_t),
 	return sent;
 }
 
-/* One receive step: wait for data until deadline, read into buf. */
+/*
+ * Receive into buf until want bytes are there (RECV_FULL), the peer closes
+ * or fails, or timeout seconds pass.  With until_eof a full buffer is
+ * reported as RECV_FULL too; the difference is only in what the caller
+ * asked for.
+ */
 static struct recv_result recv_until(int fd, char *buf, size_t want,
-				     double timeout, bool until_eof)
+				     double timeout)
 {
 	struct recv_result r = {0, RECV_TIMEOUT, 0};
 	double deadline = now_s() + timeout;
 
 	for (;;) {
-		if (!until_eof && r.len >= want) {
+		if (r.len >= want) {
 			r.end = RECV_FULL;
-			return r;
-		}
-		if (until_eof && r.len >= want) {
-			r.end = RECV_FULL; /* buffer full before EOF */
 			return r;
 		}
 		ssize_t n = recv(fd, buf + r.len, want - r.len, 0);
@@ -770,13 +771,13 @@ static struct recv_result recv_until(int fd, char *buf, size_t want,
 
 struct recv_result client_recv(int fd, void *buf, size_t want, double timeout)
 {
-	return recv_until(fd, buf, want, timeout, false);
+	return recv_until(fd, buf, want, timeout);
 }
 
 struct recv_result client_recv_all(int fd, void *buf, size_t cap,
 				   double timeout)
 {
-	return recv_until(fd, buf, cap, timeout, true);
+	return recv_until(fd, buf, cap, timeout);
 }
 
 struct recv_result client_recv_check(int fd, unsigned char (*gen)(size_t),
@@ -791,8 +792,8 @@ struct recv_result client_recv_check(int fd, unsigned char (*gen)(size_t),
 	while (r.len < max) {
 		size_t want =
 		    max - r.len < sizeof(chunk) ? max - r.len : sizeof(chunk);
-		struct recv_result part = recv_until(fd, (char *)chunk, want,
-						     deadline - now_s(), true);
+		struct recv_result part =
+		    recv_until(fd, (char *)chunk, want, deadline - now_s());
 		for (size_t i = 0; i < part.len; i++)
 			if (chunk[i] != gen(offset + r.len + i)) {
 				*mismatch = r.len + i;
@@ -814,7 +815,7 @@ struct recv_result client_recv_check(int fd, unsigned char (*gen)(size_t),
 enum recv_end client_next_event(int fd, double timeout)
 {
 	char byte;
-	struct recv_result r = recv_until(fd, &byte, 1, timeout, false);
+	struct recv_result r = recv_until(fd, &byte, 1, timeout);
 
 	return r.end;
 }
@@ -930,7 +931,6 @@ void check_recv_bytes(int fd, const void *want, size_t want_len, double timeout)
 			     r.len, g, recv_end_name(r.end), w);
 		return;
 	}
-	/* Keep the copy small on the stack: compare, then free. */
 	if (r.len != want_len || memcmp(buf, want, want_len) != 0) {
 		char g[1024], w[1024];
 		escape((unsigned char *)buf, r.len, g, sizeof(g));

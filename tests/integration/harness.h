@@ -211,9 +211,9 @@ size_t client_send_until_stalled(int fd, unsigned char (*gen)(size_t),
 				 size_t offset, size_t max, double stall);
 
 /*
- * Receive into buf until want bytes have arrived, the server closes (EOF or
- * reset) or timeout seconds pass.  want <= cap.  Data that arrives after
- * want is reached stays in the socket.
+ * Receive into buf (room for want bytes) until want bytes have arrived, the
+ * server closes (EOF or reset) or timeout seconds pass.  Data beyond want
+ * stays in the socket.
  */
 struct recv_result client_recv(int fd, void *buf, size_t want, double timeout);
 
@@ -227,7 +227,7 @@ struct recv_result client_recv_check(int fd, unsigned char (*gen)(size_t),
 				     size_t offset, size_t max, double timeout,
 				     size_t *mismatch);
 
-/* Receive until EOF (or reset, error, deadline, or cap bytes). */
+/* Receive until EOF (or reset, error, deadline, or cap bytes: RECV_FULL). */
 struct recv_result client_recv_all(int fd, void *buf, size_t cap,
 				   double timeout);
 
