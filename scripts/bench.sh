@@ -337,7 +337,7 @@ count_syscalls() {
 	local s=$1 name=$2 conns=$3 pipe=$4 tool=$5
 	local log="$OUT/logs/syscalls-$s-$name" cmd
 	case "$tool" in
-	perf) cmd=(perf stat -e raw_syscalls:sys_enter -x, -o "$log.count") ;;
+	perf) cmd=(perf stat -e raw_syscalls:sys_enter -x ',' -o "$log.count") ;;
 	strace) cmd=(strace -f -c -o "$log.count") ;;
 	esac
 	$PIN_SERVER "${cmd[@]}" "$BIN/$s" -q 0 2>"$log.err" &
