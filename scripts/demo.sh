@@ -42,7 +42,8 @@ nc): press Enter there to run it.  Move between panes with Ctrl-b and an
 arrow key; zoom one with Ctrl-b z; leave with Ctrl-b d.
 
 Options:
-  -p, --port PORT      port on 127.0.0.1 (default 7777; 0 = any free port)
+  -p, --port PORT      port on 127.0.0.1 (default 7777; 0 = any free port,
+                       a new one each time the server is started)
   -s, --session NAME   tmux session name (default echoserv-demo)
   -L, --socket NAME    run in a separate tmux server (tmux -L NAME)
   -d, --detach         start the demo but do not attach to it
@@ -153,25 +154,33 @@ server_pids() {
 
 # ------------------------------------------------------------ on screen
 
-# The script shown in the bottom-left pane.
-notes() { # notes PORT LOADGEN-NAME
+# The script shown in the bottom-left pane: at most 78 columns, and short
+# enough to fit the pane whole (tests/docs/test-demo.sh checks).
+notes() { # notes PORT LOADGEN STOP-COMMAND
 	cat <<EOF
-echoserv live demo on 127.0.0.1:$1    (stop it: scripts/demo.sh --stop)
- 1. Type a line in client A.  Server pane: select() wakes, "read N bytes",
-    READING -> WRITING, "wrote N of N bytes", WRITING -> READING.
- 2. Type in client B: one thread, one select(), both served.  The sets in
-    "select: waiting read={...}" are rebuilt every round.
- 3. Type quit in client A: READING -> DONE (quit), "closed".  nc waits on
-    the keyboard until its next line: Ctrl-D ends it; Up, Enter reconnects.
- 4. Ctrl-C in the server pane: graceful shutdown and its summary.  Restart
-    it there with Up, Enter (delete the -T first for the load test: the
-    trace of every read would slow the server down to the terminal's pace).
- 5. Here: press Enter to run $2.
-Panes: Ctrl-b + arrow key.  Zoom: Ctrl-b z.  Detach: Ctrl-b d.
+echoserv demo on 127.0.0.1:$1.  To stop it: $3
+1. Type a line in client A.  Server pane: select() wakes, "read N bytes",
+   READING -> WRITING, "wrote N of N bytes", WRITING -> READING.
+2. Type in client B: one thread, one select(), both served; the sets in
+   "select: waiting read={...}" are rebuilt every round.
+3. Type quit in client A: READING -> DONE (quit), "closed".  nc waits on
+   the keyboard: Ctrl-D ends it; Up, Enter reconnects.
+4. Ctrl-C in the server pane: graceful shutdown, summary.  Up, Enter starts
+   it again; delete the -T first for step 5 (tracing every read is slow).
+5. Here: Enter runs $2.
+Panes: Ctrl-b arrow.  Zoom: Ctrl-b z.  Detach: Ctrl-b d.
 EOF
 }
 
 # ------------------------------------------------------------ start
+
+# The command that stops this demo.
+stop_command() {
+	c=scripts/demo.sh
+	[ -n "$SOCKET" ] && c="$c -L $SOCKET"
+	[ "$SESSION" != echoserv-demo ] && c="$c -s $SESSION"
+	echo "$c --stop"
+}
 
 start() {
 	check_dependencies
@@ -219,15 +228,15 @@ start() {
 
 	if (cd "$ROOT" && [ -x "$bench" ]); then
 		load="$bench -p $real_port -c 20 -P 4 -d 5"
-		name="echobench (20 connections, 4 lines in flight each, 5 s)"
+		name="echobench: 20 connections, 4 lines in flight, 5 s"
 	else
 		load="yes 'the quick brown fox' | head -n 200000 | nc -N 127.0.0.1 $real_port | wc -l"
-		name="a flood of 200000 lines through nc (echobench is not built)"
+		name="200000 lines through nc (echobench is not built)"
 	fi
 	# The script pane prints the notes, then becomes a shell with the load
 	# command typed in.
-	l=$(t split-window -v -l 14 -P -F '#{pane_id}' -t "$srv" -c "$ROOT" \
-		"$(shq "$ROOT/scripts/demo.sh") --notes $real_port $(shq "$name"); exec $(pane_shell bench)")
+	l=$(t split-window -v -l 15 -P -F '#{pane_id}' -t "$srv" -c "$ROOT" \
+		"$(shq "$ROOT/scripts/demo.sh") --notes $real_port $(shq "$name") $(shq "$(stop_command)"); exec $(pane_shell bench)")
 	t select-pane -t "$l" -T 'script + load generator'
 	wait_for "$l" '^bench\$' || true
 	t send-keys -t "$l" -l "$load"
@@ -237,9 +246,7 @@ start() {
 	if $DETACH; then
 		how=
 		[ -n "$SOCKET" ] && how=" -L $SOCKET"
-		stop_how=$how
-		[ "$SESSION" != echoserv-demo ] && stop_how="$stop_how -s $SESSION"
-		echo "demo: attach with 'tmux$how attach -t $SESSION'; stop with 'scripts/demo.sh$stop_how --stop'"
+		echo "demo: attach with 'tmux$how attach -t $SESSION'; stop with '$(stop_command)'"
 	elif [ -n "${TMUX:-}" ] && [ -z "$SOCKET" ]; then
 		t switch-client -t "$SESSION"
 	else
@@ -316,7 +323,7 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--notes) # used inside the demo: print the on-screen script
-		notes "$2" "$3"
+		notes "$2" "$3" "$4"
 		exit 0
 		;;
 	-h | --help)

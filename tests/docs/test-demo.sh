@@ -138,9 +138,26 @@ wait_for "$srv" '^echoserv: client 127\.0\.0\.1:[0-9]+ closed \(fd [0-9]+\): qui
 t send-keys -t "$a" C-d
 wait_for "$a" '^client A\$ ?$' || fail "client A's shell did not get its prompt back after quit"
 
-# The script pane shows the notes and has the load command typed in.
-wait_for "$l" "^echoserv live demo on 127\.0\.0\.1:$port" || fail "the script pane shows no notes"
+# The script pane shows the notes whole, first line to last, and has the
+# load command typed in.
 wait_for "$l" "^bench\\\$ .*$port" || fail "the load generator command is not typed in"
+visible=$(t capture-pane -p -J -t "$l")
+echo "$visible" | grep -q "^echoserv demo on 127\.0\.0\.1:$port\." ||
+	fail "the first line of the notes is not on screen"
+echo "$visible" | grep -q "Detach: Ctrl-b d" ||
+	fail "the last line of the notes is not on screen"
+
+# Ctrl-C in the server pane: graceful shutdown, its summary, the prompt.
+# Up and Enter start the server again (on a new free port: it was 0).
+t send-keys -t "$srv" C-c
+wait_for "$srv" '^echoserv: shutdown: served 2 clients, echoed 2 lines, 31 bytes$' ||
+	fail "no shutdown summary after Ctrl-C"
+wait_for "$srv" '^server\$ ?$' || fail "no prompt in the server pane after Ctrl-C"
+t send-keys -t "$srv" Up Enter
+wait_for "$srv" '^echoserv: listening on ' 2 || fail "Up, Enter did not start the server again"
+server_pid=$(ps -A -o pid= -o ppid= -o comm= |
+	awk -v pp="$shell_pid" '$2 == pp && $3 ~ /^echoserv/ { print $1 }')
+[ -n "$server_pid" ] || fail "no echoserv process in the server pane after the restart"
 
 if [ "$failures" -ne 0 ]; then
 	show server
