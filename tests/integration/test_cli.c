@@ -505,6 +505,41 @@ static void bind_ipv4_loopback_listens_and_serves(void **state)
 	check_echo(fd, "over IPv4\n");
 }
 
+static void bind_ipv4_any_listens_and_serves(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"-b", "0.0.0.0", "0", NULL};
+	char want[32];
+	int port = check_server_start(&server, NULL, args);
+
+	snprintf(want, sizeof(want), "0.0.0.0:%d", port);
+	assert_string_equal(server.listen_addr, want);
+	int fd = client_connect("127.0.0.1", port);
+	if (fd < 0)
+		harness_fail("connect: %s", strerror(errno));
+	check_echo(fd, "any IPv4\n");
+}
+
+static void bind_host_name_localhost_listens_and_serves(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"--bind=localhost", "0", NULL};
+	int port = check_server_start(&server, NULL, args);
+	char v4[32], v6[32];
+
+	snprintf(v4, sizeof(v4), "127.0.0.1:%d", port);
+	snprintf(v6, sizeof(v6), "[::1]:%d", port);
+	bool is_v4 = strcmp(server.listen_addr, v4) == 0;
+	if (!is_v4 && strcmp(server.listen_addr, v6) != 0)
+		harness_fail("-b localhost listens on %s, not a loopback "
+			     "address",
+			     server.listen_addr);
+	int fd = client_connect(is_v4 ? "127.0.0.1" : "::1", port);
+	if (fd < 0)
+		harness_fail("connect: %s", strerror(errno));
+	check_echo(fd, "by name\n");
+}
+
 static void default_binds_dual_stack_and_serves_ipv4_and_ipv6(void **state)
 {
 	(void)state;
@@ -559,6 +594,8 @@ int main(void)
 	    T(long_option_with_separate_value),
 	    T(bind_ipv6_loopback_listens_and_serves),
 	    T(bind_ipv4_loopback_listens_and_serves),
+	    T(bind_ipv4_any_listens_and_serves),
+	    T(bind_host_name_localhost_listens_and_serves),
 	    T(default_binds_dual_stack_and_serves_ipv4_and_ipv6),
 	};
 

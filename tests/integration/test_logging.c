@@ -308,6 +308,26 @@ static void quiet_keeps_listening_and_summary_lines_only(void **state)
 			     shown);
 }
 
+static void quiet_still_logs_server_errors(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"-q", "0", NULL};
+	struct proc_opts opts = {.nofile = 16};
+	int port = check_server_start(&server, &opts, args);
+
+	/* Enough clients to run the server out of descriptors. */
+	for (int i = 0; i < 24; i++) {
+		int fd = client_connect("127.0.0.1", port);
+		if (fd < 0)
+			harness_fail("connect: %s", strerror(errno));
+		if (log_count(&server, "accept") > 0)
+			break;
+	}
+	if (!log_wait(&server, "accept", io_timeout()))
+		harness_fail("-q hid the accept error (or there was none)");
+	assert_int_equal(log_count(&server, "connected"), 0);
+}
+
 /* ---------------------------------------------------------------- -T */
 
 /* The lines of text as an array (pointers into text, LFs replaced by NULs). */
@@ -565,6 +585,7 @@ int main(void)
 	    T(log_close_reason_reset),
 	    T(log_names_ipv6_peers_in_brackets),
 	    T(quiet_keeps_listening_and_summary_lines_only),
+	    T(quiet_still_logs_server_errors),
 	    T(trace_shows_the_event_loop_for_a_simple_echo),
 	    T(trace_idle_server_sleeps_until_the_nearest_deadline),
 	    T(trace_marks_partial_writes_and_shows_the_write_set),

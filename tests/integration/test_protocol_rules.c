@@ -126,6 +126,22 @@ static void rule3_quit_alone_closes_without_reply(void **state)
 	check_clean_close(fd);
 }
 
+static void rule3_quit_split_across_reads_ends_conversation(void **state)
+{
+	(void)state;
+	int fd = start_and_connect(NULL);
+	const char *parts[] = {"ab\nq", "ui", "t\r", "\nafter\n"};
+
+	for (int i = 0; i < 4; i++) {
+		send_or_fail(fd, parts[i], strlen(parts[i]));
+		if (i == 0)
+			check_recv(fd, "ab\n", io_timeout());
+		else if (i < 3 && !client_silent(fd, 0.02))
+			harness_fail("reply before the line was complete");
+	}
+	check_clean_close(fd);
+}
+
 static void rule3_uppercase_QUIT_is_an_ordinary_line(void **state)
 {
 	(void)state;
@@ -479,6 +495,7 @@ int main(void)
 	    T(rule3_quit_ends_conversation_after_earlier_replies),
 	    T(rule3_quit_cr_ends_conversation),
 	    T(rule3_quit_alone_closes_without_reply),
+	    T(rule3_quit_split_across_reads_ends_conversation),
 	    T(rule3_uppercase_QUIT_is_an_ordinary_line),
 	    T(rule3_quit_with_trailing_space_is_an_ordinary_line),
 	    T(rule3_unterminated_quit_at_eof_is_echoed),
