@@ -8,10 +8,14 @@
  *                              % 6000, which reaches past the module's
  *                              4096-byte minimum buffer
  *     byte 2      bit 0: the client half-closes after the last byte
- *                 bit 1: graceful shutdown (session_finish) at a point
- *                        chosen by the seed, instead of the end
+ *                 bit 1: the conversation is cut at a point chosen by
+ *                        the seed, as bits 6-7 say
  *                 bits 2-3: read sizes: random, 1 byte, all room, 1..8
  *                 bits 4-5: write sizes: random, 1 byte, all, 1..8
+ *                 bits 6-7: how it is cut: 0-1 graceful shutdown
+ *                        (session_finish), 2 idle timeout (session_finish
+ *                        once the session waits for input, as the server
+ *                        does for a silent client), 3 reset (session_abort)
  *     bytes 3-6   seed of the generator that picks the split points
  *     bytes 7-    the stream
  *
@@ -31,6 +35,10 @@
 #include "protocol.h"
 
 #define HEADER_LEN 7
+
+#define MSG_IDLE "error: idle timeout\r\n"
+
+enum cut { CUT_SHUTDOWN, CUT_TIMEOUT, CUT_RESET };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -75,6 +83,7 @@ struct run {
 	size_t n;
 	size_t max_line;
 	int eof, shutdown;
+	enum cut cut;
 	unsigned read_mode, write_mode;
 	size_t shutdown_at; /* input offset of the shutdown, if any */
 	struct splitter g;
@@ -147,10 +156,16 @@ static void drive(struct run *r)
 	while (r->s.state != DONE) {
 		if (++steps > max_steps)
 			fail(r, "no progress");
-		if (r->shutdown && !r->finished && r->fed >= r->shutdown_at) {
+		if (r->shutdown && !r->finished && r->fed >= r->shutdown_at &&
+		    (r->cut != CUT_TIMEOUT || r->s.state == READING)) {
 			r->finished = 1;
 			r->fed_at_finish = r->fed;
-			session_finish(&r->s, CLOSE_SHUTDOWN);
+			if (r->cut == CUT_RESET)
+				session_abort(&r->s, CLOSE_RESET);
+			else
+				session_finish(&r->s, r->cut == CUT_TIMEOUT
+							  ? CLOSE_TIMEOUT
+							  : CLOSE_SHUTDOWN);
 			continue;
 		}
 		if (r->s.state == WRITING) {
@@ -181,14 +196,47 @@ static enum close_reason expected_reason(enum oracle_end end)
 	return CLOSE_NONE;
 }
 
+/* After session_abort: DONE at once, nothing more owed, and what was sent
+ * before is a prefix of what the oracle expects. */
+static void check_reset(struct run *r, uint8_t *want, size_t want_cap)
+{
+	struct oracle_result res;
+	size_t len = 1;
+
+	oracle_expect(r->in, r->fed_at_finish, r->max_line, 0, want, want_cap,
+		      &res);
+	if (r->s.state != DONE || r->s.reason != CLOSE_RESET)
+		fail(r, "session_abort did not end the session");
+	(void)session_output(&r->s, &len);
+	if (len != 0)
+		fail(r, "output owed after session_abort");
+	if (r->out_len > res.out_len || memcmp(r->out, want, r->out_len) != 0)
+		fail(r, "output before the reset differs from the oracle");
+	size_t echoed = r->out_len < res.echo_len ? r->out_len : res.echo_len;
+	if (r->s.bytes_echoed != echoed)
+		fail(r, "bytes_echoed differs from the bytes sent");
+}
+
 /* Compare the run with the oracle's view of the bytes it was given. */
 static void check(struct run *r, uint8_t *want, size_t want_cap)
 {
 	struct oracle_result res;
 	size_t upto = r->finished ? r->fed_at_finish : r->n;
 
+	if (r->finished && r->cut == CUT_RESET) {
+		check_reset(r, want, want_cap);
+		return;
+	}
 	oracle_expect(r->in, upto, r->max_line, r->eof_given, want, want_cap,
 		      &res);
+	/* An idle timeout comes while the conversation is open (the session
+	 * was READING): the replies so far, then the notice. */
+	if (r->finished && r->cut == CUT_TIMEOUT) {
+		if (res.end != ORACLE_OPEN)
+			fail(r, "READING after the conversation ended");
+		memcpy(want + res.out_len, MSG_IDLE, strlen(MSG_IDLE));
+		res.out_len += strlen(MSG_IDLE);
+	}
 	if (r->out_len != res.out_len)
 		fail(r, "output length differs from the oracle");
 	if (memcmp(r->out, want, res.out_len) != 0)
@@ -200,7 +248,8 @@ static void check(struct run *r, uint8_t *want, size_t want_cap)
 
 	enum close_reason want_reason = expected_reason(res.end);
 	if (want_reason == CLOSE_NONE && r->finished)
-		want_reason = CLOSE_SHUTDOWN;
+		want_reason =
+		    r->cut == CUT_TIMEOUT ? CLOSE_TIMEOUT : CLOSE_SHUTDOWN;
 	if (r->s.reason != want_reason)
 		fail(r, "close reason differs from the oracle");
 	if (want_reason == CLOSE_NONE && r->s.state != READING)
@@ -223,6 +272,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r.max_line = 16 + data[1] % 48;
 	r.eof = data[2] & 1;
 	r.shutdown = (data[2] >> 1) & 1;
+	r.cut = (data[2] >> 6) == 3   ? CUT_RESET
+		: (data[2] >> 6) == 2 ? CUT_TIMEOUT
+				      : CUT_SHUTDOWN;
 	r.read_mode = (data[2] >> 2) & 3;
 	r.write_mode = (data[2] >> 4) & 3;
 	r.g.x = ((uint32_t)data[3] | (uint32_t)data[4] << 8 |
