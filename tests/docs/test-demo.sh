@@ -128,15 +128,15 @@ if screen "$a" | grep -q 'and from B'; then
 fi
 
 # quit ends client A's conversation: DONE in the trace, and the server
-# closes.  An interactive nc notices only when it next reads its keyboard:
+# closes.  An interactive nc keeps running while its keyboard side is open:
 # Ctrl-D ends it, and the pane's shell is back at its prompt.
 type_line "$a" quit
 wait_for "$srv" '^fd [0-9]+: (READING|WRITING) -> DONE \(quit\)$' ||
 	fail "no '-> DONE (quit)' trace"
-wait_for "$srv" '^echoserv: client 127\.0\.0\.1:[0-9]+ closed \(fd [0-9]+\): quit; echoed 1 line, 20 bytes$' ||
-	fail "no close line for client A"
 t send-keys -t "$a" C-d
 wait_for "$a" '^client A\$ ?$' || fail "client A's shell did not get its prompt back after quit"
+wait_for "$srv" '^echoserv: client 127\.0\.0\.1:[0-9]+ closed \(fd [0-9]+\): quit; echoed 1 line, 20 bytes$' ||
+	fail "no close line for client A"
 
 # The script pane shows the notes whole, first line to last, and has the
 # load command typed in.

@@ -11,7 +11,8 @@
 #   4. every trace and log line in its examples has a shape the server can
 #      print, and the format strings those shapes come from are still in
 #      the source (if the server's wording changes, this fails and the
-#      examples must be run again).
+#      examples must be run again);
+#   5. the constants whose values the documents state still have them.
 set -eu
 
 doc=$1
@@ -162,6 +163,22 @@ for fmt in \
 	'"listening on %s"'; do
 	grep -qF -- "$fmt" src/*.c || fail "the source no longer has the format $fmt"
 done
+
+# 5. The numbers the documents (this one and the man pages) state.  If one
+#    changes in the code, this fails: read the documents again.
+while IFS='|' read -r file pattern; do
+	grep -Eq "$pattern" "$file" ||
+		fail "$file no longer matches '$pattern': check the numbers the docs give"
+done <<'EOF'
+include/server.h|^#define SERVER_OWN_FDS 7$
+include/protocol.h|^#define MAX_LINE_DEFAULT 8192$
+include/options.h|^#define IDLE_TIMEOUT_DEFAULT 300$
+src/protocol.c|^#define SESSION_MIN_BUFFER 4096$
+src/net.c|^#define DRAIN_LIMIT \(256 \* 1024\)$
+src/server.c|^#define DRAIN_TIME \(2 \* NS_PER_SEC\)$
+src/server.c|^#define ACCEPT_PAUSE \(100 \* NS_PER_MS\)$
+src/server.c|^#define ACCEPT_BATCH 64$
+EOF
 
 if [ "$failures" -ne 0 ]; then
 	echo "$doc: $failures problem(s)" >&2
