@@ -9,8 +9,8 @@
  *     signals          begin (or abandon) the graceful shutdown
  *     accept           take new clients, turning away those we cannot watch
  *     service          one read or write per ready client
- *     expire           close clients idle for too long
- *     reap             close clients whose session is DONE
+ *     expire           end the sessions of clients idle for too long
+ *     reap             close clients whose session is DONE, politely
  *
  * Sessions change state only inside protocol.c; this file moves bytes and
  * reports the changes it sees (trace_transition).
@@ -45,6 +45,10 @@
 /* Clients accepted per round at most, so a connect storm cannot starve the
  * clients already connected. */
 #define ACCEPT_BATCH 64
+/* A finished connection lingers (see begin_linger) until the client closes,
+ * its input has been quiet this long, or LINGER_MAX has passed. */
+#define LINGER_QUIET (1 * NS_PER_SEC)
+#define LINGER_MAX   (10 * NS_PER_SEC)
 
 /* ========================= data structures ========================= */
 
@@ -54,6 +58,10 @@ struct connection {
 	/* Monotonic ns of the last byte read or written: the idle clock. */
 	int64_t last_progress;
 	char peer[NET_ADDR_LEN];
+	/* After DONE: FIN sent, input read and discarded until linger_end. */
+	bool lingering;
+	bool linger_over; /* the client closed or failed: close now */
+	int64_t linger_end;
 };
 
 struct server {
@@ -216,6 +224,50 @@ static void conn_on_readable(struct server *srv, struct connection *c)
 		conn_on_writable(srv, c);
 }
 
+/*
+ * Closing politely.  close() on a socket with unread input makes TCP send a
+ * reset, and a reset throws away the replies still queued for the client,
+ * e.g. those a slow reader has not taken yet (SPEC 3.8).  So when the client
+ * may still be sending (it said quit, sent a line too long, or we are
+ * shutting down), the connection first sends FIN after its replies
+ * (shutdown), then reads and discards input until the client closes too, its
+ * input has been quiet for LINGER_QUIET, or LINGER_MAX has passed.  Only then
+ * is the socket closed.  After EOF, a reset or an idle timeout no more input
+ * is coming, and the socket is closed at once.
+ */
+static bool wants_linger(const struct connection *c)
+{
+	enum close_reason why = c->session.reason;
+	return why == CLOSE_QUIT || why == CLOSE_TOO_LONG ||
+	       why == CLOSE_SHUTDOWN;
+}
+
+/* Read and drop one buffer of input from a lingering client. */
+static void conn_discard_input(struct server *srv, struct connection *c)
+{
+	char sink[16384];
+	ssize_t n = read(c->fd, sink, sizeof(sink));
+
+	if (n > 0) {
+		TRACE("fd %d: discarded %zd bytes", c->fd, n);
+		c->last_progress = srv->now;
+	} else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+			      errno != EINTR)) {
+		c->linger_over = true; /* the client closed, or is gone */
+	}
+}
+
+static void begin_linger(struct server *srv, struct connection *c)
+{
+	TRACE("fd %d: FIN sent; discarding input until the client closes",
+	      c->fd);
+	(void)shutdown(c->fd, SHUT_WR); /* fails only if the peer is gone */
+	c->lingering = true;
+	c->last_progress = srv->now;
+	c->linger_end = srv->now + LINGER_MAX;
+	conn_discard_input(srv, c); /* the client may have closed already */
+}
+
 /* Close a client whose session is DONE, log it and forget it. */
 static void conn_close(struct server *srv, struct connection *c)
 {
@@ -232,10 +284,10 @@ static void conn_close(struct server *srv, struct connection *c)
 	srv->lines_echoed += s->lines_echoed;
 	srv->bytes_echoed += s->bytes_echoed;
 
-	if (s->reason == CLOSE_RESET)
-		close(c->fd); /* the peer is gone: nothing left to protect */
+	if (s->reason == CLOSE_RESET || s->reason == CLOSE_NO_MEMORY)
+		close(c->fd); /* nothing left to protect */
 	else
-		net_close_gracefully(c->fd);
+		net_close_gracefully(c->fd); /* FIN, drop unread input, close */
 
 	srv->conns[c->fd] = NULL;
 	srv->nclients--;
@@ -412,10 +464,15 @@ static void on_signals(struct server *srv)
 
 /* ============================== the loop ============================== */
 
-/* Idle deadline of a client, or NO_DEADLINE. */
-static int64_t idle_deadline(const struct server *srv,
+/* When the loop must next act on a client of its own accord: the idle
+ * timeout, or the end of its linger.  NO_DEADLINE if never. */
+static int64_t conn_deadline(const struct server *srv,
 			     const struct connection *c)
 {
+	if (c->lingering) {
+		int64_t quiet = c->last_progress + LINGER_QUIET;
+		return quiet < c->linger_end ? quiet : c->linger_end;
+	}
 	if (srv->cfg->idle_timeout == 0)
 		return NO_DEADLINE;
 	return c->last_progress + idle_ns(srv);
@@ -451,13 +508,13 @@ static int build_fd_sets(const struct server *srv, fd_set *readfds,
 		const struct connection *c = srv->conns[fd];
 		if (c == NULL)
 			continue;
-		if (c->session.state == READING)
+		if (c->session.state == READING || c->lingering)
 			FD_SET(fd, readfds);
 		else if (c->session.state == WRITING)
 			FD_SET(fd, writefds);
 		if (fd >= nfds)
 			nfds = fd + 1;
-		int64_t d = idle_deadline(srv, c);
+		int64_t d = conn_deadline(srv, c);
 		if (d < *deadline)
 			*deadline = d;
 	}
@@ -489,6 +546,8 @@ static void service_clients(struct server *srv, const fd_set *readfds,
 			conn_on_readable(srv, c);
 		else if (c->session.state == WRITING && FD_ISSET(fd, writefds))
 			conn_on_writable(srv, c);
+		else if (c->lingering && FD_ISSET(fd, readfds))
+			conn_discard_input(srv, c);
 	}
 }
 
@@ -498,7 +557,7 @@ static void expire_idle_clients(struct server *srv)
 	for (int fd = 0; fd <= srv->max_fd; fd++) {
 		struct connection *c = srv->conns[fd];
 		if (c == NULL || c->session.state == DONE ||
-		    srv->now < idle_deadline(srv, c))
+		    srv->now < conn_deadline(srv, c))
 			continue;
 		enum conn_state before = c->session.state;
 		session_finish(&c->session, CLOSE_TIMEOUT);
@@ -512,12 +571,19 @@ static void expire_idle_clients(struct server *srv)
 	}
 }
 
+/* Close DONE clients: at once if the peer is gone, else after lingering. */
 static void reap_done_clients(struct server *srv)
 {
 	for (int fd = 0; fd <= srv->max_fd; fd++) {
 		struct connection *c = srv->conns[fd];
-		if (c != NULL && c->session.state == DONE)
-			conn_close(srv, c);
+		if (c == NULL || c->session.state != DONE)
+			continue;
+		if (!c->lingering && wants_linger(c))
+			begin_linger(srv, c);
+		if (c->lingering && !c->linger_over &&
+		    srv->now < conn_deadline(srv, c))
+			continue;
+		conn_close(srv, c);
 	}
 }
 
@@ -529,7 +595,8 @@ static void close_all(struct server *srv)
 		if (c == NULL)
 			continue;
 		enum conn_state before = c->session.state;
-		session_abort(&c->session, CLOSE_SHUTDOWN);
+		if (before != DONE)
+			session_abort(&c->session, CLOSE_SHUTDOWN);
 		trace_transition(c, before);
 		conn_close(srv, c);
 	}
