@@ -141,8 +141,17 @@ describe_machine() {
 	echo "fd limit: $(ulimit -n)"
 	echo "mode:     $MODE (warm-up ${WARMUP} s, window ${DURATION} s per scenario, $REPEATS round(s), median kept)"
 	echo "load avg: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
-	echo "busiest other processes at the start (%cpu command):"
-	ps -eo pcpu=,comm= --sort=-pcpu 2>/dev/null | head -n 6 | sed 's/^/    /'
+	echo "busiest processes over one second before the run (%cpu command):"
+	busiest | sed 's/^/    /'
+}
+
+# The five busiest processes over the last second (top), else since start.
+busiest() {
+	if command -v top >/dev/null 2>&1; then
+		top -b -w 120 -n 2 -d 1 2>/dev/null | awk '/^ *PID/ {n++; next} n == 2 && NF >= 12 {print $9, $12}' | head -n 5
+	else
+		ps -eo pcpu=,comm= --sort=-pcpu 2>/dev/null | head -n 5
+	fi
 }
 describe_machine >"$OUT/machine.txt"
 
@@ -386,8 +395,10 @@ count_syscalls() {
 	done
 	local server
 	server=$(cat /proc/"$wrapper"/task/*/children 2>/dev/null | awk '{print $1}')
-	$PIN_LOAD "$BIN/echobench" -p "$SERVER_PORT" -c "$conns" -P "$pipe" \
-		-w "$WARMUP" -d "$DURATION" >"$log.out" 2>&1 || true
+	if [ "$conns" -gt 0 ]; then
+		$PIN_LOAD "$BIN/echobench" -p "$SERVER_PORT" -c "$conns" -P "$pipe" \
+			-w "$WARMUP" -d "$DURATION" >"$log.out" 2>&1 || true
+	fi
 	[ -n "$server" ] && kill -TERM "$server" 2>/dev/null || true
 	# perf and strace write their counts when the server has exited.
 	for _ in $(seq 1 80); do
@@ -402,11 +413,15 @@ count_syscalls() {
 	else
 		calls=$(awk '$NF == "total" {print $(NF-2)}' "$log.count")
 	fi
+	if [ "$conns" -eq 0 ]; then
+		BASELINE=${calls:-0}
+		return
+	fi
 	lines=$(kv echoed "$(grep '^msgs_per_s=' "$log.out" | tail -n1)")
 	local per
-	per=$(awk -v c="${calls:-0}" -v l="${lines:-0}" 'BEGIN {if (l > 0) printf "%.2f", c / l; else print "n/a"}')
-	printf '   %-17s %-10s %6s syscalls per echoed line (%s calls, %s lines, %s)\n' \
-		"$s" "$name" "$per" "$calls" "$lines" "$tool"
+	per=$(awk -v c="${calls:-0}" -v b="$BASELINE" -v l="${lines:-0}" 'BEGIN {if (l > 0) printf "%.2f", (c - b) / l; else print "n/a"}')
+	printf '   %-17s %-10s %6s syscalls per echoed line (%s calls less %s at start and stop, %s lines, %s)\n' \
+		"$s" "$name" "$per" "$calls" "$BASELINE" "$lines" "$tool"
 	echo "$s,$name,$calls,$lines,$per,$tool" >>"$SYSCSV"
 }
 
@@ -422,8 +437,12 @@ if [ -n "$SYSCALL_SERVERS" ]; then
 	fi
 fi
 if [ -n "$SYSTOOL" ]; then
-	echo "== system calls per echoed line, 100 connections ($SYSTOOL)"
+	echo "== system calls per echoed line ($SYSTOOL)"
 	for s in $SYSCALL_SERVERS; do
+		# Start-up and shutdown alone, subtracted from the runs below.
+		BASELINE=0
+		count_syscalls "$s" baseline 0 0 "$SYSTOOL"
+		count_syscalls "$s" c1-p1 1 1 "$SYSTOOL"
 		count_syscalls "$s" c100-p1 100 1 "$SYSTOOL"
 		count_syscalls "$s" c100-p16 100 16 "$SYSTOOL"
 	done
@@ -524,12 +543,17 @@ write_markdown() {
 	done
 	if [ "$(wc -l <"$SYSCSV")" -gt 1 ]; then
 		echo
-		echo "System calls per echoed line at 100 connections ($SYSTOOL; whole server life):"
+		echo "System calls per echoed line ($SYSTOOL over the server's whole life, less"
+		echo "those of a start and stop with no client; accepts and closes included):"
 		echo
-		echo "| server | pipeline 1 | pipeline 16 |"
-		echo "|---|---:|---:|"
+		echo "| server | c1-p1 | c100-p1 | c100-p16 |"
+		echo "|---|---:|---:|---:|"
 		for s in $SYSCALL_SERVERS; do
-			echo "| $s | $(awk -F, -v s="$s" '$1 == s && $2 == "c100-p1" {print $5}' "$SYSCSV") | $(awk -F, -v s="$s" '$1 == s && $2 == "c100-p16" {print $5}' "$SYSCSV") |"
+			printf '| %s |' "$s"
+			for n in c1-p1 c100-p1 c100-p16; do
+				printf ' %s |' "$(awk -F, -v s="$s" -v n="$n" '$1 == s && $2 == n {print $5}' "$SYSCSV")"
+			done
+			echo
 		done
 	fi
 	if echo " $SERVERS " | grep -q ' echoserv ' &&
@@ -556,10 +580,10 @@ write_markdown() {
 		r=$(ratio "$(value echoserv c100-p16 msgs_per_s)" "$(value echoserv c100-p1 msgs_per_s)")
 		echo "| echoserv c100 pipeline 16 / pipeline 1 ≥ 5 | $r | $(verdict "$r" 5) |"
 		local p1 p16
-		p1=$(awk -F, '$1 == "echoserv" && $2 == "c100-p1" {print $5}' "$SYSCSV")
+		p1=$(awk -F, '$1 == "echoserv" && ($2 == "c1-p1" || $2 == "c100-p1") && $5 + 0 > m {m = $5 + 0} END {if (m != "") print m}' "$SYSCSV")
 		p16=$(awk -F, '$1 == "echoserv" && $2 == "c100-p16" {print $5}' "$SYSCSV")
-		echo "| syscalls per line, pipeline 1 ≤ 3 | ${p1:-n/a} | $(awk -v v="${p1:-n/a}" 'BEGIN {if (v == "n/a") print "n/a"; else if (v + 0 <= 3) print "met"; else print "**not met**"}') |"
-		echo "| syscalls per line, pipeline 16 well under 1 | ${p16:-n/a} | $(awk -v v="${p16:-n/a}" 'BEGIN {if (v == "n/a") print "n/a"; else if (v + 0 < 0.5) print "met"; else print "**not met**"}') |"
+		echo "| syscalls per line, pipeline 1 ≤ 3 (worst of c1, c100) | ${p1:-n/a} | $(awk -v v="${p1:-n/a}" 'BEGIN {if (v == "n/a") print "n/a"; else if (v + 0 <= 3) print "met"; else print "**not met**"}') |"
+		echo "| syscalls per line, c100 pipeline 16 well under 1 | ${p16:-n/a} | $(awk -v v="${p16:-n/a}" 'BEGIN {if (v == "n/a") print "n/a"; else if (v + 0 < 0.5) print "met"; else print "**not met**"}') |"
 		local idle
 		idle=$(value echoserv idle1000+10 peak_rss_kib)
 		echo "| peak RSS, 1,000 idle clients ≤ 16 MiB | $(awk -v k="$idle" 'BEGIN {if (k == "") print "n/a"; else printf "%.1f MiB", k / 1024}') | $(awk -v k="$idle" 'BEGIN {if (k == "") print "n/a"; else if (k <= 16384) print "met"; else print "**not met**"}') |"
@@ -633,6 +657,11 @@ if [ "$CHART" = 1 ]; then
 	fi
 fi
 
+{
+	echo "end:      $(date -u '+%Y-%m-%d %H:%M:%S UTC'); load avg $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
+	echo "busiest processes over one second after the run (%cpu command):"
+	busiest | sed 's/^/    /'
+} >>"$OUT/machine.txt"
 write_markdown >"$OUT/results.md"
 echo "== wrote $OUT/results.md, results.csv$([ -f "$OUT/chart.png" ] && echo ", chart.png")"
 if [ "$FAILURES" -gt 0 ]; then
