@@ -7,6 +7,8 @@
 # scripts/install-test-deps.sh installs).  New inputs go to build/fuzz/corpus,
 # the checked-in seeds in tests/fuzz/corpus are only read; a crash leaves its
 # reproducer in build/fuzz/, to be replayed with build/fuzz/replay FILE.
+# Seeds with descriptive names were written by hand; the hash-named ones are
+# inputs libFuzzer found, kept for the coverage they start from.
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60

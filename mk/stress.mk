@@ -28,7 +28,6 @@ stress-short: $(BUILD)/echoserv $(BUILD)/tests/stress/stress
 	$(BUILD)/tests/stress/stress --seed $(STRESS_SEED) \
 		--server $(BUILD)/echoserv --logdir $(BUILD)/stress $(STRESS_ARGS)
 
-CHECKS += stress-short
 
 # One representative session under valgrind (see tests/stress/vg_session.c).
 VG_SRCS := tests/stress/vg_session.c tests/stress/sutil.c
@@ -41,4 +40,6 @@ valgrind-check: deps $(BUILD)/echoserv $(BUILD)/tests/stress/vg_session
 	@mkdir -p $(BUILD)/stress
 	$(BUILD)/tests/stress/vg_session $(BUILD)/echoserv $(BUILD)/stress/valgrind.log
 
-CHECKS += valgrind-check
+# valgrind first: it is quick, and its verdict stands apart from the stress
+# suite's.
+CHECKS += valgrind-check stress-short

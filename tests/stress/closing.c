@@ -13,7 +13,8 @@
  *   too-long   a 2 MB line without LF follows (SPEC 3.5: the replies, then
  *              "error: line too long ...", then close)
  *   shutdown   SIGTERM while the replies are owed (SPEC 4: replies
- *              already queued are delivered, within the 2 s drain)
+ *              already queued are delivered, within the 2 s drain, and the
+ *              server exits 0 within 3 s)
  *
  * Then the client reads everything.  It must receive every reply the
  * server's close line says it echoed (all 200 lines for quit and
@@ -21,6 +22,10 @@
  * with input still unread makes TCP send a reset, which throws away the
  * replies still in its send queue: the client gets fewer bytes than the
  * server logged.
+ *
+ * A last case floods the server through SIGTERM without ever reading or
+ * closing: whatever the server does to close politely, it must still exit
+ * 0 within 3 s of the signal.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -167,16 +172,25 @@ static bool run_case(const struct stress_opts *o, enum close_case cc)
 	}
 	sent = send_for(fd, input, len,
 			cc == CASE_SHUTDOWN ? SEND_MS / 2 : SEND_MS);
+	int64_t signalled = now_ns();
 	if (cc == CASE_SHUTDOWN) {
 		server_signal(&sp, SIGTERM);
 		sleep_ms(SEND_MS / 2);
 	}
 	size_t got = read_until_eof(fd, reply, sizeof(reply), 3000, &eof, &err);
 	close(fd);
-	if (cc == CASE_SHUTDOWN)
-		server_wait(&sp, 3000);
-	else
+	bool exit_ok = true;
+	if (cc == CASE_SHUTDOWN) {
+		int left = 3000 - (int)((now_ns() - signalled) / 1000000);
+		exit_ok = server_wait(&sp, left > 0 ? left : 0) &&
+			  WIFEXITED(sp.status) && WEXITSTATUS(sp.status) == 0;
+		if (!exit_ok)
+			printf(
+			    "%s: shutdown: no exit 0 within 3 s of SIGTERM\n",
+			    tag);
+	} else {
 		sleep_ms(100); /* let the close line reach the log */
+	}
 	long long logged = logged_bytes(sp.log_path);
 	server_stop(&sp);
 
@@ -188,7 +202,7 @@ static bool run_case(const struct stress_opts *o, enum close_case cc)
 	bool ok = got == want && memcmp(reply, input, want_echo) == 0 &&
 		  (cc != CASE_TOO_LONG || memcmp(reply + want_echo, TOO_LONG,
 						 strlen(TOO_LONG)) == 0) &&
-		  logged == (long long)want_echo && eof;
+		  logged == (long long)want_echo && eof && exit_ok;
 	printf("%s: %-8s sent %zu bytes in %d ms, reading nothing; server "
 	       "logged %lld "
 	       "bytes echoed; client received %zu of %zu, then %s\n",
@@ -200,12 +214,68 @@ static bool run_case(const struct stress_opts *o, enum close_case cc)
 	return ok;
 }
 
+/*
+ * SIGTERM while a client floods the server with input and never reads nor
+ * closes: the drain (and any polite close) is bounded, so the server must
+ * still exit 0 within 3 s of the signal (SPEC 4).
+ */
+static bool shutdown_flood_case(const struct stress_opts *o)
+{
+	const char *tag = "closing";
+	struct server_proc sp;
+	size_t len, sent = 0;
+	char *input = build_input(CASE_SHUTDOWN, &len); /* lines, no quit */
+	int64_t signalled = 0, exited = 0;
+
+	if (input == NULL ||
+	    start_echoserv(o, &sp, "closing-flood", 0, NULL) != 0) {
+		free(input);
+		return false;
+	}
+	int fd = small_window_client(sp.port);
+	if (fd < 0) {
+		free(input);
+		server_stop(&sp);
+		return false;
+	}
+	/* Flood for 500 ms, signal, flood on for up to 4 s more. */
+	int64_t start = now_ns();
+	while (now_ns() - start < INT64_C(4500000000) && exited == 0) {
+		if (signalled == 0 && now_ns() - start >= 500000000) {
+			server_signal(&sp, SIGTERM);
+			signalled = now_ns();
+		}
+		ssize_t n = write(fd, input + sent % (len / 2), len / 2);
+		if (n > 0)
+			sent += (size_t)n;
+		else
+			sleep_ms(1);
+		if (signalled != 0 && server_wait(&sp, 0))
+			exited = now_ns();
+	}
+	close(fd);
+	if (exited == 0 && server_wait(&sp, 1000))
+		exited = now_ns();
+	double secs = exited ? (double)(exited - signalled) / 1e9 : -1.0;
+	bool ok = exited != 0 && secs < 3.0 && WIFEXITED(sp.status) &&
+		  WEXITSTATUS(sp.status) == 0;
+	printf("%s: flood    sent %zu bytes, never reading nor closing; server "
+	       "exit status %d %.2f s after SIGTERM\n",
+	       tag, sent,
+	       exited && WIFEXITED(sp.status) ? WEXITSTATUS(sp.status) : -1,
+	       secs);
+	server_stop(&sp);
+	free(input);
+	return ok;
+}
+
 int scenario_closing(const struct stress_opts *o)
 {
 	bool ok = true;
 
 	for (int cc = CASE_QUIT; cc <= CASE_SHUTDOWN; cc++)
 		ok = run_case(o, (enum close_case)cc) && ok;
+	ok = shutdown_flood_case(o) && ok;
 	return verdict("closing", ok,
 		       ok ? "" : "replies the server logged as sent were lost");
 }
