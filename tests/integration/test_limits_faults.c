@@ -145,6 +145,27 @@ backpressure_non_reading_client_stops_being_read_and_loses_nothing(void **state)
 
 /* ------------------------------------------------------------ errors */
 
+static void clients_that_reset_at_once_do_not_disturb_the_server(void **state)
+{
+	(void)state;
+	int port = start(NULL);
+	int steady = connect_or_fail(port);
+
+	check_echo(steady, "before\n");
+	/* Connect and reset at once, many times: some are gone before the
+	 * server accepts them, some between its accept and its first read. */
+	for (int i = 0; i < 50; i++) {
+		int fd = connect_or_fail(port);
+		if (i % 2 == 1)
+			(void)client_send_str(fd, "half", io_timeout());
+		client_reset(fd);
+	}
+	check_echo(steady, "after\n");
+	int fresh = connect_or_fail(port);
+	check_echo(fresh, "new client\n");
+	assert_true(proc_alive(&server));
+}
+
 static void reset_mid_write_closes_only_that_client(void **state)
 {
 	(void)state;
@@ -373,6 +394,11 @@ static void capacity_client_beyond_max_clients_gets_server_full(void **state)
 	if (strstr(line, needle) == NULL)
 		harness_fail("'server full' line does not name the peer %s: %s",
 			     needle, line);
+	/* One line for the turned-away client, not a connect and a close. */
+	strcat(needle, " ");
+	if (log_count(&server, needle) != 1)
+		harness_fail("%d log lines name the turned-away client %s",
+			     log_count(&server, needle), needle);
 
 	/* The two clients are unaffected... */
 	check_echo(a, "a again\n");
@@ -681,6 +707,24 @@ static void sigint_on_an_idle_server_exits_0_with_a_summary(void **state)
 			     line);
 }
 
+static void sigterm_right_after_start_exits_0(void **state)
+{
+	(void)state;
+	start(NULL);
+	if (proc_signal(&server, SIGTERM) != 0)
+		harness_fail("kill: %s", strerror(errno));
+	int st = proc_wait(&server, exit_limit());
+	if (st != 0)
+		harness_fail("exit status %d after SIGTERM, want 0", st);
+	char line[512], *log = proc_log(&server);
+	bool found =
+	    find_line(log, "echoserv: shutdown:", NULL, line, sizeof(line));
+	free(log);
+	if (!found || strstr(line, "0 clients") == NULL)
+		harness_fail("summary should count 0 clients: %s",
+			     found ? line : "(none)");
+}
+
 static void shutdown_stops_accepting_and_reading(void **state)
 {
 	(void)state;
@@ -731,6 +775,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(backpressure_non_reading_client_stops_being_read_and_loses_nothing),
 	    T(reset_mid_write_closes_only_that_client),
+	    T(clients_that_reset_at_once_do_not_disturb_the_server),
 	    T(fairness_flooding_client_does_not_starve_another),
 	    T(idle_timeout_closes_an_idle_client_after_the_timeout),
 	    T(idle_timeout_spares_a_client_that_keeps_sending),
@@ -743,6 +788,7 @@ int main(void)
 	    T(sigterm_with_a_client_that_never_reads_exits_0_in_time),
 	    T(second_sigterm_during_the_drain_exits_1_at_once),
 	    T(sigint_on_an_idle_server_exits_0_with_a_summary),
+	    T(sigterm_right_after_start_exits_0),
 	    T(shutdown_stops_accepting_and_reading),
 	};
 

@@ -327,6 +327,21 @@ static void rule5_max_line_bytes_without_lf_is_an_error(void **state)
 	check_clean_close(fd);
 }
 
+static void rule5_error_comes_as_soon_as_max_line_bytes_are_held(void **state)
+{
+	(void)state;
+	int fd = start_and_connect(limit16);
+
+	send_or_fail(fd, "0123456789abcde", 15); /* one short of the limit */
+	if (!client_silent(fd, 0.1))
+		harness_fail("the server answered 15 bytes of a line with "
+			     "-l 16");
+	send_or_fail(fd, "f", 1); /* now it holds 16: too long already */
+	check_recv(fd, "error: line too long (limit 16 bytes)\r\n",
+		   io_timeout());
+	check_clean_close(fd);
+}
+
 static void rule5_long_line_error_comes_after_queued_replies(void **state)
 {
 	(void)state;
@@ -505,6 +520,7 @@ int main(void)
 	    T(rule4_pipelined_lines_are_answered_with_one_write),
 	    T(rule5_line_of_exactly_max_line_bytes_is_echoed),
 	    T(rule5_max_line_bytes_without_lf_is_an_error),
+	    T(rule5_error_comes_as_soon_as_max_line_bytes_are_held),
 	    T(rule5_long_line_error_comes_after_queued_replies),
 	    T(rule5_long_line_arriving_whole_with_its_lf_is_an_error),
 	    T(rule5_line_of_max_line_plus_one_with_lf_is_an_error),
