@@ -408,7 +408,7 @@ int scenario_hostile(const struct stress_opts *o)
 	double secs = m.started ? (double)(now_ns() - m.started_at) / 1e9 : 0.0;
 	long hwm = proc_status_kb(sp.pid, "VmHWM");
 	stop_actors(&m);
-	vresult_print(tag, &res);
+	vresult_print(tag, &res, false);
 	print_actors(tag, &m, secs);
 	if (res.nlat > 0)
 		printf("%s: honest lockstep round trip p50 %.2f ms, p99 %.2f "

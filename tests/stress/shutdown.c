@@ -190,7 +190,7 @@ int scenario_shutdown(const struct stress_opts *o)
 	if (plan.sent != 0 && plan.exited == 0 &&
 	    server_wait(&sp, 3000 - (int)((now_ns() - plan.sent) / 1000000)))
 		plan.exited = now_ns();
-	vresult_print(tag, &res);
+	vresult_print(tag, &res, true);
 
 	bool ok = rc == 0 && plan.sent != 0;
 	double secs =

@@ -471,7 +471,7 @@ void vresult_free(struct vresult *res)
 	res->clients = NULL;
 }
 
-void vresult_print(const char *tag, const struct vresult *res)
+void vresult_print(const char *tag, const struct vresult *res, bool cut)
 {
 	printf("%s: %zu clients (%zu pipelined, %zu lockstep, %zu "
 	       "byte-at-a-time, %zu flood; %zu half-closed early) in %.1f s\n",
@@ -486,9 +486,12 @@ void vresult_print(const char *tag, const struct vresult *res)
 	       (unsigned long long)res->rx_bytes,
 	       res->seconds > 0 ? (double)res->rx_bytes / 1e6 / res->seconds
 				: 0.0);
-	printf("%s: lost %llu lines, corrupted %zu clients; finished %zu, "
+	printf("%s: %s %llu lines, corrupted %zu clients; finished %zu, "
 	       "early EOF %zu, resets %zu, unfinished %zu\n",
-	       tag, (unsigned long long)res->lost_lines, res->mismatched,
+	       tag,
+	       cut ? "not echoed (sent after the server stopped reading)"
+		   : "lost",
+	       (unsigned long long)res->lost_lines, res->mismatched,
 	       res->finished, res->early_eof, res->resets, res->unfinished);
 	fflush(stdout);
 }

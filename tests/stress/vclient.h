@@ -86,8 +86,9 @@ void vresult_free(struct vresult *res);
 uint64_t vclient_owed(const struct vconfig *cfg, size_t i, uint64_t read_bytes,
 		      bool eof);
 
-/* One line summing up *res, prefixed with tag. */
-void vresult_print(const char *tag, const struct vresult *res);
+/* Lines summing up *res, prefixed with tag.  cut: the server ended the
+ * conversations (shutdown), so lines not echoed are not "lost". */
+void vresult_print(const char *tag, const struct vresult *res, bool cut);
 
 const char *vmode_name(enum vmode m);
 

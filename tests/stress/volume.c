@@ -54,7 +54,7 @@ int scenario_volume(const struct stress_opts *o)
 	       tag, want, (unsigned long long)cfg.lines, ml, ml);
 	fflush(stdout);
 	int rc = vclients_run(&cfg, &res);
-	vresult_print(tag, &res);
+	vresult_print(tag, &res, false);
 	if (res.nlat > 0) {
 		uint32_t p50 = percentile_u32(res.lat_us, res.nlat, 0.50);
 		uint32_t p99 = percentile_u32(res.lat_us, res.nlat, 0.99);
