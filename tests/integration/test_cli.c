@@ -366,9 +366,13 @@ static void port_in_use_exits_1(void **state)
 	int fd;
 	char port[16];
 
-	snprintf(port, sizeof(port), "%d", occupy_port(&fd));
+	char want[64];
+	int p = occupy_port(&fd);
+	snprintf(port, sizeof(port), "%d", p);
 	const char *const bound[] = {"-b", "127.0.0.1", port, NULL};
-	check_startup_failure(bound, "cannot listen on");
+	snprintf(want, sizeof(want), "cannot listen on 127.0.0.1:%d", p);
+	check_startup_failure(bound, want);
+	/* The default address, [::], overlaps 127.0.0.1 (dual stack). */
 	const char *const any[] = {port, NULL};
 	check_startup_failure(any, "cannot listen on");
 	close(fd);
@@ -392,7 +396,7 @@ static void bind_to_an_address_that_is_not_local_exits_1(void **state)
 {
 	(void)state;
 	static const char *const args[] = {"-b", "192.0.2.1", "0", NULL};
-	check_startup_failure(args, "cannot listen on");
+	check_startup_failure(args, "cannot listen on 192.0.2.1");
 }
 
 /* ---------------------------------------------------------------- exit 0 */

@@ -398,6 +398,25 @@ static void rule5_default_limit_is_8192_bytes(void **state)
 	check_clean_close(fd);
 }
 
+static void rule5_largest_limit_echoes_a_1_MiB_line(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"--max-line", "1048576", "0", NULL};
+	int fd = start_and_connect(args);
+	size_t len = 1048576;
+	char *line = malloc(len);
+
+	assert_non_null(line);
+	for (size_t i = 0; i < len - 1; i++)
+		line[i] = (char)('0' + i % 10);
+	line[len - 1] = '\n';
+	/* The whole line goes out before any reply can come back. */
+	send_or_fail(fd, line, len);
+	check_recv_bytes(fd, line, len, io_timeout());
+	free(line);
+	check_echo(fd, "and a short one\n");
+}
+
 /* ---------------------------------------------------------------- 3.6 */
 
 static void rule6_half_close_echoes_every_line_then_eof(void **state)
@@ -525,6 +544,7 @@ int main(void)
 	    T(rule5_long_line_arriving_whole_with_its_lf_is_an_error),
 	    T(rule5_line_of_max_line_plus_one_with_lf_is_an_error),
 	    T(rule5_default_limit_is_8192_bytes),
+	    T(rule5_largest_limit_echoes_a_1_MiB_line),
 	    T(rule6_half_close_echoes_every_line_then_eof),
 	    T(rule6_half_close_after_complete_lines_echoes_them),
 	    T(rule6_half_close_with_nothing_sent_is_eof),
