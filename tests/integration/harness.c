@@ -982,6 +982,14 @@ int check_server_start(struct proc *p, const struct proc_opts *opts,
 
 /* ============================== set-up ============================== */
 
+void harness_init(void)
+{
+	const char *pattern = getenv("ECHOSERV_TEST");
+
+	if (pattern != NULL && *pattern != '\0')
+		cmocka_set_test_filter(pattern);
+}
+
 int harness_teardown(void **state)
 {
 	bool keep = getenv("ECHOSERV_KEEP_LOGS") != NULL;

@@ -32,6 +32,12 @@
  * Functions named check_* and assert_* use cmocka assertions and may only be
  * called from inside a cmocka test; everything else reports failure through
  * its return value and leaves the verdict to the caller.
+ *
+ * Running by hand:
+ *
+ *     ECHOSERV_BIN=build/echoserv build/tests/integration/test_cli
+ *     ECHOSERV_TEST='rule3_*' ...      only the tests matching the pattern
+ *     ECHOSERV_KEEP_LOGS=1 ...         keep the servers' stderr files
  */
 #ifndef ECHOSERV_TEST_HARNESS_H
 #define ECHOSERV_TEST_HARNESS_H
@@ -294,6 +300,10 @@ int check_server_start(struct proc *p, const struct proc_opts *opts,
  * set).  Returns 0.
  */
 int harness_teardown(void **state);
+
+/* Call before running the tests: honours ECHOSERV_TEST (a cmocka test
+ * name pattern, '*' and '?' allowed). */
+void harness_init(void);
 
 /* Default timeout for one exchange with the server (2 s, scaled). */
 double io_timeout(void);

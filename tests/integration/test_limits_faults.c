@@ -793,5 +793,6 @@ int main(void)
 	    T(shutdown_stops_accepting_and_reading),
 	};
 
+	harness_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -602,5 +602,6 @@ int main(void)
 	    T(no_trace_without_T),
 	};
 
+	harness_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -552,5 +552,6 @@ int main(void)
 	    T(rule8_closing_never_destroys_replies),
 	};
 
+	harness_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
