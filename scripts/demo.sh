@@ -163,8 +163,8 @@ echoserv demo on 127.0.0.1:$1.  To stop it: $3
    READING -> WRITING, "wrote N of N bytes", WRITING -> READING.
 2. Type in client B: one thread, one select(), both served; the sets in
    "select: waiting read={...}" are rebuilt every round.
-3. Type quit in client A: READING -> DONE (quit), "closed".  nc waits on
-   the keyboard: Ctrl-D ends it; Up, Enter reconnects.
+3. Type quit in client A: READING -> DONE (quit), FIN sent, and "closed" a
+   second later.  nc waits on: Ctrl-D ends it; Up, Enter reconnects.
 4. Ctrl-C in the server pane: graceful shutdown, summary.  Up, Enter starts
    it again; delete the -T first for step 5 (tracing every read is slow).
 5. Here: Enter runs $2.

@@ -140,6 +140,7 @@ while IFS= read -r line; do
 select: (waiting |ready   ) read=$set_re write=$set_re( timeout=([0-9]+\.[0-9]s|none))?|\
 fd [0-9]+: (read [0-9]+ bytes|read end of input|wrote [0-9]+ of [0-9]+ bytes( \(partial\))?|\
 accepted fd [0-9]+ from $peer|closed|(read|write) failed: .+|\
+discarded [0-9]+ bytes|FIN sent; discarding input until the client closes|\
 READING -> WRITING \([0-9]+ lines?(, then $reason)?\)|\
 WRITING -> READING|(READING|WRITING) -> DONE \($reason\))|\
 echoserv: (listening on $peer|client $peer connected \(fd [0-9]+\)|\
@@ -156,6 +157,8 @@ for fmt in \
 	'"fd %d: read %zd bytes"' '"fd %d: read end of input"' \
 	'"fd %d: wrote %zd of %zu bytes%s"' '" (partial)"' \
 	'"fd %d: accepted fd %d from %s"' '"fd %d: closed"' \
+	'"fd %d: discarded %zd bytes"' \
+	'"fd %d: FIN sent; discarding input until the client closes"' \
 	'"fd %d: %s -> %s%s"' '" (%zu line%s%s%s)"' '", then "' '" (%s)"' \
 	'"client %s connected (fd %d)"' '"client %s turned away: server full"' \
 	'"accept: %s: shedding client %s"' \
@@ -178,6 +181,8 @@ src/net.c|^#define DRAIN_LIMIT \(256 \* 1024\)$
 src/server.c|^#define DRAIN_TIME \(2 \* NS_PER_SEC\)$
 src/server.c|^#define ACCEPT_PAUSE \(100 \* NS_PER_MS\)$
 src/server.c|^#define ACCEPT_BATCH 64$
+src/server.c|^#define LINGER_QUIET \(1 \* NS_PER_SEC\)$
+src/server.c|^#define LINGER_MAX +\(10 \* NS_PER_SEC\)$
 EOF
 
 if [ "$failures" -ne 0 ]; then
