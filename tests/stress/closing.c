@@ -59,7 +59,7 @@ enum close_case { CASE_QUIT, CASE_TOO_LONG, CASE_SHUTDOWN };
 static char *build_input(enum close_case cc, size_t *len)
 {
 	size_t extra = cc == CASE_SHUTDOWN ? EXTRA_SHUTDOWN : EXTRA;
-	size_t cap = LINES * LINE_LEN + 8 + extra;
+	size_t cap = (size_t)LINES * LINE_LEN + 8 + extra;
 	char *buf = malloc(cap);
 	size_t n = 0;
 
@@ -71,8 +71,9 @@ static char *build_input(enum close_case cc, size_t *len)
 		n += LINE_LEN;
 	}
 	if (cc == CASE_QUIT) {
-		memcpy(buf + n, "quit\n", 5);
-		n += 5;
+		static const char quit[] = {'q', 'u', 'i', 't', '\n'};
+		memcpy(buf + n, quit, sizeof(quit));
+		n += sizeof(quit);
 	}
 	for (size_t i = 0; i < extra; i++)
 		buf[n + i] = cc != CASE_TOO_LONG && i % 100 == 99 ? '\n' : 'x';
@@ -152,7 +153,7 @@ static bool run_case(const struct stress_opts *o, enum close_case cc)
 	const char *tag = "closing";
 	struct server_proc sp;
 	char logname[32];
-	size_t len, sent, want_echo = LINES * LINE_LEN;
+	size_t len, sent, want_echo = (size_t)LINES * LINE_LEN;
 	char *input = build_input(cc, &len);
 	static char reply[16 * 1024 * 1024];
 	bool eof = false;
