@@ -835,6 +835,22 @@ bool client_silent(int fd, double seconds)
 	return true;
 }
 
+bool have_ipv6(void)
+{
+	struct sockaddr_in6 in6;
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	memset(&in6, 0, sizeof(in6));
+	in6.sin6_family = AF_INET6;
+	in6.sin6_addr = in6addr_loopback;
+	ok = bind(fd, (struct sockaddr *)&in6, sizeof(in6)) == 0;
+	close(fd);
+	return ok;
+}
+
 int client_local_port(int fd)
 {
 	struct sockaddr_storage ss;

@@ -250,6 +250,10 @@ enum recv_end client_next_event(int fd, double timeout);
  */
 bool client_silent(int fd, double seconds);
 
+/* Does this system have IPv6 on loopback (::1)?  Tests of IPv6 behaviour
+ * skip themselves where it does not. */
+bool have_ipv6(void);
+
 /* Local port of a connected socket, or -1. */
 int client_local_port(int fd);
 

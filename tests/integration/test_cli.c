@@ -484,6 +484,9 @@ static void bind_ipv6_loopback_listens_and_serves(void **state)
 	(void)state;
 	static const char *const args[] = {"-b", "::1", "0", NULL};
 	char want[32];
+
+	if (!have_ipv6())
+		skip();
 	int port = check_server_start(&server, NULL, args);
 
 	snprintf(want, sizeof(want), "[::1]:%d", port);
@@ -544,22 +547,47 @@ static void bind_host_name_localhost_listens_and_serves(void **state)
 	check_echo(fd, "by name\n");
 }
 
+/* Can this system listen on [::] (IPv6 in the kernel, even if ::1 is not
+ * configured)? */
+static bool can_listen_on_ipv6_any(void)
+{
+	struct sockaddr_in6 in6;
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	memset(&in6, 0, sizeof(in6));
+	in6.sin6_family = AF_INET6;
+	in6.sin6_addr = in6addr_any;
+	ok = bind(fd, (struct sockaddr *)&in6, sizeof(in6)) == 0;
+	close(fd);
+	return ok;
+}
+
 static void default_binds_dual_stack_and_serves_ipv4_and_ipv6(void **state)
 {
 	(void)state;
 	static const char *const args[] = {"0", NULL};
 	char want[32];
 	int port = check_server_start(&server, NULL, args);
+	bool v6 = have_ipv6();
 
-	snprintf(want, sizeof(want), "[::]:%d", port);
+	/* [::] where the system has IPv6, else 0.0.0.0. */
+	snprintf(want, sizeof(want),
+		 can_listen_on_ipv6_any() ? "[::]:%d" : "0.0.0.0:%d", port);
 	assert_string_equal(server.listen_addr, want);
 	assert_int_equal(log_count(&server, "listening on"), 1);
-	int v4 = client_connect("127.0.0.1", port);
-	int v6 = client_connect("::1", port);
-	if (v4 < 0 || v6 < 0)
-		harness_fail("connect: %s", strerror(errno));
-	check_echo(v4, "IPv4 client\n");
-	check_echo(v6, "IPv6 client\n");
+	int fd4 = client_connect("127.0.0.1", port);
+	if (fd4 < 0)
+		harness_fail("connect over IPv4: %s", strerror(errno));
+	check_echo(fd4, "IPv4 client\n");
+	if (!v6)
+		return;
+	int fd6 = client_connect("::1", port);
+	if (fd6 < 0)
+		harness_fail("connect over IPv6: %s", strerror(errno));
+	check_echo(fd6, "IPv6 client\n");
 }
 
 #define T(f) cmocka_unit_test_teardown(f, harness_teardown)
