@@ -30,10 +30,11 @@ static int start_and_connect(const char *const *args)
 	return fd;
 }
 
-/* "client 127.0.0.1:PORT " for our end of fd, as the server names it. */
+/* "127.0.0.1:PORT " for our end of fd, as the server names it (the space
+ * keeps port 4000 from matching 40001). */
 static void peer_of(int fd, char *buf, size_t len)
 {
-	snprintf(buf, len, "127.0.0.1:%d", client_local_port(fd));
+	snprintf(buf, len, "127.0.0.1:%d ", client_local_port(fd));
 }
 
 /* Wait for the server's log line containing both peer and what; copy it. */
@@ -262,7 +263,7 @@ static void log_names_ipv6_peers_in_brackets(void **state)
 
 	if (fd < 0)
 		harness_fail("connect to ::1: %s", strerror(errno));
-	snprintf(peer, sizeof(peer), "[::1]:%d", client_local_port(fd));
+	snprintf(peer, sizeof(peer), "[::1]:%d ", client_local_port(fd));
 	int sfd = check_connect_line(peer);
 	check_echo(fd, "v6\n");
 	if (client_send_str(fd, "quit\n", io_timeout()) != 0)
