@@ -16,8 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* ============================== configuration ==============================
- */
+/* ========== configuration ========== */
 
 struct bench_config {
 	const char *host;

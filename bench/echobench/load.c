@@ -29,6 +29,11 @@
 
 /* ============================== data ============================== */
 
+/*
+ * One connection.  Invariants: rpos <= wpos <= queued * size (nothing is
+ * received that was not sent, nothing sent that was not queued), and
+ * queued - rpos / size <= pipeline (the lines in flight).
+ */
 struct conn {
 	int fd; /* -1 once dead */
 	size_t id;
@@ -36,22 +41,27 @@ struct conn {
 	uint64_t wpos;    /* stream bytes written */
 	uint64_t rpos;    /* stream bytes received and verified */
 	uint64_t stamped; /* lines whose write time is in sent_at */
-	unsigned char
-	    *tx; /* lines queued but not yet written: [tx_off, tx_len) */
+	/* Lines queued but not yet written are tx[tx_off, tx_len); it holds
+	 * pipeline * size bytes, enough for every line in flight. */
+	unsigned char *tx;
 	size_t tx_len, tx_off;
 	uint64_t *sent_at; /* write time of line k at k % pipeline */
 };
 
+/* One load thread: its connections, its poll() set and its results. */
 struct worker {
 	const struct bench_config *cfg;
 	struct conn *conns;
 	size_t n;
-	struct pollfd *pfd;
-	unsigned char *rx;
+	struct pollfd *pfd; /* pfd[i] watches conns[i] */
+	unsigned char *rx;  /* RX_BUFFER bytes for every read */
+	/* Monotonic ns: lines finished in [t_measure, t_end) are counted;
+	 * after t_end no line is sent and the rest are awaited until
+	 * t_drain_end. */
 	uint64_t t_measure, t_end, t_drain_end;
 	bool sending;
 	bool started; /* its thread is running */
-	int reports;
+	int reports;  /* diagnostics printed so far */
 	struct bench_result res;
 	pthread_t thread;
 };
@@ -206,19 +216,18 @@ static int connect_all(const struct sockaddr_storage *addr, socklen_t len,
 	return 0;
 }
 
-/* ============================== one connection ==============================
- */
+/* ========== one connection ========== */
 
-/* Note a failure of connection c and stop using it. */
+/* Count a failure of connection c in *counter, report it (what, then
+ * detail) unless enough were reported, and stop using c. */
 static void conn_fail(struct worker *w, struct conn *c, uint64_t *counter,
-		      const char *fmt, const char *detail)
+		      const char *what, const char *detail)
 {
 	(*counter)++;
 	if (w->reports < MAX_REPORTS) {
 		w->reports++;
-		fprintf(stderr, "echobench: connection %zu: ", c->id);
-		fprintf(stderr, fmt, detail);
-		fputc('\n', stderr);
+		fprintf(stderr, "echobench: connection %zu: %s%s\n", c->id,
+			what, detail);
 	}
 	close(c->fd);
 	c->fd = -1;
@@ -261,8 +270,8 @@ static void conn_write(struct worker *w, struct conn *c)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				conn_fail(w, c, &w->res.closed, "write: %s",
-					  strerror(errno));
+				conn_fail(w, c, &w->res.closed,
+					  "write: ", strerror(errno));
 			return;
 		}
 		uint64_t t = now_ns();
@@ -275,19 +284,21 @@ static void conn_write(struct worker *w, struct conn *c)
 	}
 }
 
-/* Describe the first bytes of a mismatch for the report. */
+/* Quote up to 24 bytes readably ("ab\x0d") into out, for a report. */
 static void describe_bytes(const unsigned char *p, size_t n, char *out,
 			   size_t len)
 {
 	size_t used = 0;
 
-	for (size_t i = 0; i < n && i < 24 && used + 5 < len; i++) {
-		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+	out[used++] = '"';
+	for (size_t i = 0; i < n && i < 24 && used + 6 < len; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\' && p[i] != '"')
 			out[used++] = (char)p[i];
 		else
 			used += (size_t)snprintf(out + used, len - used,
 						 "\\x%02x", p[i]);
 	}
+	out[used++] = '"';
 	out[used] = '\0';
 }
 
@@ -324,38 +335,46 @@ static void line_done(struct worker *w, struct conn *c, uint64_t k, uint64_t t)
 	hist_add(&w->res.latency, t - c->sent_at[k % w->cfg->pipeline]);
 }
 
+/* The echo of c differs from what was sent at byte `good` of got[0, n):
+ * show both sides (if still reporting) and give c up. */
+static void conn_mismatch(struct worker *w, struct conn *c,
+			  const unsigned char *got, size_t n, size_t good)
+{
+	const size_t size = w->cfg->size;
+	uint64_t line = c->rpos / size;
+	size_t off = (size_t)(c->rpos % size) + good;
+	char seen[128], wanted[128];
+
+	describe_bytes(got + good, n - good, seen, sizeof(seen));
+	describe_bytes(payload_line(c->id, line) + off, size - 1 - off, wanted,
+		       sizeof(wanted));
+	if (w->reports < MAX_REPORTS)
+		fprintf(stderr,
+			"echobench: connection %zu: line %llu differs at "
+			"byte %zu: want %s\n",
+			c->id, (unsigned long long)line, off, wanted);
+	conn_fail(w, c, &w->res.mismatches, "got ", seen);
+}
+
 /* Check n received bytes against what was sent; count finished lines. */
 static void conn_verify(struct worker *w, struct conn *c,
 			const unsigned char *got, size_t n, uint64_t t)
 {
 	const size_t size = w->cfg->size;
-	char seen[128], wanted[128];
 
 	while (n > 0 && c->fd >= 0) {
 		size_t off = (size_t)(c->rpos % size);
 		size_t take = size - off < n ? size - off : n;
 		if (c->rpos + take > c->wpos) {
+			char seen[128];
 			describe_bytes(got, n, seen, sizeof(seen));
 			conn_fail(w, c, &w->res.mismatches,
-				  "bytes nobody sent: \"%s\"", seen);
+				  "bytes nobody sent: ", seen);
 			return;
 		}
 		size_t good = matching_prefix(w, c, got, take);
 		if (good < take) {
-			describe_bytes(got + good, n - good, seen,
-				       sizeof(seen));
-			describe_bytes(
-			    payload_line(c->id, c->rpos / size) + off + good,
-			    size - 1 - off - good, wanted, sizeof(wanted));
-			if (w->reports < MAX_REPORTS)
-				fprintf(stderr,
-					"echobench: connection %zu: line %llu "
-					"byte %zu "
-					"differs: want \"%s\"\n",
-					c->id,
-					(unsigned long long)(c->rpos / size),
-					off + good, wanted);
-			conn_fail(w, c, &w->res.mismatches, "got \"%s\"", seen);
+			conn_mismatch(w, c, got, n, good);
 			return;
 		}
 		c->rpos += take;
@@ -373,12 +392,12 @@ static void conn_read(struct worker *w, struct conn *c)
 
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			conn_fail(w, c, &w->res.closed, "read: %s",
-				  strerror(errno));
+			conn_fail(w, c, &w->res.closed,
+				  "read: ", strerror(errno));
 		return;
 	}
 	if (n == 0) {
-		conn_fail(w, c, &w->res.closed, "%s",
+		conn_fail(w, c, &w->res.closed, "",
 			  "the server closed the connection");
 		return;
 	}

@@ -52,8 +52,7 @@ size_t max_clients_ceiling(void)
 	return FD_SETSIZE - OWN_FDS;
 }
 
-/* ============================== coroutine side ==============================
- */
+/* ========== coroutine side ========== */
 
 /* Suspend co until its descriptor is ready for what; back in the loop. */
 static void co_wait(struct coroutine *co, enum co_wait what)
