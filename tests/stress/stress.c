@@ -3,12 +3,12 @@
  *
  *     stress [--long] [--server PATH] [--logdir DIR] [--seed N] [SCENARIO...]
  *
- * SCENARIO is volume, hostile, exhaustion, shutdown, closing or idle
- * (default: all, in that order).  Without --long each runs for a few seconds
- * (make check); with it, at full size (make stress).  Every scenario starts its
- * own server on an ephemeral loopback port, prints what it tried and what it
- * found, and ends with one "SCENARIO: PASS" or "SCENARIO: FAIL: why" line.
- * The exit status is the number of failed scenarios.
+ * SCENARIO is volume, hostile, exhaustion, shutdown, closing, idle or
+ * stdio (default: all, in that order).  Without --long each runs for a few
+ * seconds (make check); with it, at full size (make stress).  Every scenario
+ * starts its own server on an ephemeral loopback port, prints what it tried and
+ * what it found, and ends with one "SCENARIO: PASS" or "SCENARIO: FAIL: why"
+ * line. The exit status is the number of failed scenarios.
  */
 #include "stress.h"
 
@@ -76,7 +76,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: stress [--long] [--server PATH] [--logdir DIR] "
 		"[--seed N] "
-		"[volume|hostile|exhaustion|shutdown|closing|idle]...\n");
+		"[volume|hostile|exhaustion|shutdown|closing|idle|stdio]..."
+		"\n");
 	exit(2);
 }
 
@@ -90,7 +91,8 @@ int main(int argc, char **argv)
 			 {"exhaustion", scenario_exhaustion},
 			 {"shutdown", scenario_shutdown},
 			 {"closing", scenario_closing},
-			 {"idle", scenario_idle}};
+			 {"idle", scenario_idle},
+			 {"stdio", scenario_stdio}};
 	enum { NSCEN = sizeof(scenarios) / sizeof(scenarios[0]) };
 	struct stress_opts o = {false, "build/echoserv", "build/stress", 1};
 	bool chosen[NSCEN] = {false};

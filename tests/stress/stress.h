@@ -22,6 +22,7 @@ int scenario_exhaustion(const struct stress_opts *o);
 int scenario_shutdown(const struct stress_opts *o);
 int scenario_closing(const struct stress_opts *o);
 int scenario_idle(const struct stress_opts *o);
+int scenario_stdio(const struct stress_opts *o);
 
 /* Start o->server with extra arguments (NULL-terminated list after the
  * port), its stderr in logdir/name.log.  nofile > 0 lowers its

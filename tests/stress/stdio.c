@@ -1,0 +1,105 @@
+/*
+ * stdio.c - started with its standard descriptors closed, as a daemon may
+ * be (`echoserv 7777 <&- >&- 2>&-`, or from a supervisor that closes them).
+ *
+ * Then the listening socket, the signal pipe and the rest take descriptors
+ * 0, 1 and 2, and whatever the server writes "to stderr" lands in one of
+ * them.  A careful UNIX daemon first makes sure 0, 1 and 2 are open (on
+ * /dev/null) so that cannot happen.  The check: the server keeps running,
+ * a client gets its echo, and SIGTERM ends it with status 0.  (With stderr
+ * closed there is no listening line to read, so the port is chosen here:
+ * an ephemeral port is bound, released and handed to the server.)
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "stress.h"
+
+/* A loopback port that was free a moment ago, or 0. */
+static unsigned free_port(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	unsigned port = 0;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return 0;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+		port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+/* Start server on 127.0.0.1:port with every descriptor closed. */
+static pid_t start_closed(const char *server, unsigned port)
+{
+	char port_text[16];
+	pid_t pid;
+
+	snprintf(port_text, sizeof(port_text), "%u", port);
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	long max = sysconf(_SC_OPEN_MAX);
+	for (long fd = 0; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+		close((int)fd);
+	execl(server, server, "--bind", "127.0.0.1", port_text, (char *)NULL);
+	_exit(127);
+}
+
+/* Connect and echo, retrying while the server starts (up to 3 s). */
+static bool echo_when_up(unsigned port)
+{
+	for (int tries = 0; tries < 60; tries++) {
+		int fd = connect_loopback(port);
+		if (fd >= 0) {
+			bool ok = echo_once(fd, "are you there?\n", 3000) == 0;
+			close(fd);
+			return ok;
+		}
+		sleep_ms(50);
+	}
+	return false;
+}
+
+int scenario_stdio(const struct stress_opts *o)
+{
+	const char *tag = "stdio";
+	struct server_proc sp;
+	unsigned port = free_port();
+
+	memset(&sp, 0, sizeof(sp));
+	if (port == 0)
+		return verdict(tag, false, "no free port");
+	sp.pid = start_closed(o->server, port);
+	if (sp.pid < 0)
+		return verdict(tag, false, "fork failed");
+	bool served = echo_when_up(port);
+	bool alive = server_alive(&sp);
+	printf("%s: server started with descriptors 0, 1, 2 closed on "
+	       "127.0.0.1:%u: %s, a client %s\n",
+	       tag, port, alive ? "running" : "EXITED",
+	       served ? "gets its echo" : "gets NO echo");
+	if (!alive)
+		printf("%s: it exited with status %d\n", tag,
+		       WIFEXITED(sp.status) ? WEXITSTATUS(sp.status) : -1);
+	bool ok = served && alive && stop_echoserv(tag, &sp);
+	server_stop(&sp);
+	return verdict(tag, ok,
+		       ok ? ""
+			  : "with stdio closed the server does not serve "
+			    "(its own writes to fd 2 land in a socket or "
+			    "the signal pipe)");
+}
