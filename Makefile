@@ -65,16 +65,22 @@ $(BUILD)/tests/integration/%: tests/integration/%.c $(IT_HARNESS) $(wildcard tes
 deps:
 	@sh scripts/install-test-deps.sh
 
+# Each runs every test program, then fails if any of them failed.
 unit: deps $(UNIT_TESTS)
-	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+	@failed=0; for t in $(UNIT_TESTS); do echo "== $$t"; \
+		$$t || failed=$$((failed + 1)); done; \
+	echo "unit: $$failed test program(s) failed"; [ $$failed -eq 0 ]
 
 integration: deps $(BUILD)/echoserv $(IT_TESTS)
-	@set -e; for t in $(IT_TESTS); do echo "== $$t"; \
-		ECHOSERV_BIN=$(BUILD)/echoserv $$t; done
+	@failed=0; for t in $(IT_TESTS); do echo "== $$t"; \
+		ECHOSERV_BIN=$(BUILD)/echoserv $$t || failed=$$((failed + 1)); done; \
+	echo "integration: $$failed test program(s) failed"; [ $$failed -eq 0 ]
 
 integration-asan: deps $(BUILD)/asan/echoserv $(IT_TESTS)
-	@set -e; for t in $(IT_TESTS); do echo "== $$t (ASan+UBSan server)"; \
-		ECHOSERV_BIN=$(BUILD)/asan/echoserv ECHOSERV_SANITIZED=1 $$t; done
+	@failed=0; for t in $(IT_TESTS); do echo "== $$t (ASan+UBSan server)"; \
+		ECHOSERV_BIN=$(BUILD)/asan/echoserv ECHOSERV_SANITIZED=1 $$t \
+		|| failed=$$((failed + 1)); done; \
+	echo "integration-asan: $$failed test program(s) failed"; [ $$failed -eq 0 ]
 
 # ---------------------------------------------------------------- style
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src include tests bench -name '*.[ch]')

@@ -74,8 +74,9 @@ struct server {
 	/* The connection table, indexed by fd.  accept() results at or above
 	 * FD_SETSIZE never enter it, so every index is safe for FD_SET. */
 	struct connection *conns[FD_SETSIZE];
-	int max_fd; /* highest fd in conns[], or -1 */
-	size_t nclients;
+	int max_fd;        /* highest fd in conns[], or -1 */
+	size_t nclients;   /* in conversation: what --max-clients limits */
+	size_t nlingering; /* finished, waiting for the client to close */
 
 	int64_t now;           /* monotonic ns, read after each select() */
 	int64_t accept_resume; /* accepting is paused until then, if > now */
@@ -263,6 +264,8 @@ static void begin_linger(struct server *srv, struct connection *c)
 	      c->fd);
 	(void)shutdown(c->fd, SHUT_WR); /* fails only if the peer is gone */
 	c->lingering = true;
+	srv->nclients--; /* its slot is free for a new client */
+	srv->nlingering++;
 	c->last_progress = srv->now;
 	c->linger_end = srv->now + LINGER_MAX;
 	conn_discard_input(srv, c); /* the client may have closed already */
@@ -290,7 +293,10 @@ static void conn_close(struct server *srv, struct connection *c)
 		net_close_gracefully(c->fd); /* FIN, drop unread input, close */
 
 	srv->conns[c->fd] = NULL;
-	srv->nclients--;
+	if (c->lingering)
+		srv->nlingering--;
+	else
+		srv->nclients--;
 	while (srv->max_fd >= 0 && srv->conns[srv->max_fd] == NULL)
 		srv->max_fd--;
 	session_free(&c->session);
@@ -665,7 +671,8 @@ int server_run(const struct server_config *cfg, int listen_fd, int signal_fd)
 		reap_done_clients(&srv);
 
 		if (srv.shutting_down &&
-		    (srv.nclients == 0 || srv.now >= srv.drain_deadline))
+		    ((srv.nclients == 0 && srv.nlingering == 0) ||
+		     srv.now >= srv.drain_deadline))
 			break;
 	}
 

@@ -421,6 +421,26 @@ static void capacity_client_beyond_max_clients_gets_server_full(void **state)
  * capacity are turned away with "server full", never put in an fd_set (the
  * ASan build would catch the overflow), and the rest are served.
  */
+/* A client that has said quit stops counting against -c at once, even
+ * while the server waits for it to close its socket (lingering close). */
+static void capacity_finished_client_frees_its_slot_at_once(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"-c", "1", "0", NULL};
+	int port = start(args);
+	int a = connect_or_fail(port);
+
+	assert_int_equal(client_send_str(a, "hi\nquit\n", io_timeout()), 0);
+	check_recv(a, "hi\n", io_timeout());
+	check_eof(a, io_timeout());
+	/* a keeps its socket open; the next client must still be served. */
+	int b = connect_or_fail(port);
+	check_echo(b, "b\n");
+	int c = connect_or_fail(port);
+	check_recv(c, "error: server full\r\n", io_timeout());
+	check_eof(c, io_timeout());
+}
+
 static void capacity_beyond_fd_setsize_turns_clients_away(void **state)
 {
 	(void)state;
@@ -783,6 +803,7 @@ int main(void)
 	    T(idle_timeout_counts_from_the_last_byte),
 	    T(idle_timeout_closes_a_client_that_stops_reading),
 	    T(capacity_client_beyond_max_clients_gets_server_full),
+	    T(capacity_finished_client_frees_its_slot_at_once),
 	    T(capacity_beyond_fd_setsize_turns_clients_away),
 	    T(emfile_extra_clients_are_shed_without_busy_loop),
 	    T(sigterm_delivers_queued_replies_then_exits_0),
