@@ -6,11 +6,11 @@
  *
  * Starts "valgrind --leak-check=full --error-exitcode=1 SERVER 0
  * --max-line 64", then: a client echoes lines (CRLF, pipelined) and says
- * quit; one half-closes after an unterminated line; one sends an over-long
- * line; one resets mid-conversation; one is still connected, with a reply
- * owed, when SIGTERM arrives.  Passes when every reply is exact and the
- * server exits with status 0 (valgrind exits 1 if it found an error or a
- * leak).
+ * quit; one says quit and goes on sending 256 KB; one half-closes after an
+ * unterminated line; one sends an over-long line; one resets mid-conversation;
+ * one is still connected, with a reply owed, when SIGTERM arrives.  Passes when
+ * every reply is exact and the server exits with status 0 (valgrind exits 1 if
+ * it found an error or a leak).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +45,32 @@ static bool exchange(unsigned port, const char *what, bool half_close,
 	close(fd);
 	bool ok = eof && got == strlen(want) && memcmp(buf, want, got) == 0;
 	printf("vg_session: %-14s %s\n", name,
+	       ok ? "ok" : "WRONG reply or no EOF");
+	return ok;
+}
+
+/* Say quit, keep sending 256 KB after it, then read: the reply before
+ * quit and EOF (the server discards the rest while closing politely). */
+static bool quit_then_junk(unsigned port)
+{
+	static char junk[256 * 1024];
+	char buf[64];
+	bool eof = false;
+	int err = 0;
+	int fd = connect_loopback(port);
+
+	memset(junk, 'j', sizeof(junk));
+	bool ok = fd >= 0 && write_all(fd, "x\nquit\n", 7) == 0;
+	for (size_t i = 0; ok && i < sizeof(junk); i += 1024)
+		if (write_all(fd, junk + i, 1024) != 0)
+			break; /* the server may close first: fine */
+	size_t got =
+	    ok ? read_until_eof(fd, buf, sizeof(buf), TIMEOUT_MS, &eof, &err)
+	       : 0;
+	if (fd >= 0)
+		close(fd);
+	ok = ok && eof && got == 2 && memcmp(buf, "x\n", 2) == 0;
+	printf("vg_session: %-14s %s\n", "quit + junk",
 	       ok ? "ok" : "WRONG reply or no EOF");
 	return ok;
 }
@@ -98,6 +124,8 @@ int main(int argc, char **argv)
 		     "678901234567890123456789\n",
 		     false, "short\nerror: line too long (limit 64 bytes)\r\n",
 		     "line too long");
+
+	ok &= quit_then_junk(sp.port);
 
 	int rst = connect_loopback(sp.port);
 	if (rst >= 0) {
