@@ -592,7 +592,6 @@ static int run_workers(const struct bench_config *cfg, const int *fds,
 			pthread_join(ws[t].thread, NULL);
 		worker_finish(&ws[t], res);
 	}
-	res->window = cfg->duration;
 	free(ws);
 	return rc;
 }
@@ -606,6 +605,7 @@ int run_load(const struct bench_config *cfg, struct bench_result *res)
 	int rc = -1;
 
 	memset(res, 0, sizeof(*res));
+	res->window = cfg->duration;
 	if (fds == NULL || payload_init(cfg->size) != 0) {
 		fprintf(stderr, "echobench: out of memory\n");
 		free(fds);
@@ -619,7 +619,11 @@ int run_load(const struct bench_config *cfg, struct bench_result *res)
 	uint64_t deadline =
 	    now_ns() + (uint64_t)(cfg->connect_time * NS_PER_SEC);
 	if (connect_all(&addr, len, fds, total, deadline,
-			&res->connect_failed) == 0)
+			&res->connect_failed) != 0)
+		fprintf(stderr, "echobench: out of memory\n");
+	else if (res->connect_failed == total)
+		rc = 0; /* nothing to measure: the report shows the failures */
+	else
 		rc = run_workers(cfg, fds + cfg->idle, res);
 	res->idle_dropped = count_idle_dropped(fds, cfg->idle);
 	for (size_t i = 0; i < cfg->idle; i++)
