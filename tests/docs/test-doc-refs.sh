@@ -177,7 +177,7 @@ include/server.h|^#define SERVER_OWN_FDS 7$
 include/protocol.h|^#define MAX_LINE_DEFAULT 8192$
 include/options.h|^#define IDLE_TIMEOUT_DEFAULT 300$
 src/protocol.c|^#define SESSION_MIN_BUFFER 4096$
-src/net.c|^#define DRAIN_LIMIT \(256 \* 1024\)$
+src/net.c|^#define DRAIN_LIMIT \(?(\(size_t\))?256 \* 1024\)?$
 src/server.c|^#define DRAIN_TIME \(2 \* NS_PER_SEC\)$
 src/server.c|^#define ACCEPT_PAUSE \(100 \* NS_PER_MS\)$
 src/server.c|^#define ACCEPT_BATCH 64$
