@@ -25,6 +25,11 @@ cleanup() {
 		kill -KILL "$server_pid" 2>/dev/null || true
 	fi
 	t kill-server 2>/dev/null || true
+	# tmux leaves its socket file behind; it is ours, by its name.
+	sock_file=${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$SOCK
+	if [ -S "$sock_file" ]; then
+		rm -f "$sock_file"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
