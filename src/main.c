@@ -3,6 +3,7 @@
  * over to the event loop.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,6 +57,27 @@ static int install_signals(void)
 	return 0;
 }
 
+/* If we were started with stdin, stdout or stderr closed, the listening
+ * socket or the signal pipe would take those numbers, and a log line could
+ * land in the pipe and read as a signal.  Hold them with /dev/null.
+ * Returns 0 or -1 with errno. */
+static int ensure_stdio_open(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		int null_fd = open("/dev/null", O_RDWR);
+		if (null_fd < 0)
+			return -1;
+		if (null_fd != fd) { /* cannot happen: fd was the lowest free */
+			close(null_fd);
+			errno = EBADF;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int usage_error(const char *problem)
 {
 	fprintf(stderr, "echoserv: %s\n", problem);
@@ -69,6 +91,8 @@ int main(int argc, char **argv)
 	char err[512], where[NET_ADDR_LEN];
 	int listen_fd;
 
+	if (ensure_stdio_open() != 0)
+		return 1; /* nowhere to say so: stderr is closed */
 	if (options_parse(argc, argv, &opt, err, sizeof(err)) != 0)
 		return usage_error(err);
 	if (opt.help) {

@@ -188,7 +188,7 @@ void net_send_best_effort(int fd, const char *msg)
 
 /* How much waiting input a close may read and throw away.  It bounds the
  * work one close can cost, even against a client that never stops sending. */
-#define DRAIN_LIMIT (256 * 1024)
+#define DRAIN_LIMIT ((size_t)256 * 1024)
 
 void net_close_gracefully(int fd)
 {

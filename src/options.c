@@ -103,9 +103,28 @@ static const struct opt_spec *find_long(const char *name, size_t len)
 	return NULL;
 }
 
-/* Store one option's effect; -1 with a message if its value is bad. */
-static int apply(const struct opt_spec *opt, const char *value,
-		 struct options *o, char *err, size_t err_len)
+/* Store the effect of a flag option (one that takes no value). */
+static void apply_flag(const struct opt_spec *opt, struct options *o)
+{
+	switch (opt->short_name) {
+	case 'T':
+		o->trace = true;
+		break;
+	case 'q':
+		o->quiet = true;
+		break;
+	case 'h':
+		o->help = true;
+		break;
+	case 'V':
+		o->version = true;
+		break;
+	}
+}
+
+/* Store an option's value; -1 with a message if the value is bad. */
+static int apply_value(const struct opt_spec *opt, const char *value,
+		       struct options *o, char *err, size_t err_len)
 {
 	uintmax_t v;
 
@@ -146,18 +165,6 @@ static int apply(const struct opt_spec *opt, const char *value,
 		}
 		o->idle_timeout = (unsigned)v;
 		return 0;
-	case 'T':
-		o->trace = true;
-		return 0;
-	case 'q':
-		o->quiet = true;
-		return 0;
-	case 'h':
-		o->help = true;
-		return 0;
-	case 'V':
-		o->version = true;
-		return 0;
 	}
 	snprintf(err, err_len, "internal error: option -%c", opt->short_name);
 	return -1;
@@ -183,16 +190,17 @@ static int parse_long(int argc, char **argv, int i, struct options *o,
 				 opt->long_name);
 			return -1;
 		}
-		return apply(opt, NULL, o, err, err_len) == 0 ? 1 : -1;
+		apply_flag(opt, o);
+		return 1;
 	}
 	if (eq != NULL)
-		return apply(opt, eq + 1, o, err, err_len) == 0 ? 1 : -1;
+		return apply_value(opt, eq + 1, o, err, err_len) == 0 ? 1 : -1;
 	if (i + 1 >= argc) {
 		snprintf(err, err_len, "option '--%s' needs a value",
 			 opt->long_name);
 		return -1;
 	}
-	return apply(opt, argv[i + 1], o, err, err_len) == 0 ? 2 : -1;
+	return apply_value(opt, argv[i + 1], o, err, err_len) == 0 ? 2 : -1;
 }
 
 /* "-qT", "-c5" or "-c 5"; returns argv slots used. */
@@ -206,18 +214,20 @@ static int parse_short(int argc, char **argv, int i, struct options *o,
 			return -1;
 		}
 		if (opt->kind == FLAG) {
-			if (apply(opt, NULL, o, err, err_len) != 0)
-				return -1;
+			apply_flag(opt, o);
 			continue;
 		}
 		if (p[1] != '\0')
-			return apply(opt, p + 1, o, err, err_len) == 0 ? 1 : -1;
+			return apply_value(opt, p + 1, o, err, err_len) == 0
+				   ? 1
+				   : -1;
 		if (i + 1 >= argc) {
 			snprintf(err, err_len, "option '-%c' needs a value",
 				 *p);
 			return -1;
 		}
-		return apply(opt, argv[i + 1], o, err, err_len) == 0 ? 2 : -1;
+		return apply_value(opt, argv[i + 1], o, err, err_len) == 0 ? 2
+									   : -1;
 	}
 	return 1;
 }

@@ -139,12 +139,13 @@ static void trace_sets(const char *what, const fd_set *r, const fd_set *w,
  */
 static void trace_transition(const struct connection *c, enum conn_state before)
 {
+	/* First, before any work: with tracing off this costs one branch. */
+	if (!trace_on || c->session.state == before)
+		return;
+
 	const struct session *s = &c->session;
 	const char *why = close_reason_name(s->reason);
 	char detail[64] = "";
-
-	if (!trace_on || s->state == before)
-		return;
 	if (s->state == WRITING && before == READING) {
 		size_t lines = session_lines_owed(s);
 		snprintf(detail, sizeof(detail), " (%zu line%s%s%s)", lines,
@@ -366,7 +367,6 @@ static enum shed_result shed_client(struct server *srv, int accept_errno)
 {
 	struct sockaddr_storage addr;
 	socklen_t len = sizeof(addr);
-	char peer[NET_ADDR_LEN];
 	enum shed_result result = SHED_ONE;
 
 	if (srv->reserve_fd < 0)
@@ -374,6 +374,7 @@ static enum shed_result shed_client(struct server *srv, int accept_errno)
 	close(srv->reserve_fd);
 	int fd = accept(srv->listen_fd, (struct sockaddr *)&addr, &len);
 	if (fd >= 0) {
+		char peer[NET_ADDR_LEN];
 		net_format_addr((struct sockaddr *)&addr, peer, sizeof(peer));
 		log_server("accept: %s: shedding client %s",
 			   strerror(accept_errno), peer);
