@@ -34,6 +34,10 @@ struct options {
 int options_parse(int argc, char **argv, struct options *o, char *err,
 		  size_t err_len);
 
+/* Bad usage: print "echoserv: <problem>" and the synopsis on stderr, and
+ * return the exit status for it, 2. */
+int options_usage_error(const char *problem);
+
 /* The one-line synopsis, "usage: echoserv [options] <port>". */
 void options_print_synopsis(FILE *out);
 

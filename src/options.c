@@ -31,6 +31,13 @@ void options_print_synopsis(FILE *out)
 	fprintf(out, "usage: echoserv [options] <port>\n");
 }
 
+int options_usage_error(const char *problem)
+{
+	fprintf(stderr, "echoserv: %s\n", problem);
+	options_print_synopsis(stderr);
+	return 2;
+}
+
 void options_print_help(FILE *out)
 {
 	options_print_synopsis(out);

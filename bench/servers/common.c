@@ -13,24 +13,7 @@
 
 #include "log.h"
 #include "net.h"
-
-/* As echoserv's main.c reports bad usage: the problem, then the synopsis. */
-static int usage_error(const char *problem)
-{
-	fprintf(stderr, "echoserv: %s\n", problem);
-	options_print_synopsis(stderr);
-	return 2;
-}
-
-static int ignore_sigpipe(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN; /* a client that vanishes must not kill us */
-	return sigaction(SIGPIPE, &sa, NULL);
-}
+#include "signals.h"
 
 int server_start(int argc, char **argv, const char *model, struct options *o,
 		 int *listen_fd)
@@ -38,7 +21,7 @@ int server_start(int argc, char **argv, const char *model, struct options *o,
 	char err[512], where[NET_ADDR_LEN];
 
 	if (options_parse(argc, argv, o, err, sizeof(err)) != 0)
-		return usage_error(err);
+		return options_usage_error(err);
 	if (o->help) {
 		options_print_help(stdout);
 		printf("\nThis build is a comparison server for benchmarks: "
@@ -55,12 +38,12 @@ int server_start(int argc, char **argv, const char *model, struct options *o,
 	int rc = net_listen(o->bind_addr, o->port, listen_fd, where,
 			    sizeof(where), err, sizeof(err));
 	if (rc == NET_BAD_ADDRESS)
-		return usage_error(err);
+		return options_usage_error(err);
 	if (rc != NET_OK) {
 		log_server("%s", err);
 		return 1;
 	}
-	if (ignore_sigpipe() != 0) {
+	if (signals_ignore_sigpipe() != 0) {
 		log_server("cannot ignore SIGPIPE: %s", strerror(errno));
 		return 1;
 	}

@@ -25,12 +25,13 @@
 #include "log.h"
 #include "net.h"
 #include "server.h"
+#include "signals.h"
 
 /* A process per client: the cap is the process table, not descriptors. */
 #define MAX_CHILDREN 4096
 #define ACCEPT_BATCH 64
 
-static int signal_pipe[2] = {-1, -1};
+static int signal_fd = -1; /* read end of the self-pipe (signals.h) */
 
 struct fork_server {
 	const struct options *opt;
@@ -42,53 +43,6 @@ struct fork_server {
 size_t max_clients_ceiling(void)
 {
 	return MAX_CHILDREN;
-}
-
-/* The only thing a handler does here: note the signal in the pipe. */
-static void on_signal(int signo)
-{
-	int saved = errno;
-	unsigned char b = (unsigned char)signo;
-	ssize_t n = write(signal_pipe[1], &b, 1);
-
-	(void)n; /* a full pipe already holds enough wake-ups */
-	errno = saved;
-}
-
-static int install_signals(void)
-{
-	struct sigaction sa;
-
-	if (pipe(signal_pipe) != 0)
-		return -1;
-	for (int i = 0; i < 2; i++)
-		if (net_set_nonblocking(signal_pipe[i]) != 0 ||
-		    net_set_cloexec(signal_pipe[i]) != 0)
-			return -1;
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_NOCLDSTOP;
-	if (sigaction(SIGCHLD, &sa, NULL) != 0 ||
-	    sigaction(SIGINT, &sa, NULL) != 0 ||
-	    sigaction(SIGTERM, &sa, NULL) != 0)
-		return -1;
-	return 0;
-}
-
-/* In the child: the parent's signal set-up is not ours. */
-static void child_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_DFL;
-	(void)sigaction(SIGCHLD, &sa, NULL);
-	(void)sigaction(SIGINT, &sa, NULL);
-	(void)sigaction(SIGTERM, &sa, NULL);
-	close(signal_pipe[0]);
-	close(signal_pipe[1]);
 }
 
 /* Collect every child that has exited (signals may have merged). */
@@ -140,7 +94,7 @@ static void start_child(struct fork_server *srv, int fd,
 		struct stream st = {fd, stream_read_blocking,
 				    stream_write_blocking};
 		close(srv->listen_fd);
-		child_signals();
+		signals_reset_in_child();
 		if (set_blocking(fd) != 0)
 			_exit(1);
 		serve_client(&st, peer, srv->opt->max_line);
@@ -177,7 +131,7 @@ static bool on_signals(struct fork_server *srv)
 	bool stop_now = false;
 	ssize_t n;
 
-	while ((n = read(signal_pipe[0], sigs, sizeof(sigs))) > 0)
+	while ((n = read(signal_fd, sigs, sizeof(sigs))) > 0)
 		for (ssize_t i = 0; i < n; i++)
 			if (sigs[i] != SIGCHLD)
 				stop_now = true;
@@ -196,8 +150,11 @@ int main(int argc, char **argv)
 		return rc;
 	srv.opt = &opt;
 	srv.children = calloc(opt.max_clients, sizeof(*srv.children));
-	if (srv.children == NULL || install_signals() != 0 ||
-	    srv.listen_fd >= FD_SETSIZE || signal_pipe[0] >= FD_SETSIZE) {
+	static const int signals[] = {SIGCHLD, SIGINT, SIGTERM};
+	if (srv.children != NULL)
+		signal_fd = signals_to_pipe(signals, 3);
+	if (srv.children == NULL || signal_fd < 0 ||
+	    srv.listen_fd >= FD_SETSIZE || signal_fd >= FD_SETSIZE) {
 		log_server("cannot start: %s", strerror(errno));
 		return 1;
 	}
@@ -205,17 +162,16 @@ int main(int argc, char **argv)
 		fd_set readfds;
 		FD_ZERO(&readfds);
 		FD_SET(srv.listen_fd, &readfds);
-		FD_SET(signal_pipe[0], &readfds);
-		int nfds = (srv.listen_fd > signal_pipe[0] ? srv.listen_fd
-							   : signal_pipe[0]) +
-			   1;
+		FD_SET(signal_fd, &readfds);
+		int nfds =
+		    (srv.listen_fd > signal_fd ? srv.listen_fd : signal_fd) + 1;
 		if (select(nfds, &readfds, NULL, NULL, NULL) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_server("select: %s", strerror(errno));
 			return 1;
 		}
-		if (FD_ISSET(signal_pipe[0], &readfds) && on_signals(&srv))
+		if (FD_ISSET(signal_fd, &readfds) && on_signals(&srv))
 			return stop(&srv);
 		if (FD_ISSET(srv.listen_fd, &readfds))
 			accept_clients(&srv);
