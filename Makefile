@@ -42,7 +42,7 @@ $(BUILD)/asan/obj/%.o: src/%.c $(HEADERS)
 
 # Build and start the server on the default port.
 PORT ?= 7777
-run: $(BUILD)/echoserv
+run: programs
 	./$(BUILD)/echoserv $(PORT)
 
 # ---------------------------------------------------------------- tests
