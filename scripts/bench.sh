@@ -458,8 +458,8 @@ value() {
 		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 		$1 == s && $2 == n { print $col[c]; exit }' "$CSV"
 }
-ratio() { # ratio A B: A / B with two decimals, or n/a
-	awk -v a="$1" -v b="$2" 'BEGIN {if (a != "" && b != "" && b > 0) printf "%.2f", a / b; else print "n/a"}'
+ratio() { # ratio A B: A / B rounded down to three decimals (so a verdict is never flattered by rounding), or n/a
+	awk -v a="$1" -v b="$2" 'BEGIN {if (a != "" && b != "" && b > 0) printf "%.3f", int(a / b * 1000) / 1000; else print "n/a"}'
 }
 verdict() { # verdict RATIO MIN: met / NOT met
 	awk -v r="$1" -v m="$2" 'BEGIN {if (r == "n/a") print "n/a"; else if (r + 0 >= m) print "met"; else print "**not met**"}'
