@@ -26,8 +26,7 @@
 #include "server.h"
 
 /* stdin, stdout, stderr and the listening socket. */
-#define OWN_FDS      4
-#define ACCEPT_BATCH 64
+#define OWN_FDS 4
 /* The conversation, a 16 KiB log line and a 16 KiB drain buffer fit with
  * room to spare; only the pages actually touched cost memory. */
 #define CO_STACK (64 * 1024)
@@ -171,23 +170,15 @@ static void admit(struct co_server *srv, int fd, const struct sockaddr *addr)
 	co_spawn(srv, fd, addr);
 }
 
+/* accept_batch()'s callback: ctx is the server. */
+static void admit_one(void *ctx, int fd, const struct sockaddr *addr)
+{
+	admit(ctx, fd, addr);
+}
+
 static void accept_clients(struct co_server *srv)
 {
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		struct sockaddr_storage addr;
-		socklen_t len = sizeof(addr);
-		int fd = accept(srv->listen_fd, (struct sockaddr *)&addr, &len);
-
-		if (fd >= 0) {
-			admit(srv, fd, (struct sockaddr *)&addr);
-			continue;
-		}
-		if (errno == EINTR || errno == ECONNABORTED)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			log_server("accept: %s", strerror(errno));
-		return;
-	}
+	accept_batch(srv->listen_fd, admit_one, srv);
 }
 
 /* readfds/writefds from what each coroutine waits for; returns nfds. */

@@ -103,3 +103,24 @@ int set_blocking(int fd)
 		return -1;
 	return fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ? -1 : 0;
 }
+
+void accept_batch(int listen_fd,
+		  void (*admit)(void *ctx, int fd, const struct sockaddr *addr),
+		  void *ctx)
+{
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage addr;
+		socklen_t len = sizeof(addr);
+		int fd = accept(listen_fd, (struct sockaddr *)&addr, &len);
+
+		if (fd >= 0) {
+			admit(ctx, fd, (struct sockaddr *)&addr);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			log_server("accept: %s", strerror(errno));
+		return; /* EMFILE & co: the next round tries again */
+	}
+}

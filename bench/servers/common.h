@@ -39,6 +39,19 @@ void log_closed(const char *peer, int fd, const struct session *s);
 /* Send "server full" (best effort), log it and close fd gracefully. */
 void turn_away(int fd, const char *peer);
 
+/* Clients accepted per call of accept_batch() at most, so a connect storm
+ * cannot starve the clients already connected. */
+#define ACCEPT_BATCH 64
+
+/*
+ * Accept up to ACCEPT_BATCH waiting clients on listen_fd and hand each to
+ * admit(ctx, fd, addr).  Stops when no one is waiting, or on an error
+ * (logged; the next round tries again).
+ */
+void accept_batch(int listen_fd,
+		  void (*admit)(void *ctx, int fd, const struct sockaddr *addr),
+		  void *ctx);
+
 /* Make fd blocking again; 0 or -1 with errno. */
 int set_blocking(int fd);
 

@@ -20,9 +20,8 @@
 #include "server.h"
 
 /* stdin, stdout, stderr, the listening socket and the epoll descriptor. */
-#define OWN_FDS      5
-#define ACCEPT_BATCH 64
-#define MAX_EVENTS   256
+#define OWN_FDS    5
+#define MAX_EVENTS 256
 
 struct epoll_conn {
 	struct nb_conn nb;

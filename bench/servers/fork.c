@@ -29,7 +29,6 @@
 
 /* A process per client: the cap is the process table, not descriptors. */
 #define MAX_CHILDREN 4096
-#define ACCEPT_BATCH 64
 
 static int signal_fd = -1; /* read end of the self-pipe (signals.h) */
 
@@ -105,23 +104,15 @@ static void start_child(struct fork_server *srv, int fd,
 	srv->nchildren++;
 }
 
+/* accept_batch()'s callback: ctx is the server. */
+static void admit_one(void *ctx, int fd, const struct sockaddr *addr)
+{
+	start_child(ctx, fd, addr);
+}
+
 static void accept_clients(struct fork_server *srv)
 {
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		struct sockaddr_storage addr;
-		socklen_t len = sizeof(addr);
-		int fd = accept(srv->listen_fd, (struct sockaddr *)&addr, &len);
-
-		if (fd >= 0) {
-			start_child(srv, fd, (struct sockaddr *)&addr);
-			continue;
-		}
-		if (errno == EINTR || errno == ECONNABORTED)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			log_server("accept: %s", strerror(errno));
-		return;
-	}
+	accept_batch(srv->listen_fd, admit_one, srv);
 }
 
 /* The pipe is readable: reap, and report whether a stop signal came. */

@@ -18,8 +18,6 @@
 
 /* stdin, stdout, stderr and the listening socket. */
 #define OWN_FDS 4
-/* Clients accepted per round at most, as in echoserv. */
-#define ACCEPT_BATCH 64
 
 struct poll_server {
 	const struct options *opt;
@@ -59,23 +57,15 @@ static void admit(struct poll_server *srv, int fd, const struct sockaddr *addr)
 	srv->nclients++;
 }
 
+/* accept_batch()'s callback: ctx is the server. */
+static void admit_one(void *ctx, int fd, const struct sockaddr *addr)
+{
+	admit(ctx, fd, addr);
+}
+
 static void accept_clients(struct poll_server *srv)
 {
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		struct sockaddr_storage addr;
-		socklen_t len = sizeof(addr);
-		int fd = accept(srv->listen_fd, (struct sockaddr *)&addr, &len);
-
-		if (fd >= 0) {
-			admit(srv, fd, (struct sockaddr *)&addr);
-			continue;
-		}
-		if (errno == EINTR || errno == ECONNABORTED)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			log_server("accept: %s", strerror(errno));
-		return; /* EMFILE & co: the next round tries again */
-	}
+	accept_batch(srv->listen_fd, admit_one, srv);
 }
 
 /* The pollfd array from the connection table: READING clients wait for
