@@ -835,7 +835,7 @@ bool client_silent(int fd, double seconds)
 	return true;
 }
 
-bool have_ipv6(void)
+bool can_bind_ipv6(const struct in6_addr *addr)
 {
 	struct sockaddr_in6 in6;
 	int fd = socket(AF_INET6, SOCK_STREAM, 0);
@@ -845,10 +845,15 @@ bool have_ipv6(void)
 		return false;
 	memset(&in6, 0, sizeof(in6));
 	in6.sin6_family = AF_INET6;
-	in6.sin6_addr = in6addr_loopback;
+	in6.sin6_addr = *addr;
 	ok = bind(fd, (struct sockaddr *)&in6, sizeof(in6)) == 0;
 	close(fd);
 	return ok;
+}
+
+bool have_ipv6(void)
+{
+	return can_bind_ipv6(&in6addr_loopback);
 }
 
 int client_local_port(int fd)

@@ -42,6 +42,7 @@
 #ifndef ECHOSERV_TEST_HARNESS_H
 #define ECHOSERV_TEST_HARNESS_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -252,6 +253,9 @@ bool client_silent(int fd, double seconds);
 
 /* Does this system have IPv6 on loopback (::1)?  Tests of IPv6 behaviour
  * skip themselves where it does not. */
+/* Can this system bind an IPv6 TCP socket to addr (e.g. in6addr_any)? */
+bool can_bind_ipv6(const struct in6_addr *addr);
+
 bool have_ipv6(void);
 
 /* Local port of a connected socket, or -1. */

@@ -547,24 +547,6 @@ static void bind_host_name_localhost_listens_and_serves(void **state)
 	check_echo(fd, "by name\n");
 }
 
-/* Can this system listen on [::] (IPv6 in the kernel, even if ::1 is not
- * configured)? */
-static bool can_listen_on_ipv6_any(void)
-{
-	struct sockaddr_in6 in6;
-	int fd = socket(AF_INET6, SOCK_STREAM, 0);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	memset(&in6, 0, sizeof(in6));
-	in6.sin6_family = AF_INET6;
-	in6.sin6_addr = in6addr_any;
-	ok = bind(fd, (struct sockaddr *)&in6, sizeof(in6)) == 0;
-	close(fd);
-	return ok;
-}
-
 static void default_binds_dual_stack_and_serves_ipv4_and_ipv6(void **state)
 {
 	(void)state;
@@ -575,7 +557,7 @@ static void default_binds_dual_stack_and_serves_ipv4_and_ipv6(void **state)
 
 	/* [::] where the system has IPv6, else 0.0.0.0. */
 	snprintf(want, sizeof(want),
-		 can_listen_on_ipv6_any() ? "[::]:%d" : "0.0.0.0:%d", port);
+		 can_bind_ipv6(&in6addr_any) ? "[::]:%d" : "0.0.0.0:%d", port);
 	assert_string_equal(server.listen_addr, want);
 	assert_int_equal(log_count(&server, "listening on"), 1);
 	int fd4 = client_connect("127.0.0.1", port);
