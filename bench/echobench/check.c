@@ -1,6 +1,7 @@
 /*
- * check.c - the protocol check: a few conversations from SPEC section 3,
- * each on its own connection, compared byte for byte with the exact reply.
+ * check.c - the protocol check: a few conversations from section 3 of
+ * docs/protocol.md, each on its own connection, compared byte for byte with
+ * the exact reply.
  * It lets the smoke test show that every comparison server speaks the same
  * protocol as echoserv, not just that it echoes.
  */

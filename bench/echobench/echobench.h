@@ -21,7 +21,7 @@
 struct bench_config {
 	const char *host;
 	const char *port;
-	size_t connections; /* active connections */
+	size_t connections; /* active connections; 0: hold the idle ones */
 	size_t idle;        /* extra connections that never send */
 	size_t size;        /* bytes per line, LF included */
 	size_t pipeline;    /* lines in flight per connection */
@@ -99,8 +99,8 @@ int connect_blocking(const struct sockaddr_storage *addr, socklen_t len);
 
 /* ============================== the check ============================== */
 
-/* Run the protocol conversations of SPEC section 3 against the server.
- * Prints one line per case; returns the number of failed cases. */
+/* Run the protocol conversations of docs/protocol.md section 3 against the
+ * server.  Prints one line per case; returns the number of failed cases. */
 int run_protocol_check(const struct bench_config *cfg);
 
 #endif

@@ -146,36 +146,54 @@ static int connect_result(int fd)
 }
 
 /*
- * Connect n sockets to addr at once and wait (until deadline) for all of
- * them.  fds[i] is the connected socket, or -1 if it failed (counted in
- * *failed, the first error printed).  Returns -1 only if out of memory.
+ * How many connects may be in progress at once.  Opening 10,000 at once
+ * would overflow the server's listen queue (SOMAXCONN) before it has had
+ * a chance to accept, and every dropped SYN costs a second's retransmit;
+ * a window of handshakes keeps the pace to what the server accepts.
+ */
+#define CONNECT_WINDOW 256
+
+/* The connect on fds[i] finished: keep the socket, or close it and note
+ * the first error. */
+static void connect_finished(int *fds, size_t i, int *first_error)
+{
+	int err = connect_result(fds[i]);
+
+	if (err != 0) {
+		if (*first_error == 0)
+			*first_error = err;
+		close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+/*
+ * Connect n sockets to addr, at most CONNECT_WINDOW in progress at a time,
+ * and wait (until deadline) for all of them.  fds[i] is the connected
+ * socket, or -1 if it failed (counted in *failed, the first error
+ * printed).  Returns -1 only if out of memory.
  */
 static int connect_all(const struct sockaddr_storage *addr, socklen_t len,
 		       int *fds, size_t n, uint64_t deadline, uint64_t *failed)
 {
-	struct pollfd *pfd = calloc(n + 1, sizeof(*pfd));
-	size_t *which = calloc(n + 1, sizeof(*which));
-	bool *done = calloc(n + 1, sizeof(*done));
+	struct pollfd pfd[CONNECT_WINDOW];
+	size_t which[CONNECT_WINDOW];
+	size_t next = 0; /* fds[0, next) are started */
+	nfds_t m = 0;    /* pending connects in pfd[0, m) */
 	int first_error = 0;
 
-	if (pfd == NULL || which == NULL || done == NULL) {
-		free(pfd);
-		free(which);
-		free(done);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		fds[i] = start_connect(addr, len);
-		if (fds[i] < 0 && first_error == 0)
-			first_error = errno;
-	}
 	for (;;) {
-		nfds_t m = 0;
-		for (size_t i = 0; i < n; i++) {
-			if (fds[i] < 0 || done[i])
+		while (m < CONNECT_WINDOW && next < n) {
+			size_t i = next++;
+			fds[i] = start_connect(addr, len);
+			if (fds[i] < 0) {
+				if (first_error == 0)
+					first_error = errno;
 				continue;
+			}
 			pfd[m].fd = fds[i];
 			pfd[m].events = POLLOUT;
+			pfd[m].revents = 0;
 			which[m++] = i;
 		}
 		uint64_t now = now_ns();
@@ -184,31 +202,27 @@ static int connect_all(const struct sockaddr_storage *addr, socklen_t len,
 		int ready = poll(pfd, m, (int)((deadline - now) / 1000000) + 1);
 		if (ready < 0 && errno != EINTR)
 			break;
-		for (nfds_t j = 0; ready > 0 && j < m; j++) {
-			if (pfd[j].revents == 0)
+		/* Settle the finished ones, keeping the rest packed. */
+		nfds_t kept = 0;
+		for (nfds_t j = 0; j < m; j++) {
+			if (ready > 0 && pfd[j].revents != 0) {
+				connect_finished(fds, which[j], &first_error);
 				continue;
-			size_t i = which[j];
-			int err = connect_result(fds[i]);
-			done[i] = true;
-			if (err != 0) {
-				if (first_error == 0)
-					first_error = err;
-				close(fds[i]);
-				fds[i] = -1;
 			}
+			pfd[kept] = pfd[j];
+			which[kept++] = which[j];
 		}
+		m = kept;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (fds[i] >= 0 && !done[i]) { /* still connecting: too late */
-			close(fds[i]);
-			fds[i] = -1;
-		}
+	for (nfds_t j = 0; j < m; j++) { /* still connecting: too late */
+		close(fds[which[j]]);
+		fds[which[j]] = -1;
+	}
+	for (size_t i = next; i < n; i++) /* never started: too late */
+		fds[i] = -1;
+	for (size_t i = 0; i < n; i++)
 		if (fds[i] < 0)
 			(*failed)++;
-	}
-	free(pfd);
-	free(which);
-	free(done);
 	if (*failed > 0)
 		fprintf(stderr, "echobench: %llu connection%s failed: %s\n",
 			(unsigned long long)*failed, *failed == 1 ? "" : "s",
@@ -596,6 +610,36 @@ static int run_workers(const struct bench_config *cfg, const int *fds,
 	return rc;
 }
 
+/*
+ * Say on stderr, at once, that the connections are open: a script timing
+ * the server (its CPU, its system calls) starts its clock at this line, so
+ * that connecting and accepting are not charged to the echoed lines.
+ */
+static void announce_open(size_t total, uint64_t failed, uint64_t ns)
+{
+	fprintf(stderr, "echobench: %llu of %zu connections open in %.3f s\n",
+		(unsigned long long)(total - failed), total,
+		(double)ns / NS_PER_SEC);
+	fflush(stderr);
+}
+
+/* No active connection (-c 0): hold the idle ones open, sending nothing,
+ * for the warm-up and the window. */
+static int hold_idle(const struct bench_config *cfg)
+{
+	uint64_t end =
+	    now_ns() + (uint64_t)((cfg->warmup + cfg->duration) * NS_PER_SEC);
+
+	for (uint64_t now = now_ns(); now < end; now = now_ns()) {
+		int ms = (int)((end - now) / 1000000) + 1;
+		if (poll(NULL, 0, ms) < 0 && errno != EINTR) {
+			perror("echobench: poll");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int run_load(const struct bench_config *cfg, struct bench_result *res)
 {
 	struct sockaddr_storage addr;
@@ -618,13 +662,19 @@ int run_load(const struct bench_config *cfg, struct bench_result *res)
 	/* The idle ones first: they are already there when the load starts. */
 	uint64_t deadline =
 	    now_ns() + (uint64_t)(cfg->connect_time * NS_PER_SEC);
+	uint64_t t0 = now_ns();
 	if (connect_all(&addr, len, fds, total, deadline,
-			&res->connect_failed) != 0)
+			&res->connect_failed) != 0) {
 		fprintf(stderr, "echobench: out of memory\n");
-	else if (res->connect_failed == total)
-		rc = 0; /* nothing to measure: the report shows the failures */
-	else
-		rc = run_workers(cfg, fds + cfg->idle, res);
+	} else {
+		announce_open(total, res->connect_failed, now_ns() - t0);
+		if (res->connect_failed == total)
+			rc = 0; /* nothing to measure: the report says why */
+		else if (cfg->connections == 0)
+			rc = hold_idle(cfg);
+		else
+			rc = run_workers(cfg, fds + cfg->idle, res);
+	}
 	res->idle_dropped = count_idle_dropped(fds, cfg->idle);
 	for (size_t i = 0; i < cfg->idle; i++)
 		if (fds[i] >= 0)

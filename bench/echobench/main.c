@@ -32,7 +32,10 @@ static void help(void)
 	    "\n"
 	    "  -H, --host HOST         server address (default 127.0.0.1)\n"
 	    "  -p, --port PORT         server port (required)\n"
-	    "  -c, --connections N     active connections (default 10)\n"
+	    "  -c, --connections N     active connections (default 10); 0 "
+	    "holds the idle\n"
+	    "                          ones open for the warm-up and window, "
+	    "sending nothing\n"
 	    "  -i, --idle N            extra connections that stay idle "
 	    "(default 0)\n"
 	    "  -s, --size BYTES        line size, LF included, 1..%d "
@@ -149,7 +152,7 @@ static bool apply(const struct opt *o, const char *v, struct bench_config *cfg)
 		cfg->port = v;
 		break;
 	case OPT_CONNS:
-		ok = parse_count(v, 1, 1000000, &cfg->connections);
+		ok = parse_count(v, 0, 1000000, &cfg->connections);
 		break;
 	case OPT_IDLE:
 		ok = parse_count(v, 0, 1000000, &cfg->idle);
@@ -249,6 +252,10 @@ static bool parse_args(int argc, char **argv, struct bench_config *cfg)
 		fprintf(stderr, "echobench: missing --port\n");
 		return false;
 	}
+	if (cfg->connections == 0 && cfg->idle == 0 && !cfg->check) {
+		fprintf(stderr, "echobench: --connections 0 needs --idle\n");
+		return false;
+	}
 	return true;
 }
 
@@ -267,7 +274,7 @@ static uint64_t total_errors(const struct bench_result *r)
 
 static void report(const struct bench_config *cfg, const struct bench_result *r)
 {
-	double rate = (double)r->messages / r->window;
+	double rate = r->window > 0 ? (double)r->messages / r->window : 0;
 	double mbps = rate * (double)cfg->size / 1e6;
 	const struct histogram *h = &r->latency;
 
@@ -315,17 +322,36 @@ static void report(const struct bench_config *cfg, const struct bench_result *r)
 
 /* ============================== main ============================== */
 
-/* As many descriptors as the hard limit allows: 1,000 connections need
- * more than the usual soft limit of 1,024 leaves. */
-static void raise_fd_limit(void)
+/*
+ * As many descriptors as the hard limit allows: 1,000 connections need
+ * more than the usual soft limit of 1,024 leaves.  False (after saying
+ * why) if even that is too few for the connections asked for.
+ */
+static bool raise_fd_limit(size_t connections)
 {
 	struct rlimit rl;
+	const size_t spare = 16; /* stdio, poll's own, a margin */
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		perror("echobench: getrlimit");
+		return false;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
 			perror("echobench: setrlimit");
+		else if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return false;
 	}
+	if (rl.rlim_cur != RLIM_INFINITY && connections + spare > rl.rlim_cur) {
+		fprintf(stderr,
+			"echobench: %zu connections need %zu descriptors; the "
+			"limit is %llu (raise the hard limit: ulimit -Hn)\n",
+			connections, connections + spare,
+			(unsigned long long)rl.rlim_cur);
+		return false;
+	}
+	return true;
 }
 
 int main(int argc, char **argv)
@@ -354,7 +380,8 @@ int main(int argc, char **argv)
 	if (cfg.check)
 		return run_protocol_check(&cfg) == 0 ? 0 : EXIT_ERRORS;
 
-	raise_fd_limit();
+	if (!raise_fd_limit(cfg.connections + cfg.idle))
+		return EXIT_ERRORS;
 	if (run_load(&cfg, &res) != 0)
 		return EXIT_ERRORS;
 	report(&cfg, &res);
