@@ -561,6 +561,28 @@ static uint64_t count_idle_dropped(const int *fds, size_t n)
 	return dropped;
 }
 
+/*
+ * Say on stderr, at once, that the connections are open: a script timing
+ * the server (its CPU, its system calls) starts its clock at this line, so
+ * that connecting and accepting are not charged to the echoed lines.
+ */
+static void announce_open(size_t total, uint64_t failed, uint64_t ns)
+{
+	fprintf(stderr, "echobench: %llu of %zu connections open in %.3f s\n",
+		(unsigned long long)(total - failed), total,
+		(double)ns / NS_PER_SEC);
+	fflush(stderr);
+}
+
+/* Say on stderr that the load is over and the connections are about to be
+ * closed: the end of the script's clock, before the server's work of
+ * closing them. */
+static void announce_closing(void)
+{
+	fprintf(stderr, "echobench: closing the connections\n");
+	fflush(stderr);
+}
+
 /* Start the workers on the connected fds and wait for them. */
 static int run_workers(const struct bench_config *cfg, const int *fds,
 		       struct bench_result *res)
@@ -601,26 +623,14 @@ static int run_workers(const struct bench_config *cfg, const int *fds,
 		}
 		ws[t].started = true;
 	}
-	for (size_t t = 0; t < nw; t++) {
+	for (size_t t = 0; t < nw; t++)
 		if (ws[t].started)
 			pthread_join(ws[t].thread, NULL);
+	announce_closing();
+	for (size_t t = 0; t < nw; t++)
 		worker_finish(&ws[t], res);
-	}
 	free(ws);
 	return rc;
-}
-
-/*
- * Say on stderr, at once, that the connections are open: a script timing
- * the server (its CPU, its system calls) starts its clock at this line, so
- * that connecting and accepting are not charged to the echoed lines.
- */
-static void announce_open(size_t total, uint64_t failed, uint64_t ns)
-{
-	fprintf(stderr, "echobench: %llu of %zu connections open in %.3f s\n",
-		(unsigned long long)(total - failed), total,
-		(double)ns / NS_PER_SEC);
-	fflush(stderr);
 }
 
 /* No active connection (-c 0): hold the idle ones open, sending nothing,
@@ -668,12 +678,15 @@ int run_load(const struct bench_config *cfg, struct bench_result *res)
 		fprintf(stderr, "echobench: out of memory\n");
 	} else {
 		announce_open(total, res->connect_failed, now_ns() - t0);
-		if (res->connect_failed == total)
+		if (res->connect_failed == total) {
 			rc = 0; /* nothing to measure: the report says why */
-		else if (cfg->connections == 0)
+			announce_closing();
+		} else if (cfg->connections == 0) {
 			rc = hold_idle(cfg);
-		else
+			announce_closing();
+		} else {
 			rc = run_workers(cfg, fds + cfg->idle, res);
+		}
 	}
 	res->idle_dropped = count_idle_dropped(fds, cfg->idle);
 	for (size_t i = 0; i < cfg->idle; i++)
