@@ -75,11 +75,13 @@ uint64_t hist_quantile(const struct histogram *h, double q);
 /* ============================== the load ============================== */
 
 struct bench_result {
-	uint64_t messages;   /* lines echoed inside the measured window */
-	uint64_t echoed;     /* lines echoed in the whole run, warm-up too */
-	uint64_t mismatches; /* echoed bytes that differ from those sent */
-	uint64_t closed;     /* connections the server closed or reset */
-	uint64_t lost;       /* lines sent but never echoed (after drain) */
+	uint64_t messages;     /* lines echoed inside the measured window */
+	uint64_t echoed;       /* lines echoed in the whole run, warm-up too */
+	uint64_t before_start; /* of those, before every connection was
+				  answered once (the clock not started) */
+	uint64_t mismatches;   /* echoed bytes that differ from those sent */
+	uint64_t closed;       /* connections the server closed or reset */
+	uint64_t lost;         /* lines sent but never echoed (after drain) */
 	uint64_t connect_failed;
 	uint64_t idle_dropped; /* idle connections the server closed */
 	double window;         /* seconds actually measured */

@@ -17,6 +17,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,19 @@ struct conn {
 	uint64_t *sent_at; /* write time of line k at k % pipeline */
 };
 
+/*
+ * The start of the clock, shared by the load threads.  The warm-up begins
+ * only once every active connection has had a line echoed: a server may
+ * still be accepting (a forking one forking) after the connects completed
+ * in the kernel, and a window measured then would measure the accepting.
+ */
+struct start_gate {
+	pthread_mutex_t lock;
+	size_t
+	    waiting; /* load threads whose connections are not all answered */
+	uint64_t opened; /* when the connections were open */
+};
+
 /* One load thread: its connections, its poll() set and its results. */
 struct worker {
 	const struct bench_config *cfg;
@@ -55,11 +69,14 @@ struct worker {
 	size_t n;
 	struct pollfd *pfd; /* pfd[i] watches conns[i] */
 	unsigned char *rx;  /* RX_BUFFER bytes for every read */
-	/* Monotonic ns: lines finished in [t_measure, t_end) are counted;
-	 * after t_end no line is sent and the rest are awaited until
-	 * t_drain_end. */
-	uint64_t t_measure, t_end, t_drain_end;
+	/* Monotonic ns: until every connection has had a line echoed (or
+	 * t_start_limit), nothing is counted; then lines finished in
+	 * [t_measure, t_end) are; after t_end no line is sent and the rest
+	 * are awaited until t_drain_end. */
+	uint64_t t_start_limit, t_measure, t_end, t_drain_end;
+	bool started_clock;
 	bool sending;
+	struct start_gate *gate;
 	bool started; /* its thread is running */
 	int reports;  /* diagnostics printed so far */
 	struct bench_result res;
@@ -343,6 +360,10 @@ static size_t matching_prefix(const struct worker *w, const struct conn *c,
 /* The last byte of line k arrived at time t. */
 static void line_done(struct worker *w, struct conn *c, uint64_t k, uint64_t t)
 {
+	if (!w->started_clock) {
+		w->res.before_start++;
+		return;
+	}
 	if (t < w->t_measure || t >= w->t_end)
 		return;
 	w->res.messages++;
@@ -435,10 +456,43 @@ static bool all_answered(const struct worker *w)
 	return true;
 }
 
+/* Every live connection has had at least one line echoed. */
+static bool all_started(const struct worker *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		const struct conn *c = &w->conns[i];
+		if (c->fd >= 0 && c->rpos < w->cfg->size)
+			return false;
+	}
+	return true;
+}
+
+/* Start w's warm-up and window now; the last thread to do so says so. */
+static void start_clock(struct worker *w, uint64_t now)
+{
+	const struct bench_config *cfg = w->cfg;
+
+	w->started_clock = true;
+	w->t_measure = now + (uint64_t)(cfg->warmup * NS_PER_SEC);
+	w->t_end = w->t_measure + (uint64_t)(cfg->duration * NS_PER_SEC);
+	w->t_drain_end = w->t_end + (uint64_t)(cfg->drain_time * NS_PER_SEC);
+	pthread_mutex_lock(&w->gate->lock);
+	if (--w->gate->waiting == 0) {
+		fprintf(stderr,
+			"echobench: every active connection answered after "
+			"%.3f s; load starts\n",
+			(double)(now - w->gate->opened) / NS_PER_SEC);
+		fflush(stderr);
+	}
+	pthread_mutex_unlock(&w->gate->lock);
+}
+
 /* Milliseconds poll() may sleep before the next phase change. */
 static int poll_timeout(const struct worker *w, uint64_t now)
 {
-	uint64_t next = w->sending ? w->t_end : w->t_drain_end;
+	uint64_t next = !w->started_clock ? w->t_start_limit
+			: w->sending      ? w->t_end
+					  : w->t_drain_end;
 
 	if (next <= now)
 		return 0;
@@ -455,7 +509,10 @@ static void *worker_main(void *arg)
 	}
 	for (;;) {
 		uint64_t now = now_ns();
-		if (w->sending && now >= w->t_end)
+		if (!w->started_clock &&
+		    (now >= w->t_start_limit || all_started(w)))
+			start_clock(w, now);
+		if (w->started_clock && w->sending && now >= w->t_end)
 			w->sending = false;
 		if (!w->sending && (now >= w->t_drain_end || all_answered(w)))
 			break;
@@ -530,6 +587,7 @@ static int worker_init(struct worker *w, const struct bench_config *cfg,
 static void worker_finish(struct worker *w, struct bench_result *res)
 {
 	res->messages += w->res.messages;
+	res->before_start += w->res.before_start;
 	for (size_t i = 0; w->conns != NULL && i < w->n; i++)
 		res->echoed += w->conns[i].rpos / w->cfg->size;
 	res->mismatches += w->res.mismatches;
@@ -594,7 +652,11 @@ static int run_workers(const struct bench_config *cfg, const int *fds,
 
 	if (ws == NULL)
 		return -1;
-	uint64_t start = now_ns();
+	struct start_gate gate = {.waiting = nw, .opened = now_ns()};
+	if (pthread_mutex_init(&gate.lock, NULL) != 0) {
+		free(ws);
+		return -1;
+	}
 	for (size_t t = 0, first = 0; t < nw; t++) {
 		size_t n = cfg->connections / nw + (t < cfg->connections % nw);
 		if (worker_init(&ws[t], cfg, fds, first, n) != 0) {
@@ -606,11 +668,9 @@ static int run_workers(const struct bench_config *cfg, const int *fds,
 		first += n;
 	}
 	for (size_t t = 0; rc == 0 && t < nw; t++) {
-		ws[t].t_measure = start + (uint64_t)(cfg->warmup * NS_PER_SEC);
-		ws[t].t_end =
-		    ws[t].t_measure + (uint64_t)(cfg->duration * NS_PER_SEC);
-		ws[t].t_drain_end =
-		    ws[t].t_end + (uint64_t)(cfg->drain_time * NS_PER_SEC);
+		ws[t].gate = &gate;
+		ws[t].t_start_limit =
+		    gate.opened + (uint64_t)(cfg->connect_time * NS_PER_SEC);
 		ws[t].sending = true;
 		int err =
 		    pthread_create(&ws[t].thread, NULL, worker_main, &ws[t]);
@@ -630,17 +690,33 @@ static int run_workers(const struct bench_config *cfg, const int *fds,
 	for (size_t t = 0; t < nw; t++)
 		worker_finish(&ws[t], res);
 	free(ws);
+	pthread_mutex_destroy(&gate.lock);
 	return rc;
 }
 
+/* Set by SIGUSR1: a script that has measured what it wanted ends the hold. */
+static volatile sig_atomic_t hold_over;
+
+static void on_hold_over(int sig)
+{
+	(void)sig;
+	hold_over = 1;
+}
+
 /* No active connection (-c 0): hold the idle ones open, sending nothing,
- * for the warm-up and the window. */
+ * for the warm-up and the window, or until SIGUSR1 arrives. */
 static int hold_idle(const struct bench_config *cfg)
 {
+	struct sigaction sa;
 	uint64_t end =
 	    now_ns() + (uint64_t)((cfg->warmup + cfg->duration) * NS_PER_SEC);
 
-	for (uint64_t now = now_ns(); now < end; now = now_ns()) {
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_hold_over;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, NULL) != 0)
+		perror("echobench: sigaction");
+	for (uint64_t now = now_ns(); now < end && !hold_over; now = now_ns()) {
 		int ms = (int)((end - now) / 1000000) + 1;
 		if (poll(NULL, 0, ms) < 0 && errno != EINTR) {
 			perror("echobench: poll");

@@ -34,8 +34,9 @@ static void help(void)
 	    "  -p, --port PORT         server port (required)\n"
 	    "  -c, --connections N     active connections (default 10); 0 "
 	    "holds the idle\n"
-	    "                          ones open for the warm-up and window, "
-	    "sending nothing\n"
+	    "                          ones open for the warm-up and window "
+	    "(or until\n"
+	    "                          SIGUSR1), sending nothing\n"
 	    "  -i, --idle N            extra connections that stay idle "
 	    "(default 0)\n"
 	    "  -s, --size BYTES        line size, LF included, 1..%d "
@@ -56,6 +57,8 @@ static void help(void)
 	    "  -q, --quiet             print only the final key=value line\n"
 	    "  -h, --help              print this help and exit\n"
 	    "\n"
+	    "The warm-up starts once every active connection has had a line "
+	    "echoed.\n"
 	    "Latency is from the write of a line's last byte to the arrival of "
 	    "its echo's\n"
 	    "last byte.  MB/s counts echoed bytes (one direction).  Exit "
@@ -306,13 +309,16 @@ static void report(const struct bench_config *cfg, const struct bench_result *r)
 	}
 	printf(
 	    "msgs_per_s=%.0f mb_per_s=%.3f p50_us=%.1f p99_us=%.1f "
-	    "p999_us=%.1f max_us=%.1f messages=%llu echoed=%llu errors=%llu "
+	    "p999_us=%.1f max_us=%.1f messages=%llu echoed=%llu "
+	    "before_start=%llu "
+	    "errors=%llu "
 	    "mismatches=%llu closed=%llu lost=%llu connect_failed=%llu "
 	    "idle_dropped=%llu connections=%zu idle=%zu size=%zu "
 	    "pipeline=%zu threads=%zu window_s=%.3f\n",
 	    rate, mbps, us(hist_quantile(h, 0.50)), us(hist_quantile(h, 0.99)),
 	    us(hist_quantile(h, 0.999)), us(h->max),
 	    (unsigned long long)r->messages, (unsigned long long)r->echoed,
+	    (unsigned long long)r->before_start,
 	    (unsigned long long)total_errors(r),
 	    (unsigned long long)r->mismatches, (unsigned long long)r->closed,
 	    (unsigned long long)r->lost, (unsigned long long)r->connect_failed,
