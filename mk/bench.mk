@@ -1,5 +1,5 @@
-# bench.mk - the benchmark kit (SPEC section 6, issue 3): the echobench load
-# generator and the comparison servers, all built into $(BUILD)/.
+# bench.mk - the benchmark kit (docs/protocol.md section 6): the echobench
+# load generator and the comparison servers, all built into $(BUILD)/.
 #
 # The comparison servers link the project's own protocol, network, logging
 # and option modules (not copies); each defines its own max_clients_ceiling()
@@ -42,16 +42,20 @@ $(BUILD)/echoserv-%: $(BUILD)/obj/bench/servers/%.o $(BENCH_COMMON_OBJS) \
 		     $(BENCH_SHARED_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread
 
-.PHONY: bench bench-quick bench-smoke
+.PHONY: bench bench-quick bench-scaling bench-smoke
 
-# The full matrix (several minutes) and the quick one (under a minute).
-bench: programs
-	scripts/bench.sh
+# The full matrix and the scaling run (about 20 minutes), the quick matrix
+# (about 2), the scaling run alone.  deps installs gnuplot for the charts.
+bench: deps programs
+	scripts/bench.sh --all
 
-bench-quick: programs
+bench-quick: deps programs
 	scripts/bench.sh --quick
 
-# make check: the quick mode against two servers, correctness only (the
-# protocol check, then the load with every echoed byte verified).
+bench-scaling: deps programs
+	scripts/bench.sh --scaling
+
+# make check: correctness only (the protocol check against every server,
+# then a short load on two with every echoed byte verified).
 bench-smoke: programs
 	scripts/bench.sh --smoke

@@ -27,6 +27,8 @@ need 'command -v tmux' tmux
 need 'nc -h 2>&1 | grep -q OpenBSD' netcat-openbsd
 need 'command -v groff' groff-base
 need 'command -v man' man-db
+# The benchmark's PNG charts (scripts/bench_report.py) are drawn by gnuplot.
+need 'command -v gnuplot' gnuplot-nox
 
 [ -z "$missing" ] && exit 0
 
