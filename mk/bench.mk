@@ -2,8 +2,9 @@
 # generator and the comparison servers, all built into $(BUILD)/.
 #
 # The comparison servers link the project's own protocol, network, logging
-# and option modules (not copies); each defines its own max_clients_ceiling()
-# in place of src/server.c.
+# and option modules (not copies), and the kit's own start-up, client
+# arrival and departure, and lingering close (bench/servers/startup.c,
+# clients.c, linger.c).
 
 BENCH_HEADERS := $(wildcard bench/echobench/*.h bench/servers/*.h) $(HEADERS)
 
@@ -14,9 +15,12 @@ ECHOBENCH_OBJS := $(ECHOBENCH_SRCS:bench/%.c=$(BUILD)/obj/bench/%.o)
 BENCH_SHARED_SRCS := src/protocol.c src/net.c src/log.c src/options.c \
 		     src/signals.c
 BENCH_SHARED_OBJS := $(BENCH_SHARED_SRCS:src/%.c=$(BUILD)/obj/%.o)
-# The kit's own helpers for them: start-up, nonblocking and blocking I/O.
-BENCH_COMMON_OBJS := $(BUILD)/obj/bench/servers/common.o \
-		     $(BUILD)/obj/bench/servers/nbconn.o \
+# The kit's own helpers for them: start-up, clients' arrival and departure,
+# the lingering close, nonblocking and blocking I/O.
+BENCH_COMMON_OBJS := $(BUILD)/obj/bench/servers/startup.o \
+		     $(BUILD)/obj/bench/servers/clients.o \
+		     $(BUILD)/obj/bench/servers/linger.o \
+		     $(BUILD)/obj/bench/servers/nonblocking_client.o \
 		     $(BUILD)/obj/bench/servers/conversation.o
 
 BENCH_SERVERS := $(BUILD)/echoserv-poll $(BUILD)/echoserv-epoll \
@@ -29,6 +33,7 @@ CHECKS += bench-smoke
 # epoll and accept4 are Linux's; ucontext left POSIX in 2008 and glibc shows
 # it only with _GNU_SOURCE (or _XOPEN_SOURCE).  Per object, nowhere else.
 $(BUILD)/obj/bench/servers/epoll.o: BENCH_EXTRA := -D_GNU_SOURCE
+$(BUILD)/obj/bench/servers/clients.o: BENCH_EXTRA := -D_GNU_SOURCE
 $(BUILD)/obj/bench/servers/co.o: BENCH_EXTRA := -D_GNU_SOURCE
 
 $(BUILD)/obj/bench/%.o: bench/%.c $(BENCH_HEADERS)
