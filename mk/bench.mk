@@ -25,7 +25,8 @@ BENCH_COMMON_OBJS := $(BUILD)/obj/bench/servers/startup.o \
 
 BENCH_SERVERS := $(BUILD)/echoserv-poll $(BUILD)/echoserv-epoll \
 		 $(BUILD)/echoserv-threads $(BUILD)/echoserv-fork \
-		 $(BUILD)/echoserv-co
+		 $(BUILD)/echoserv-co $(BUILD)/echoserv-iterative \
+		 $(BUILD)/echoserv-nonblock $(BUILD)/echoserv-sigio
 
 PROGRAMS += $(BUILD)/echobench $(BENCH_SERVERS)
 CHECKS += bench-smoke
@@ -34,11 +35,18 @@ CHECKS += bench-smoke
 # it only with _GNU_SOURCE (or _XOPEN_SOURCE).  Per object, nowhere else.
 $(BUILD)/obj/bench/servers/epoll.o: BENCH_EXTRA := -D_GNU_SOURCE
 $(BUILD)/obj/bench/servers/clients.o: BENCH_EXTRA := -D_GNU_SOURCE
+# F_SETSIG and the descriptor in siginfo (si_fd) are Linux's too.
+$(BUILD)/obj/bench/servers/sigio.o: BENCH_EXTRA := -D_GNU_SOURCE
 $(BUILD)/obj/bench/servers/co.o: BENCH_EXTRA := -D_GNU_SOURCE
 
 $(BUILD)/obj/bench/%.o: bench/%.c $(BENCH_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(BENCH_EXTRA) -Ibench/servers -c -o $@ $<
+
+# Objects named only in the pattern rule below would count as intermediate
+# and be deleted after each link (so every make rebuilt them).
+.SECONDARY: $(BENCH_COMMON_OBJS) \
+	    $(BENCH_SERVERS:$(BUILD)/echoserv-%=$(BUILD)/obj/bench/servers/%.o)
 
 $(BUILD)/echobench: $(ECHOBENCH_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread

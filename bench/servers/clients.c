@@ -36,7 +36,7 @@ static int accept_nonblocking(int listen_fd, struct sockaddr_storage *addr)
 #endif
 }
 
-void accept_batch(int listen_fd,
+bool accept_batch(int listen_fd,
 		  void (*admit)(void *ctx, int fd, const struct sockaddr *addr),
 		  void *ctx)
 {
@@ -52,8 +52,9 @@ void accept_batch(int listen_fd,
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			log_server("accept: %s", strerror(errno));
-		return; /* EMFILE & co: the next round tries again */
+		return false; /* EMFILE & co: the next round tries again */
 	}
+	return true;
 }
 
 int accept_blocking(int listen_fd, struct sockaddr_storage *addr)

@@ -21,9 +21,10 @@
  * Accept up to ACCEPT_BATCH waiting clients on the nonblocking listen_fd
  * and hand each to admit(ctx, fd, addr), fd nonblocking and close-on-exec.
  * Stops when no one is waiting, or on an error (logged; the next round
- * tries again).
+ * tries again).  Returns true when it stopped because the batch was used
+ * up, so more clients may be waiting.
  */
-void accept_batch(int listen_fd,
+bool accept_batch(int listen_fd,
 		  void (*admit)(void *ctx, int fd, const struct sockaddr *addr),
 		  void *ctx);
 
