@@ -2,8 +2,9 @@
 # load generator and the comparison servers, all built into $(BUILD)/.
 #
 # The comparison servers link the project's own protocol, network, logging
-# and option modules (not copies); each defines its own max_clients_ceiling()
-# in place of src/server.c.
+# and option modules (not copies), and the kit's own start-up, client
+# arrival and departure, and lingering close (bench/servers/startup.c,
+# clients.c, linger.c).
 
 BENCH_HEADERS := $(wildcard bench/echobench/*.h bench/servers/*.h) $(HEADERS)
 
@@ -14,14 +15,18 @@ ECHOBENCH_OBJS := $(ECHOBENCH_SRCS:bench/%.c=$(BUILD)/obj/bench/%.o)
 BENCH_SHARED_SRCS := src/protocol.c src/net.c src/log.c src/options.c \
 		     src/signals.c
 BENCH_SHARED_OBJS := $(BENCH_SHARED_SRCS:src/%.c=$(BUILD)/obj/%.o)
-# The kit's own helpers for them: start-up, nonblocking and blocking I/O.
-BENCH_COMMON_OBJS := $(BUILD)/obj/bench/servers/common.o \
-		     $(BUILD)/obj/bench/servers/nbconn.o \
+# The kit's own helpers for them: start-up, clients' arrival and departure,
+# the lingering close, nonblocking and blocking I/O.
+BENCH_COMMON_OBJS := $(BUILD)/obj/bench/servers/startup.o \
+		     $(BUILD)/obj/bench/servers/clients.o \
+		     $(BUILD)/obj/bench/servers/linger.o \
+		     $(BUILD)/obj/bench/servers/nonblocking_client.o \
 		     $(BUILD)/obj/bench/servers/conversation.o
 
 BENCH_SERVERS := $(BUILD)/echoserv-poll $(BUILD)/echoserv-epoll \
 		 $(BUILD)/echoserv-threads $(BUILD)/echoserv-fork \
-		 $(BUILD)/echoserv-co
+		 $(BUILD)/echoserv-co $(BUILD)/echoserv-iterative \
+		 $(BUILD)/echoserv-nonblock $(BUILD)/echoserv-sigio
 
 PROGRAMS += $(BUILD)/echobench $(BENCH_SERVERS)
 CHECKS += bench-smoke
@@ -29,11 +34,19 @@ CHECKS += bench-smoke
 # epoll and accept4 are Linux's; ucontext left POSIX in 2008 and glibc shows
 # it only with _GNU_SOURCE (or _XOPEN_SOURCE).  Per object, nowhere else.
 $(BUILD)/obj/bench/servers/epoll.o: BENCH_EXTRA := -D_GNU_SOURCE
+$(BUILD)/obj/bench/servers/clients.o: BENCH_EXTRA := -D_GNU_SOURCE
+# F_SETSIG and the descriptor in siginfo (si_fd) are Linux's too.
+$(BUILD)/obj/bench/servers/sigio.o: BENCH_EXTRA := -D_GNU_SOURCE
 $(BUILD)/obj/bench/servers/co.o: BENCH_EXTRA := -D_GNU_SOURCE
 
 $(BUILD)/obj/bench/%.o: bench/%.c $(BENCH_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(BENCH_EXTRA) -Ibench/servers -c -o $@ $<
+
+# Objects named only in the pattern rule below would count as intermediate
+# and be deleted after each link (so every make rebuilt them).
+.SECONDARY: $(BENCH_COMMON_OBJS) \
+	    $(BENCH_SERVERS:$(BUILD)/echoserv-%=$(BUILD)/obj/bench/servers/%.o)
 
 $(BUILD)/echobench: $(ECHOBENCH_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread

@@ -1,18 +1,17 @@
 /*
- * nbconn.c - a client on a nonblocking socket (see nbconn.h).
+ * nonblocking_client.c - a client on a nonblocking socket (see
+ * nonblocking_client.h).
  */
-#include "nbconn.h"
+#include "nonblocking_client.h"
 
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "clients.h"
 #include "log.h"
 
-void nb_conn_open(struct nb_conn *c, int fd, const struct sockaddr *peer,
-		  size_t max_line)
+void nb_client_open(struct nb_client *c, int fd, const struct sockaddr *peer,
+		    size_t max_line)
 {
 	c->fd = fd;
 	net_format_addr(peer, c->peer, sizeof(c->peer));
@@ -21,7 +20,7 @@ void nb_conn_open(struct nb_conn *c, int fd, const struct sockaddr *peer,
 	log_connected(c->peer, fd);
 }
 
-void nb_on_writable(struct nb_conn *c)
+bool nb_client_on_writable(struct nb_client *c)
 {
 	while (c->session.state == WRITING) {
 		size_t len;
@@ -29,18 +28,21 @@ void nb_on_writable(struct nb_conn *c)
 		ssize_t n = write(c->fd, out, len);
 
 		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR)
-				session_abort(&c->session, CLOSE_RESET);
-			return;
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return false;
+			session_abort(&c->session, CLOSE_RESET);
+			return true;
 		}
 		session_on_output(&c->session, (size_t)n);
 		if ((size_t)n < len)
-			return; /* the socket buffer is full */
+			return false; /* the socket buffer is full */
 	}
+	return true;
 }
 
-void nb_on_readable(struct nb_conn *c)
+bool nb_client_on_readable(struct nb_client *c)
 {
 	size_t room;
 	char *space = session_input_space(&c->session, &room);
@@ -48,27 +50,26 @@ void nb_on_readable(struct nb_conn *c)
 	if (space == NULL) {
 		log_server("client %s: out of memory", c->peer);
 		session_abort(&c->session, CLOSE_NO_MEMORY);
-		return;
+		return true;
 	}
 	ssize_t n = read(c->fd, space, room);
 	if (n > 0)
 		session_on_input(&c->session, (size_t)n);
 	else if (n == 0)
 		session_on_eof(&c->session);
-	else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return;
+	else if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return false;
+	else if (errno == EINTR)
+		return true;
 	else
 		session_abort(&c->session, CLOSE_RESET);
 	if (c->session.state == WRITING)
-		nb_on_writable(c);
+		(void)nb_client_on_writable(c);
+	return true;
 }
 
-void nb_conn_close(struct nb_conn *c)
+void nb_client_close(struct nb_client *c)
 {
-	log_closed(c->peer, c->fd, &c->session);
-	if (c->session.reason == CLOSE_RESET)
-		close(c->fd); /* the peer is gone: nothing left to protect */
-	else
-		net_close_gracefully(c->fd);
+	client_close(c->fd, c->peer, &c->session, LINGER_IN_BACKGROUND);
 	session_free(&c->session);
 }

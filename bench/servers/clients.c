@@ -1,0 +1,144 @@
+/*
+ * clients.c - a client's arrival and departure (see clients.h).
+ */
+#include "clients.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "linger.h"
+#include "log.h"
+#include "net.h"
+
+/* After an accept failure such as EMFILE, wait this long (no busy loop). */
+#define ACCEPT_PAUSE_NS 100000000L
+
+/* accept(2), the new socket nonblocking and close-on-exec: one call where
+ * Linux has accept4, else three. */
+static int accept_nonblocking(int listen_fd, struct sockaddr_storage *addr)
+{
+	socklen_t len = sizeof(*addr);
+#ifdef __linux__
+	return accept4(listen_fd, (struct sockaddr *)addr, &len,
+		       SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+	int fd = accept(listen_fd, (struct sockaddr *)addr, &len);
+	if (fd >= 0 &&
+	    (net_set_nonblocking(fd) != 0 || net_set_cloexec(fd) != 0)) {
+		close(fd);
+		errno = ECONNABORTED; /* this client is lost; try the next */
+		return -1;
+	}
+	return fd;
+#endif
+}
+
+bool accept_batch(int listen_fd,
+		  void (*admit)(void *ctx, int fd, const struct sockaddr *addr),
+		  void *ctx)
+{
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage addr;
+		int fd = accept_nonblocking(listen_fd, &addr);
+
+		if (fd >= 0) {
+			admit(ctx, fd, (struct sockaddr *)&addr);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			log_server("accept: %s", strerror(errno));
+		return false; /* EMFILE & co: the next round tries again */
+	}
+	return true;
+}
+
+int accept_blocking(int listen_fd, struct sockaddr_storage *addr)
+{
+	for (;;) {
+		socklen_t len = sizeof(*addr);
+		int fd = accept(listen_fd, (struct sockaddr *)addr, &len);
+
+		if (fd >= 0)
+			return fd;
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		log_server("accept: %s", strerror(errno));
+		struct timespec ts = {0, ACCEPT_PAUSE_NS};
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			continue;
+	}
+}
+
+void turn_away(int fd, const char *peer)
+{
+	log_client("client %s turned away: server full", peer);
+	if (net_set_nonblocking(fd) != 0) {
+		close(fd);
+		return;
+	}
+	net_send_best_effort(fd, MSG_SERVER_FULL);
+	net_close_gracefully(fd);
+}
+
+bool room_for_client(int fd, const struct sockaddr *addr, size_t clients,
+		     size_t max_clients)
+{
+	char peer[NET_ADDR_LEN];
+
+	if (clients < max_clients)
+		return true;
+	net_format_addr(addr, peer, sizeof(peer));
+	turn_away(fd, peer);
+	return false;
+}
+
+void log_connected(const char *peer, int fd)
+{
+	log_client("client %s connected (fd %d)", peer, fd);
+}
+
+void client_close(int fd, const char *peer, const struct session *s,
+		  enum linger_where where)
+{
+	log_client("client %s closed (fd %d): %s; echoed %llu line%s, %llu "
+		   "byte%s",
+		   peer, fd, close_reason_name(s->reason),
+		   (unsigned long long)s->lines_echoed,
+		   s->lines_echoed == 1 ? "" : "s",
+		   (unsigned long long)s->bytes_echoed,
+		   s->bytes_echoed == 1 ? "" : "s");
+	switch (s->reason) {
+	case CLOSE_QUIT:
+	case CLOSE_TOO_LONG:
+	case CLOSE_SHUTDOWN: /* the client may still be sending */
+		if (where == LINGER_IN_BACKGROUND)
+			linger_in_background(fd);
+		else
+			linger_in_place(fd);
+		return;
+	case CLOSE_RESET:
+	case CLOSE_NO_MEMORY:
+		close(fd); /* the peer is gone, or we are: nothing to protect */
+		return;
+	default: /* EOF, timeout: no more input is coming */
+		if (net_set_nonblocking(fd) != 0)
+			close(fd);
+		else
+			net_close_gracefully(fd);
+		return;
+	}
+}
+
+int set_blocking(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0)
+		return -1;
+	return fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ? -1 : 0;
+}

@@ -1,0 +1,68 @@
+/*
+ * clients.h - a client's arrival and departure, the same in every
+ * comparison server: accepting, turning away at --max-clients, the
+ * connect and close log lines echoserv writes (the tests parse them), and
+ * the close that keeps replies.  What happens in between is the model's.
+ */
+#ifndef BENCH_CLIENTS_H
+#define BENCH_CLIENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "protocol.h"
+
+/* Clients accepted per call of accept_batch() at most, so a connect storm
+ * cannot starve the clients already connected. */
+#define ACCEPT_BATCH 64
+
+/*
+ * Accept up to ACCEPT_BATCH waiting clients on the nonblocking listen_fd
+ * and hand each to admit(ctx, fd, addr), fd nonblocking and close-on-exec.
+ * Stops when no one is waiting, or on an error (logged; the next round
+ * tries again).  Returns true when it stopped because the batch was used
+ * up, so more clients may be waiting.
+ */
+bool accept_batch(int listen_fd,
+		  void (*admit)(void *ctx, int fd, const struct sockaddr *addr),
+		  void *ctx);
+
+/*
+ * Wait for one client on the blocking listen_fd and return its socket
+ * (blocking), its address in *addr.  Errors are logged and, where the
+ * next try could only fail the same way at once (EMFILE), followed by a
+ * short pause, so this never spins.
+ */
+int accept_blocking(int listen_fd, struct sockaddr_storage *addr);
+
+/*
+ * With clients connected already, is there room for one more?  If not,
+ * the client on fd is turned away: sent "server full" (best effort),
+ * logged and closed.  Returns true when the caller should admit it.
+ */
+bool room_for_client(int fd, const struct sockaddr *addr, size_t clients,
+		     size_t max_clients);
+
+/* Send "server full" (best effort), log it and close fd gracefully. */
+void turn_away(int fd, const char *peer);
+
+/* The connect log line, as echoserv writes it (-q hides it). */
+void log_connected(const char *peer, int fd);
+
+/* Where a closing client lingers (linger.h): in a background thread, for
+ * event loops, or in the caller, for servers that block anyway. */
+enum linger_where { LINGER_IN_BACKGROUND, LINGER_IN_PLACE };
+
+/*
+ * The conversation on fd is over: write the close log line and close fd
+ * without destroying replies: at once if the peer is gone, after a
+ * lingering close if it may still be sending (quit, line too long).
+ */
+void client_close(int fd, const char *peer, const struct session *s,
+		  enum linger_where where);
+
+/* Make fd blocking again; 0 or -1 with errno. */
+int set_blocking(int fd);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * startup.h - the start-up every comparison server shares with echoserv:
+ * the same options, the same listening line, SIGPIPE ignored.
+ *
+ * The comparison servers exist to be measured against echoserv
+ * (docs/protocol.md section 6), so they speak exactly its protocol through
+ * protocol.h and print exactly its messages; they differ only in how they
+ * wait for I/O.  They leave out what a benchmark never exercises: the idle
+ * timeout (-t is accepted and ignored, except by the iterative server, for
+ * which it is the only defence), the trace (-T) and the graceful drain on
+ * SIGTERM (they just stop).
+ */
+#ifndef BENCH_STARTUP_H
+#define BENCH_STARTUP_H
+
+#include <stddef.h>
+
+#include "options.h"
+
+/*
+ * Parse argv as echoserv does, with ceiling as the largest --max-clients
+ * (and its default), then listen and print the listening line.  model is
+ * a few words for --help ("poll() event loop").  Returns -1 when the
+ * caller should serve (*o and *listen_fd set, the socket nonblocking,
+ * SIGPIPE ignored), else the exit status to return at once (0 after
+ * --help, 1 or 2 on failure).
+ */
+int server_start(int argc, char **argv, const char *model, size_t ceiling,
+		 struct options *o, int *listen_fd);
+
+/* The descriptors this process may open: the soft RLIMIT_NOFILE, raised to
+ * the hard limit first. */
+size_t fd_limit(void);
+
+/* fd_limit() less the own descriptors, for a server whose clients are
+ * bounded by descriptors only. */
+size_t fd_ceiling(size_t own_fds);
+
+#endif
