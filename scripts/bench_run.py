@@ -722,9 +722,11 @@ def syscalls(mode, servers, out, logs):
             rows.append(dict(server=name, scenario="baseline", status=st))
             log(f"   {name:19s} {st}")
             continue
-        for tag, conns, pipe in SYSCALL_SCENARIOS[mode]:
-            if name in ONE_CLIENT and conns > 1:
-                continue
+        plan = SYSCALL_SCENARIOS[mode]
+        if name in ONE_CLIENT:
+            # One client at a time: one connection is all it can be asked.
+            plan = [p for p in plan if p[1] == 1] or [("c1-p1", 1, 1)]
+        for tag, conns, pipe in plan:
             calls, sqes, lines, st = count_once(name, tag, logs, tool, events,
                                                 conns, pipe, warmup, duration)
             row = dict(server=name, scenario=tag, connections=conns,
