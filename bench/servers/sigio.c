@@ -55,6 +55,7 @@ struct sigio_server {
 	sigset_t waited;
 	bool listen_ready;
 	struct sigio_client **by_fd; /* fd_limit() entries */
+	size_t fd_end;               /* no client at fd_end or above */
 	size_t table_size;
 	int *ready; /* fds marked ready, each once; nready of them */
 	size_t nready;
@@ -94,7 +95,7 @@ static void mark_ready(struct sigio_server *srv, int fd)
 static void mark_all_ready(struct sigio_server *srv)
 {
 	srv->listen_ready = true;
-	for (size_t fd = 0; fd < srv->table_size; fd++)
+	for (size_t fd = 0; fd < srv->fd_end; fd++)
 		if (srv->by_fd[fd] != NULL)
 			mark_ready(srv, (int)fd);
 }
@@ -151,6 +152,8 @@ static void admit(void *ctx, int fd, const struct sockaddr *addr)
 	nb_client_open(&c->nb, fd, addr, srv->opt->max_line);
 	srv->by_fd[fd] = c;
 	srv->nclients++;
+	if ((size_t)fd >= srv->fd_end)
+		srv->fd_end = (size_t)fd + 1;
 	/* Input that came before F_SETOWN raised no signal: look now. */
 	c->ready = false;
 	mark_ready(srv, fd);
