@@ -83,3 +83,11 @@ bench-quick: programs
 # protocol check, then the load with every echoed byte verified).
 bench-smoke: programs
 	scripts/bench.sh --smoke
+
+# The protocol-rule suite runs against each of these by name (make
+# protocol-check); the iterative server holds one client at a time, and
+# io_uring may be refused where the server runs.
+PROTOCOL_SERVERS += echoserv-iterative echoserv-nonblock echoserv-sigio \
+		    echoserv-aio echoserv-uring
+PROTOCOL_ONE_CLIENT += echoserv-iterative
+PROTOCOL_MAY_BE_UNAVAILABLE += echoserv-uring

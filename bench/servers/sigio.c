@@ -60,6 +60,7 @@ struct sigio_server {
 	int *ready; /* fds marked ready, each once; nready of them */
 	size_t nready;
 	size_t nclients;
+	unsigned long overflows; /* plain SIGIOs taken */
 };
 
 /* Ask for io_signal, carrying fd, whenever fd becomes ready. */
@@ -104,8 +105,12 @@ static void on_signal(struct sigio_server *srv, const siginfo_t *si)
 {
 	if (si->si_signo == srv->io_signal)
 		mark_ready(srv, si->si_fd);
-	else if (si->si_signo == SIGIO)
+	else if (si->si_signo == SIGIO) {
+		if (srv->overflows++ == 0)
+			log_server("realtime signal queue full: plain SIGIO, "
+				   "sweeping every client (logged once)");
 		mark_all_ready(srv);
+	}
 }
 
 /*
