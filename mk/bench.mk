@@ -26,7 +26,8 @@ BENCH_COMMON_OBJS := $(BUILD)/obj/bench/servers/startup.o \
 BENCH_SERVERS := $(BUILD)/echoserv-poll $(BUILD)/echoserv-epoll \
 		 $(BUILD)/echoserv-threads $(BUILD)/echoserv-fork \
 		 $(BUILD)/echoserv-co $(BUILD)/echoserv-iterative \
-		 $(BUILD)/echoserv-nonblock $(BUILD)/echoserv-sigio
+		 $(BUILD)/echoserv-nonblock $(BUILD)/echoserv-sigio \
+		 $(BUILD)/echoserv-aio $(BUILD)/echoserv-uring
 
 PROGRAMS += $(BUILD)/echobench $(BENCH_SERVERS)
 CHECKS += bench-smoke
@@ -37,7 +38,21 @@ $(BUILD)/obj/bench/servers/epoll.o: BENCH_EXTRA := -D_GNU_SOURCE
 $(BUILD)/obj/bench/servers/clients.o: BENCH_EXTRA := -D_GNU_SOURCE
 # F_SETSIG and the descriptor in siginfo (si_fd) are Linux's too.
 $(BUILD)/obj/bench/servers/sigio.o: BENCH_EXTRA := -D_GNU_SOURCE
+# aio_init() is glibc's; the listening socket is signal-driven as above.
+$(BUILD)/obj/bench/servers/aio.o: BENCH_EXTRA := -D_GNU_SOURCE
 $(BUILD)/obj/bench/servers/co.o: BENCH_EXTRA := -D_GNU_SOURCE
+
+# POSIX aio is in librt (part of libc since glibc 2.34; -lrt is harmless).
+$(BUILD)/echoserv-aio: BENCH_LIBS := -lrt
+
+# io_uring through liburing (Debian liburing-dev), which `make` installs
+# when it is missing, the way `make check` installs the test tools.
+LIBURING_H := /usr/include/liburing.h
+$(BUILD)/obj/bench/servers/uring.o: BENCH_EXTRA := -D_GNU_SOURCE
+$(BUILD)/obj/bench/servers/uring.o: | $(LIBURING_H)
+$(BUILD)/echoserv-uring: BENCH_LIBS := -luring
+$(LIBURING_H):
+	sh scripts/install-test-deps.sh --build
 
 $(BUILD)/obj/bench/%.o: bench/%.c $(BENCH_HEADERS)
 	@mkdir -p $(dir $@)
@@ -49,11 +64,11 @@ $(BUILD)/obj/bench/%.o: bench/%.c $(BENCH_HEADERS)
 	    $(BENCH_SERVERS:$(BUILD)/echoserv-%=$(BUILD)/obj/bench/servers/%.o)
 
 $(BUILD)/echobench: $(ECHOBENCH_OBJS)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread $(BENCH_LIBS)
 
 $(BUILD)/echoserv-%: $(BUILD)/obj/bench/servers/%.o $(BENCH_COMMON_OBJS) \
 		     $(BENCH_SHARED_OBJS)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread $(BENCH_LIBS)
 
 .PHONY: bench bench-quick bench-scaling bench-smoke
 
@@ -72,3 +87,11 @@ bench-scaling: deps programs
 # then a short load on two with every echoed byte verified).
 bench-smoke: programs
 	scripts/bench.sh --smoke
+
+# The protocol-rule suite runs against each of these by name (make
+# protocol-check); the iterative server holds one client at a time, and
+# io_uring may be refused where the server runs.
+PROTOCOL_SERVERS += echoserv-iterative echoserv-nonblock echoserv-sigio \
+		    echoserv-aio echoserv-uring
+PROTOCOL_ONE_CLIENT += echoserv-iterative
+PROTOCOL_MAY_BE_UNAVAILABLE += echoserv-uring

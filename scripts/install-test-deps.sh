@@ -4,7 +4,8 @@
 # Each line of NEEDS is "test-for-presence package": a command to run that
 # succeeds when the dependency is there, and the Debian package providing it.
 # Nothing is installed when everything is present, so this is quick and safe
-# to run before every test run.
+# to run before every test run.  With --build, only what `make` itself
+# needs (it calls this so when liburing is missing).
 set -eu
 
 missing=""
@@ -14,6 +15,9 @@ need() { # need "check command" package
 	fi
 }
 
+# The build: liburing for the io_uring comparison server.
+need 'test -f /usr/include/liburing.h' liburing-dev
+if [ "${1:-}" != --build ]; then
 need 'test -f /usr/include/cmocka.h' libcmocka-dev
 # Issue 4: the fuzzer (clang and its libFuzzer runtime), valgrind-check, lint.
 need 'command -v clang' clang
@@ -29,6 +33,7 @@ need 'command -v groff' groff-base
 need 'command -v man' man-db
 # The benchmark's PNG charts (scripts/bench_report.py) are drawn by gnuplot.
 need 'command -v gnuplot' gnuplot-nox
+fi
 
 [ -z "$missing" ] && exit 0
 

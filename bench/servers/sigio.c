@@ -55,10 +55,12 @@ struct sigio_server {
 	sigset_t waited;
 	bool listen_ready;
 	struct sigio_client **by_fd; /* fd_limit() entries */
+	size_t fd_end;               /* no client at fd_end or above */
 	size_t table_size;
 	int *ready; /* fds marked ready, each once; nready of them */
 	size_t nready;
 	size_t nclients;
+	unsigned long overflows; /* plain SIGIOs taken */
 };
 
 /* Ask for io_signal, carrying fd, whenever fd becomes ready. */
@@ -94,7 +96,7 @@ static void mark_ready(struct sigio_server *srv, int fd)
 static void mark_all_ready(struct sigio_server *srv)
 {
 	srv->listen_ready = true;
-	for (size_t fd = 0; fd < srv->table_size; fd++)
+	for (size_t fd = 0; fd < srv->fd_end; fd++)
 		if (srv->by_fd[fd] != NULL)
 			mark_ready(srv, (int)fd);
 }
@@ -103,8 +105,12 @@ static void on_signal(struct sigio_server *srv, const siginfo_t *si)
 {
 	if (si->si_signo == srv->io_signal)
 		mark_ready(srv, si->si_fd);
-	else if (si->si_signo == SIGIO)
+	else if (si->si_signo == SIGIO) {
+		if (srv->overflows++ == 0)
+			log_server("realtime signal queue full: plain SIGIO, "
+				   "sweeping every client (logged once)");
 		mark_all_ready(srv);
+	}
 }
 
 /*
@@ -151,6 +157,8 @@ static void admit(void *ctx, int fd, const struct sockaddr *addr)
 	nb_client_open(&c->nb, fd, addr, srv->opt->max_line);
 	srv->by_fd[fd] = c;
 	srv->nclients++;
+	if ((size_t)fd >= srv->fd_end)
+		srv->fd_end = (size_t)fd + 1;
 	/* Input that came before F_SETOWN raised no signal: look now. */
 	c->ready = false;
 	mark_ready(srv, fd);

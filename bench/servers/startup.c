@@ -21,10 +21,10 @@ size_t max_clients_ceiling(void)
 	return start_ceiling;
 }
 
-int server_start(int argc, char **argv, const char *model, size_t ceiling,
-		 struct options *o, int *listen_fd)
+int server_options(int argc, char **argv, const char *model, size_t ceiling,
+		   struct options *o)
 {
-	char err[512], where[NET_ADDR_LEN];
+	char err[512];
 
 	start_ceiling = ceiling;
 	if (options_parse(argc, argv, o, err, sizeof(err)) != 0)
@@ -41,7 +41,12 @@ int server_start(int argc, char **argv, const char *model, size_t ceiling,
 		return 0;
 	}
 	log_quiet = o->quiet;
+	return -1;
+}
 
+int server_listen(const struct options *o, int *listen_fd)
+{
+	char err[512], where[NET_ADDR_LEN];
 	int rc = net_listen(o->bind_addr, o->port, listen_fd, where,
 			    sizeof(where), err, sizeof(err));
 	if (rc == NET_BAD_ADDRESS)
@@ -56,6 +61,14 @@ int server_start(int argc, char **argv, const char *model, size_t ceiling,
 	}
 	log_server("listening on %s", where);
 	return -1;
+}
+
+int server_start(int argc, char **argv, const char *model, size_t ceiling,
+		 struct options *o, int *listen_fd)
+{
+	int rc = server_options(argc, argv, model, ceiling, o);
+
+	return rc >= 0 ? rc : server_listen(o, listen_fd);
 }
 
 size_t fd_limit(void)

@@ -28,6 +28,13 @@
 int server_start(int argc, char **argv, const char *model, size_t ceiling,
 		 struct options *o, int *listen_fd);
 
+/* server_start() in two halves, for a server that must check something
+ * between them (io_uring: is it allowed here?): the options (-1 to go on,
+ * else the exit status), then the listening socket (the same). */
+int server_options(int argc, char **argv, const char *model, size_t ceiling,
+		   struct options *o);
+int server_listen(const struct options *o, int *listen_fd);
+
 /* The descriptors this process may open: the soft RLIMIT_NOFILE, raised to
  * the hard limit first. */
 size_t fd_limit(void);
