@@ -213,17 +213,21 @@ def stat_fields(pid):
 
 
 def proc_cpu_s(pid):
-    """CPU seconds of one live process and of its reaped children.
+    """CPU seconds of one live process (all its threads, exited ones too)
+    and of its reaped children.
 
-    The live part is the sum over its threads of the scheduler's run time
-    (/proc/PID/task/TID/schedstat, nanoseconds): utime and stime are whole
-    clock ticks per process, and a forked child that echoed 200 lines has
-    used less than one.  Reaped children only exist as the parent's
-    cutime + cstime, in ticks.
+    utime + stime in /proc/PID/stat cover every thread the process ever
+    had, but in whole clock ticks: a forked child that echoed 200 lines has
+    used less than one.  The scheduler's run time of the live threads
+    (/proc/PID/task/TID/schedstat) is in nanoseconds but forgets threads
+    that have exited (glibc's aio helpers come and go).  The larger of the
+    two is right to within a tick either way.  Reaped children exist only
+    as the parent's cutime + cstime.
     """
     fields = stat_fields(pid)
     if fields is None:
         return 0.0
+    ticks = (int(fields[11]) + int(fields[12])) / CLK_TCK
     reaped = (int(fields[13]) + int(fields[14])) / CLK_TCK
     live_ns = 0
     try:
@@ -231,8 +235,8 @@ def proc_cpu_s(pid):
             with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
                 live_ns += int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK + reaped
-    return live_ns / 1e9 + reaped
+        live_ns = 0
+    return max(ticks, live_ns / 1e9) + reaped
 
 
 def tree_cpu_s(pid):
