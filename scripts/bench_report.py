@@ -242,6 +242,9 @@ def matrix_tables(run):
          "echobench's 'connections open' to its 'closing' line, over the "
          "lines echoed in between):",
          lambda s, n: run.cell(s, n, "cpu_us_per_line")),
+        ("echobench's own CPU, % of its core over the same interval (near "
+         "100: the load generator is the limit, not the server):",
+         lambda s, n: run.cell(s, n, "load_cpu_percent")),
         ("Peak server memory in MiB (the larger of VmHWM and the sampled "
          "sum of Pss over the server's processes):",
          lambda s, n: "%.1f" % (int(run.results[(s, n)]["peak_rss_kib"])
@@ -337,8 +340,10 @@ def scaling_tables(run):
                 if r is None:
                     row.append("")
                 elif r["status"] == "ok":
+                    busy = num(r.get("load_cpu_percent"))
+                    mark = " †" if busy is not None and busy >= 90 else ""
                     row.append(f"{thousands(r['msgs_per_s'])} "
-                               f"({r['cpu_us_per_line']} µs)")
+                               f"({r['cpu_us_per_line']} µs){mark}")
                 else:
                     row.append(f"**{r['status']}**")
             rows.append(row)
@@ -352,6 +357,8 @@ def scaling_tables(run):
                    "line), pipeline 1, 64-byte lines:\n")
         out.append(table(["connections"] + servers, rows))
         out.append("")
+    out.append("† echobench itself used 90 % or more of its core there: the "
+               "load generator, not only the server, set the pace.\n")
     return "\n".join(out)
 
 

@@ -84,7 +84,7 @@ SCALING_ACTIVE_WHEN_IDLE = 10
 RUN_COLUMNS = [
     "server", "scenario", "connections", "pipeline", "size", "idle",
     "msgs_per_s", "mb_per_s", "p50_us", "p99_us", "p999_us", "errors",
-    "peak_rss_kib", "cpu_us_per_line", "status",
+    "peak_rss_kib", "cpu_us_per_line", "load_cpu_percent", "status",
 ]
 
 
@@ -442,23 +442,32 @@ def run_check(name, logs):
 
 class CpuClock:
     """Server CPU seconds between echobench's 'load starts' and 'closing'
-    lines."""
+    lines, and how busy echobench itself was meanwhile (a load generator
+    near 100 % of its core is the limit, not the server)."""
 
     def __init__(self, pid):
         self.pid = pid
+        self.load_pid = None
         self.t0 = self.t1 = None
-        self.c0 = self.c1 = 0.0
+        self.c0 = self.c1 = self.l0 = self.l1 = 0.0
 
     def open(self, _line=None):
         self.t0, self.c0 = time.monotonic(), tree_cpu_s(self.pid)
+        self.l0 = proc_cpu_s(self.load_pid) if self.load_pid else 0.0
 
     def closing(self):
         self.t1, self.c1 = time.monotonic(), tree_cpu_s(self.pid)
+        self.l1 = proc_cpu_s(self.load_pid) if self.load_pid else 0.0
 
     def seconds(self):
         if self.t0 is None or self.t1 is None:
             return None
         return self.c1 - self.c0
+
+    def load_percent(self):
+        if self.t0 is None or self.t1 is None or self.t1 <= self.t0:
+            return None
+        return (self.l1 - self.l0) / (self.t1 - self.t0) * 100
 
 
 def run_load(name, tag, logs, conns, pipe, size, idle, warmup, duration,
@@ -480,6 +489,7 @@ def run_load(name, tag, logs, conns, pipe, size, idle, warmup, duration,
                 f"{logs}/{name}-{tag}.out",
                 load_timeout(connect_timeout, warmup, duration),
                 on_start=clock.open, on_closing=clock.closing)
+    clock.load_pid = load.proc.pid
     rc = load.wait()
     row["peak_rss_kib"] = mem.stop()
     alive = srv.proc.poll() is None
@@ -497,6 +507,8 @@ def run_load(name, tag, logs, conns, pipe, size, idle, warmup, duration,
         int(r.get("before_start", "0") or 0)
     if cpu is not None and echoed > 0:
         row["cpu_us_per_line"] = "%.2f" % (cpu * 1e6 / echoed)
+    if clock.load_percent() is not None:
+        row["load_cpu_percent"] = "%.0f" % clock.load_percent()
     return row
 
 
@@ -766,7 +778,8 @@ def scaling(mode, servers, ceilings, out, logs):
         f"{SCALING_ACTIVE_WHEN_IDLE} active + the rest idle, and all active; "
         f"{duration} s after {warmup} s")
     cols = ["server", "mode", "connections", "active", "idle", "msgs_per_s",
-            "cpu_us_per_line", "p50_us", "p99_us", "peak_rss_kib", "status"]
+            "cpu_us_per_line", "load_cpu_percent", "p50_us", "p99_us",
+            "peak_rss_kib", "status"]
     rows = []
     for kind in ("idle", "active"):
         for name in servers:
@@ -789,9 +802,11 @@ def scaling(mode, servers, ceilings, out, logs):
                 row.update(mode=kind, connections=n, active=active,
                            idle=n - active)
                 rows.append(row)
-                log("   %-19s %-6s %6d conns %9s lines/s  cpu %6s us/line  %s"
+                log("   %-19s %-6s %6d conns %9s lines/s  cpu %6s us/line  "
+                    "echobench %3s %%  %s"
                     % (name, kind, n, row["msgs_per_s"],
-                       row["cpu_us_per_line"], row["status"]))
+                       row["cpu_us_per_line"], row["load_cpu_percent"],
+                       row["status"]))
                 if row["status"] != "ok":
                     break
             else:
