@@ -328,7 +328,8 @@ def scaling_tables(run):
     names = {"idle": "10 active connections and the rest idle",
              "active": "all connections active"}
     servers = [s for s in run.servers
-               if any(r["server"] == s for r in run.scaling)]
+               if any(r["server"] == s and r["connections"]
+                      for r in run.scaling)]
     for mode in ("idle", "active"):
         rows = []
         for n in counts:
@@ -359,6 +360,11 @@ def scaling_tables(run):
         out.append("")
     out.append("† echobench itself used 90 % or more of its core there: the "
                "load generator, not only the server, set the pace.\n")
+    for s in run.servers:
+        why = {r["status"] for r in run.scaling
+               if r["server"] == s and not r["connections"]}
+        if s not in servers and why:
+            out.append(f"`{s}`: {'; '.join(sorted(why))}.\n")
     return "\n".join(out)
 
 

@@ -362,7 +362,7 @@ class Load:
             return "no line echoed in the window"
         if r.get("errors") != "0":
             parts = [(r.get("mismatches"), "wrong"), (r.get("closed"), "closed"),
-                     (r.get("lost"), "lost"),
+                     (r.get("lost"), "unanswered 2 s after the window"),
                      (r.get("connect_failed"), "not connected"),
                      (r.get("idle_dropped"), "idle dropped")]
             return "errors: " + "; ".join(f"{n} {what}" for n, what in parts
@@ -467,7 +467,8 @@ class CpuClock:
     def load_percent(self):
         if self.t0 is None or self.t1 is None or self.t1 <= self.t0:
             return None
-        return (self.l1 - self.l0) / (self.t1 - self.t0) * 100
+        # Whole ticks against live threads' run time: never below 0.
+        return max(0.0, (self.l1 - self.l0) / (self.t1 - self.t0) * 100)
 
 
 def run_load(name, tag, logs, conns, pipe, size, idle, warmup, duration,
@@ -814,7 +815,7 @@ def scaling(mode, servers, ceilings, out, logs):
                     rows.append(dict(server=name, mode=kind,
                                      connections="",
                                      status=f"stops at its ceiling of "
-                                     f"{ceiling} clients"))
+                                     f"{ceiling:,} clients"))
     write_csv(f"{out}/scaling.csv", cols, rows)
     return 0
 
