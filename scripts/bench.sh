@@ -83,7 +83,7 @@ machine() {
 }
 machine >"$OUT/machine.txt"
 
-echo "bench.sh: $MODE run ($PARTS), results in $OUT"
+echo "bench.sh: $MODE run$([ "$MODE" = smoke ] || echo " ($PARTS)"), results in $OUT"
 rc=0
 case "$PARTS" in
 matrix) flags=(--matrix) ;;
