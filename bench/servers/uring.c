@@ -181,15 +181,34 @@ static void on_completion(struct uring_server *srv,
 }
 
 /*
+ * How the kernel should run the ring, best first.  Only this thread
+ * submits (SINGLE_ISSUER), and completion work may wait until it asks for
+ * completions (DEFER_TASKRUN, Linux 6.1) instead of interrupting it as
+ * they arrive: fewer switches per echoed line.  COOP_TASKRUN (5.19) is
+ * the halfway house; 0 works everywhere.
+ */
+static const unsigned setup_flags[] = {IORING_SETUP_SINGLE_ISSUER |
+					   IORING_SETUP_DEFER_TASKRUN,
+				       IORING_SETUP_COOP_TASKRUN, 0};
+
+/*
  * Set up the ring, or say in one line why io_uring cannot be had here.
  * Returns 0, or 1 (the exit status) after printing that line.
  */
 static int ring_open(struct uring_server *srv)
 {
-	struct io_uring_params p = {0};
+	struct io_uring_params p;
 	struct io_uring_probe *probe;
-	int rc = io_uring_queue_init_params(RING_SLOTS, &srv->ring, &p);
+	int rc = -EINVAL;
 
+	/* Newest flags first, then without them on older kernels (EINVAL). */
+	for (size_t i = 0;
+	     i < sizeof(setup_flags) / sizeof(setup_flags[0]) && rc == -EINVAL;
+	     i++) {
+		memset(&p, 0, sizeof(p));
+		p.flags = setup_flags[i];
+		rc = io_uring_queue_init_params(RING_SLOTS, &srv->ring, &p);
+	}
 	if (rc < 0) {
 		log_server("io_uring unavailable: io_uring_setup: %s%s",
 			   strerror(-rc),
