@@ -45,16 +45,19 @@ int main(int argc, char **argv)
 
 	if (ensure_stdio_open() != 0)
 		return 1; /* nowhere to say so: stderr is closed */
-	if (options_parse(argc, argv, &opt, err, sizeof(err)) != 0)
+	if (options_parse(argc, argv, max_clients_ceiling(), &opt, err,
+			  sizeof(err)) != 0)
 		return options_usage_error(err);
 	if (opt.help) {
-		options_print_help(stdout);
+		options_print_help(stdout, max_clients_ceiling());
 		return 0;
 	}
 	if (opt.version) {
 		printf("echoserv %s\n", ECHOSERV_VERSION);
 		return 0;
 	}
+	if (!opt.have_port)
+		return options_usage_error("missing port");
 	log_quiet = opt.quiet;
 	trace_on = opt.trace;
 
