@@ -74,9 +74,10 @@ int activation_listeners(struct listener *out, size_t max, char *err,
 	if (getenv("LISTEN_FDS") == NULL || pid != (uintmax_t)getpid())
 		return 0; /* not started by socket activation, or not for us */
 	if (n == 0) {
-		snprintf(err, err_len,
-			 "LISTEN_FDS='%s': expected a number of sockets, 1..%zu",
-			 getenv("LISTEN_FDS"), max);
+		snprintf(
+		    err, err_len,
+		    "LISTEN_FDS='%s': expected a number of sockets, 1..%zu",
+		    getenv("LISTEN_FDS"), max);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {

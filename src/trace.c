@@ -53,8 +53,7 @@ void trace_select(const fd_set *r, const fd_set *w, int nfds,
 		   ready ? "ready" : "waiting", rtext, wtext, ttext);
 }
 
-void trace_transition(int fd, enum conn_state before,
-		      const struct session *s)
+void trace_transition(int fd, enum conn_state before, const struct session *s)
 {
 	const char *why = close_reason_name(s->reason);
 	char detail[80] = "";
@@ -65,7 +64,8 @@ void trace_transition(int fd, enum conn_state before,
 	} else if (s->state == WRITING && before == READING) {
 		size_t lines = session_lines_owed(s);
 		snprintf(detail, sizeof(detail), " (%zu line%s%s%s)", lines,
-			 plural(lines), s->reason != CLOSE_NONE ? ", then " : "",
+			 plural(lines),
+			 s->reason != CLOSE_NONE ? ", then " : "",
 			 s->reason != CLOSE_NONE ? why : "");
 	} else if (s->state == DONE) {
 		snprintf(detail, sizeof(detail), " (%s)", why);
