@@ -20,12 +20,30 @@
 /* "255.255.255.255:65535" or "[v6 address]:65535", NUL included. */
 #define NET_ADDR_LEN 64
 
+/* One listening socket and its real address, e.g. "[::]:7777". */
+struct listener {
+	int fd;
+	char where[NET_ADDR_LEN];
+};
+
+/* The most listening sockets one server holds (addresses of one name, or
+ * sockets inherited from systemd). */
+#define NET_MAX_LISTENERS 16
+
 /*
- * Listen on host (NULL: all addresses, dual-stack [::] where the system has
- * IPv6, else 0.0.0.0) at port (0: an ephemeral port).  On success *fd is a
- * nonblocking listening socket and where holds its real address, e.g.
- * "[::]:7777".  On failure err holds one line naming the problem.
+ * Listen at port (0: an ephemeral port) on host: an IPv4 literal, an IPv6
+ * literal bare or in brackets ("::1", "[::1]"), or a name, which gets one
+ * socket per address it resolves to, all on the same port (with port 0,
+ * the one the first socket was given).  NULL: all addresses, dual-stack
+ * [::] where the system has IPv6, else 0.0.0.0.  On success out[0..*n)
+ * are nonblocking, close-on-exec listening sockets.  On failure nothing is
+ * left open and err holds one line naming the problem.
  */
+int net_listen_all(const char *host, unsigned port, struct listener *out,
+		   size_t max, size_t *n, char *err, size_t err_len);
+
+/* net_listen_all() keeping only the first socket: for the comparison
+ * servers, which watch one. */
 int net_listen(const char *host, unsigned port, int *fd, char *where,
 	       size_t where_len, char *err, size_t err_len);
 

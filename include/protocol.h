@@ -34,9 +34,11 @@
 #define MAX_LINE_MAX     1048576
 #define MAX_LINE_DEFAULT 8192
 
-/* Server-originated messages (SPEC section 3.7). */
+/* Server-originated messages (docs/protocol.md 3.7). */
 #define MSG_SERVER_FULL  "error: server full\r\n"
+#define MSG_TOO_MANY     "error: too many connections\r\n"
 #define MSG_IDLE_TIMEOUT "error: idle timeout\r\n"
+#define MSG_LINE_TIMEOUT "error: line timeout\r\n"
 
 enum conn_state {
 	READING, /* waiting for input */
@@ -51,6 +53,7 @@ enum close_reason {
 	CLOSE_EOF,
 	CLOSE_RESET,
 	CLOSE_TIMEOUT,
+	CLOSE_LINE_TIMEOUT,
 	CLOSE_TOO_LONG,
 	CLOSE_SHUTDOWN,
 	CLOSE_NO_MEMORY
@@ -60,6 +63,8 @@ struct session {
 	enum conn_state state;
 	enum close_reason reason; /* set once the conversation is ending */
 	size_t max_line;          /* longest line, terminator included */
+	bool raw;                 /* RFC 862: no framing, every byte echoed */
+	bool line_begun;          /* the last input began an unfinished line */
 
 	char *buf; /* allocated on first use, buf_size bytes */
 	size_t buf_size;
@@ -82,6 +87,10 @@ struct session {
 /* Prepare s for a new client; max_line is in MAX_LINE_MIN..MAX_LINE_MAX.
  * Allocates nothing: an idle client costs only the struct. */
 void session_init(struct session *s, size_t max_line);
+
+/* Switch a session just initialised to raw framing (RFC 862, protocol.md
+ * 3.9): every byte read is owed back at once; no quit, no line limit. */
+void session_set_raw(struct session *s);
 
 /* Free what s holds.  s may be re-initialised afterwards. */
 void session_free(struct session *s);
@@ -106,7 +115,8 @@ const char *session_output(const struct session *s, size_t *len);
 void session_on_output(struct session *s, size_t n);
 
 /* Stop taking input but deliver what is owed (graceful shutdown), then DONE.
- * For CLOSE_TIMEOUT the "idle timeout" message is owed after the replies. */
+ * For CLOSE_TIMEOUT and CLOSE_LINE_TIMEOUT the "idle timeout" or "line
+ * timeout" message is owed after the replies. */
 void session_finish(struct session *s, enum close_reason why);
 
 /* End the conversation now, dropping anything owed: state becomes DONE. */
@@ -114,6 +124,16 @@ void session_abort(struct session *s, enum close_reason why);
 
 /* Lines framed by the last session_on_input/on_eof that are owed. */
 size_t session_lines_owed(const struct session *s);
+
+/* Echoed bytes owed and not yet sent (server messages excluded). */
+size_t session_bytes_owed(const struct session *s);
+
+/* Does s hold the start of a line whose LF has not arrived?  (Never in raw
+ * mode, nor once the conversation is ending.)  The server times such a line
+ * (--line-timeout); session_line_begun() says whether the last input began
+ * it, which is when its clock starts. */
+bool session_has_partial_line(const struct session *s);
+bool session_line_begun(const struct session *s);
 
 /* Printable names, for logs and the trace. */
 const char *conn_state_name(enum conn_state st);

@@ -120,6 +120,13 @@ static void frame_lines(struct session *s)
 		reject_long_line(s);
 }
 
+/* RFC 862: everything held is owed back as it is. */
+static void frame_raw(struct session *s)
+{
+	s->out_end = s->len;
+	s->scanned = s->len;
+}
+
 /* ============================== interface ============================== */
 
 void session_init(struct session *s, size_t max_line)
@@ -130,6 +137,12 @@ void session_init(struct session *s, size_t max_line)
 	s->buf_size =
 	    max_line > SESSION_MIN_BUFFER ? max_line : SESSION_MIN_BUFFER;
 	set_state(s, READING);
+}
+
+void session_set_raw(struct session *s)
+{
+	assert(s->buf == NULL && s->len == 0);
+	s->raw = true;
 }
 
 void session_free(struct session *s)
@@ -154,8 +167,14 @@ char *session_input_space(struct session *s, size_t *room)
 void session_on_input(struct session *s, size_t n)
 {
 	assert(s->state == READING && n > 0 && n <= s->buf_size - s->len);
+	size_t old_len = s->len;
 	s->len += n;
-	frame_lines(s);
+	if (s->raw)
+		frame_raw(s);
+	else
+		frame_lines(s);
+	/* The unfinished line starts at out_end: in this input or before? */
+	s->line_begun = session_has_partial_line(s) && s->out_end >= old_len;
 	settle(s);
 }
 
@@ -163,7 +182,7 @@ void session_on_eof(struct session *s)
 {
 	assert(s->state == READING);
 	if (s->len > 0) {
-		/* SPEC 3.6: a final unterminated line is echoed as it is. */
+		/* 3.6: a final unterminated line is echoed as it is. */
 		s->out_end = s->len;
 		s->out_lines = 1;
 	}
@@ -223,6 +242,8 @@ void session_finish(struct session *s, enum close_reason why)
 	drop_unframed_input(s);
 	if (why == CLOSE_TIMEOUT && s->notice == NULL)
 		owe_notice(s, MSG_IDLE_TIMEOUT, strlen(MSG_IDLE_TIMEOUT));
+	if (why == CLOSE_LINE_TIMEOUT && s->notice == NULL)
+		owe_notice(s, MSG_LINE_TIMEOUT, strlen(MSG_LINE_TIMEOUT));
 	settle(s);
 }
 
@@ -239,6 +260,21 @@ void session_abort(struct session *s, enum close_reason why)
 size_t session_lines_owed(const struct session *s)
 {
 	return s->out_lines;
+}
+
+size_t session_bytes_owed(const struct session *s)
+{
+	return s->out_end - s->out_sent;
+}
+
+bool session_has_partial_line(const struct session *s)
+{
+	return !s->raw && s->reason == CLOSE_NONE && s->len > s->out_end;
+}
+
+bool session_line_begun(const struct session *s)
+{
+	return s->line_begun;
 }
 
 const char *conn_state_name(enum conn_state st)
@@ -267,6 +303,8 @@ const char *close_reason_name(enum close_reason why)
 		return "reset";
 	case CLOSE_TIMEOUT:
 		return "timeout";
+	case CLOSE_LINE_TIMEOUT:
+		return "line timeout";
 	case CLOSE_TOO_LONG:
 		return "line too long";
 	case CLOSE_SHUTDOWN:

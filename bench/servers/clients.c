@@ -115,6 +115,7 @@ void client_close(int fd, const char *peer, const struct session *s,
 	switch (s->reason) {
 	case CLOSE_QUIT:
 	case CLOSE_TOO_LONG:
+	case CLOSE_LINE_TIMEOUT:
 	case CLOSE_SHUTDOWN: /* the client may still be sending */
 		if (where == LINGER_IN_BACKGROUND)
 			linger_in_background(fd);
