@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -97,6 +98,27 @@ bool room_for_client(int fd, const struct sockaddr *addr, size_t clients,
 	return false;
 }
 
+void *client_admit(size_t size, int fd, const struct sockaddr *addr,
+		   size_t clients, const struct options *o)
+{
+	struct client *c;
+
+	if (!room_for_client(fd, addr, clients, o->max_clients))
+		return NULL;
+	c = malloc(size);
+	if (c == NULL) {
+		log_server("out of memory for a client");
+		close(fd);
+		return NULL;
+	}
+	c->fd = fd;
+	net_format_addr(addr, c->peer, sizeof(c->peer));
+	(void)net_set_nodelay(fd); /* not fatal: replies just leave later */
+	session_init(&c->session, o->max_line);
+	log_connected(c->peer, fd);
+	return c;
+}
+
 void log_connected(const char *peer, int fd)
 {
 	log_client("client %s connected (fd %d)", peer, fd);
@@ -133,6 +155,29 @@ void client_close(int fd, const char *peer, const struct session *s,
 			net_close_gracefully(fd);
 		return;
 	}
+}
+
+void client_on_completion(struct client *c, long res)
+{
+	struct session *s = &c->session;
+
+	if (res == -EINTR || res == -EAGAIN)
+		return;
+	if (res < 0)
+		session_abort(s, CLOSE_RESET);
+	else if (s->state == WRITING)
+		session_on_output(s, (size_t)res);
+	else if (res > 0)
+		session_on_input(s, (size_t)res);
+	else
+		session_on_eof(s);
+}
+
+void client_end(struct client *c, enum linger_where where)
+{
+	client_close(c->fd, c->peer, &c->session, where);
+	session_free(&c->session);
+	free(c);
 }
 
 int set_blocking(int fd)

@@ -29,7 +29,7 @@
 
 struct nonblock_server {
 	const struct options *opt;
-	struct nb_client **clients; /* [0, nclients), in no order */
+	struct client **clients; /* [0, nclients), in no order */
 	size_t nclients;
 };
 
@@ -38,18 +38,11 @@ struct nonblock_server {
 static void admit(void *ctx, int fd, const struct sockaddr *addr)
 {
 	struct nonblock_server *srv = ctx;
-	struct nb_client *c;
+	struct client *c =
+	    client_admit(sizeof(*c), fd, addr, srv->nclients, srv->opt);
 
-	if (!room_for_client(fd, addr, srv->nclients, srv->opt->max_clients))
-		return;
-	c = malloc(sizeof(*c));
-	if (c == NULL) {
-		log_server("out of memory for a client");
-		net_close_gracefully(fd);
-		return;
-	}
-	nb_client_open(c, fd, addr, srv->opt->max_line);
-	srv->clients[srv->nclients++] = c;
+	if (c != NULL)
+		srv->clients[srv->nclients++] = c;
 }
 
 /* One try at every client: a read if it is READING, writes if WRITING;
@@ -57,17 +50,16 @@ static void admit(void *ctx, int fd, const struct sockaddr *addr)
 static void try_every_client(struct nonblock_server *srv)
 {
 	for (size_t i = 0; i < srv->nclients;) {
-		struct nb_client *c = srv->clients[i];
+		struct client *c = srv->clients[i];
 		if (c->session.state == READING)
-			(void)nb_client_on_readable(c);
+			(void)nb_on_readable(c);
 		else if (c->session.state == WRITING)
-			(void)nb_client_on_writable(c);
+			(void)nb_on_writable(c);
 		if (c->session.state != DONE) {
 			i++;
 			continue;
 		}
-		nb_client_close(c);
-		free(c);
+		client_end(c, LINGER_IN_BACKGROUND);
 		srv->clients[i] = srv->clients[--srv->nclients];
 	}
 }

@@ -28,7 +28,7 @@
  * 8 MiB default, which would be reserved (not used) per client. */
 #define THREAD_STACK (256 * 1024)
 
-struct client {
+struct thread_client {
 	struct stream stream;
 	char peer[NET_ADDR_LEN];
 	size_t max_line;
@@ -44,7 +44,7 @@ static size_t ceiling(void)
 
 static void *client_thread(void *arg)
 {
-	struct client *cl = arg;
+	struct thread_client *cl = arg;
 
 	serve_client(&cl->stream, cl->peer, cl->max_line, LINGER_IN_PLACE);
 	free(cl);
@@ -56,7 +56,7 @@ static void *client_thread(void *arg)
 static void start_client(int fd, const struct sockaddr *addr, size_t max_line,
 			 const pthread_attr_t *attr)
 {
-	struct client *cl = malloc(sizeof(*cl));
+	struct thread_client *cl = malloc(sizeof(*cl));
 	pthread_t tid;
 
 	if (cl == NULL) {

@@ -48,12 +48,6 @@
 /* After an accept failure such as EMFILE, wait this long (no busy loop). */
 #define ACCEPT_PAUSE_NS 100000000LL
 
-struct uring_client {
-	int fd;
-	struct session session;
-	char peer[NET_ADDR_LEN];
-};
-
 struct uring_server {
 	const struct options *opt;
 	int listen_fd;
@@ -86,7 +80,7 @@ static void submit_accept(struct uring_server *srv)
 }
 
 /* Submit c's next request from its session's state, or close it. */
-static void submit_next(struct uring_server *srv, struct uring_client *c)
+static void submit_next(struct uring_server *srv, struct client *c)
 {
 	struct session *s = &c->session;
 	size_t len;
@@ -110,27 +104,13 @@ static void submit_next(struct uring_server *srv, struct uring_client *c)
 		return;
 	}
 	srv->nclients--;
-	client_close(c->fd, c->peer, s, LINGER_IN_BACKGROUND);
-	session_free(s);
-	free(c);
+	client_end(c, LINGER_IN_BACKGROUND);
 }
 
 /* A recv or send of c finished with res (bytes, or -errno). */
-static void on_client_done(struct uring_server *srv, struct uring_client *c,
-			   int res)
+static void on_client_done(struct uring_server *srv, struct client *c, int res)
 {
-	struct session *s = &c->session;
-
-	if (res == -EINTR || res == -EAGAIN)
-		; /* the same request again */
-	else if (res < 0)
-		session_abort(s, CLOSE_RESET);
-	else if (s->state == WRITING)
-		session_on_output(s, (size_t)res);
-	else if (res > 0)
-		session_on_input(s, (size_t)res);
-	else
-		session_on_eof(s);
+	client_on_completion(c, res);
 	submit_next(srv, c);
 }
 
@@ -150,19 +130,10 @@ static void on_accept_done(struct uring_server *srv, int res)
 	if (res < 0)
 		return;
 	const struct sockaddr *addr = (struct sockaddr *)&srv->accept_addr;
-	if (!room_for_client(res, addr, srv->nclients, srv->opt->max_clients))
+	struct client *c =
+	    client_admit(sizeof(*c), res, addr, srv->nclients, srv->opt);
+	if (c == NULL)
 		return;
-	struct uring_client *c = malloc(sizeof(*c));
-	if (c == NULL) {
-		log_server("out of memory for a client");
-		close(res);
-		return;
-	}
-	c->fd = res;
-	net_format_addr(addr, c->peer, sizeof(c->peer));
-	(void)net_set_nodelay(res);
-	session_init(&c->session, srv->opt->max_line);
-	log_connected(c->peer, res);
 	srv->nclients++;
 	submit_next(srv, c);
 }
