@@ -28,6 +28,7 @@ need 'command -v clang-tidy' clang-tidy
 # The demo test drives tmux and nc; the man page test renders
 # with groff and man.
 need 'command -v tmux' tmux
+need 'command -v top' procps
 need 'nc -h 2>&1 | grep -q OpenBSD' netcat-openbsd
 need 'command -v groff' groff-base
 need 'command -v man' man-db
