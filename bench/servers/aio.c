@@ -47,7 +47,7 @@
 #define OWN_FDS 6
 /* Helper threads, and so clients, at most: each costs a thread, a 24 KiB
  * stack and a kernel task. */
-#define MAX_AIO_CLIENTS 8192
+#define MAX_AIO_CLIENTS 16384
 /* With no signal for this long, check every request anyway: a completion
  * signal glibc could not queue (RLIMIT_SIGPENDING reached) is lost, and no
  * plain SIGIO stands in for it. */
