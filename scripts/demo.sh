@@ -229,7 +229,7 @@ stop_command() {
 }
 
 # Start "$2 -b 127.0.0.1 $3" in pane $1 and wait for its listening line;
-# prints the real port.  On failure the session is killed.
+# prints the real port.  On failure the session is killed and it fails.
 start_server_in() {
 	t send-keys -t "$1" -l "$2 -b 127.0.0.1 $3"
 	t send-keys -t "$1" Enter
@@ -264,11 +264,11 @@ start_models() {
 	t set-option -t "$SESSION" pane-border-format ' #{pane_title} ' >/dev/null
 	t select-pane -t "$SESSION:models.0" -T 'iterative server'
 	it=$(pane 'iterative server')
-	it_port=$(start_server_in "$it" "$iterative" "$PORT")
+	it_port=$(start_server_in "$it" "$iterative" "$PORT") || exit 1
 	nb=$(t split-window -v -P -F '#{pane_id}' -t "$it" -c "$ROOT" \
 		"$(pane_shell nonblock)")
 	t select-pane -t "$nb" -T 'nonblock server'
-	real_nb_port=$(start_server_in "$nb" "$nonblock" "$nb_port")
+	real_nb_port=$(start_server_in "$nb" "$nonblock" "$nb_port") || exit 1
 	nb_pid=$(server_pids "$nb")
 
 	a=$(t split-window -h -P -F '#{pane_id}' -t "$it" -c "$ROOT" \
@@ -317,19 +317,7 @@ start() {
 	t set-option -t "$SESSION" pane-border-format ' #{pane_title} ' >/dev/null
 	t select-pane -t "$SESSION:demo.0" -T server
 	srv=$(pane server)
-	t send-keys -t "$srv" -l "$server -T -b 127.0.0.1 $PORT"
-	t send-keys -t "$srv" Enter
-	if ! wait_for "$srv" '^echoserv: (listening on|cannot|invalid|usage)'; then
-		t kill-session -t "$SESSION"
-		die "the server did not start within ${WAIT_SECS}s"
-	fi
-	line=$(screen "$srv" | grep -E '^echoserv: listening on ' | tail -n 1)
-	if [ -z "$line" ]; then
-		screen "$srv" | grep -E '^echoserv: ' >&2 || true
-		t kill-session -t "$SESSION"
-		die "the server could not start (above: what it said)"
-	fi
-	real_port=${line##*:}
+	real_port=$(start_server_in "$srv" "$server -T" "$PORT") || exit 1
 
 	# Clients on the right, the script below the server.
 	a=$(t split-window -h -P -F '#{pane_id}' -t "$srv" -c "$ROOT" \

@@ -68,6 +68,26 @@ type_line() { # type_line PANE TEXT: type TEXT and press Enter
 	t send-keys -t "$1" Enter
 }
 
+# notes_whole PANE FIRST-LINE-ERE PREFIX: the script pane shows the notes
+# whole, first line to last.
+notes_whole() {
+	visible=$(t capture-pane -p -J -t "$1")
+	echo "$visible" | grep -Eq "$2" ||
+		fail "${3}the first line of the notes is not on screen"
+	echo "$visible" | grep -q "Detach: Ctrl-b d" ||
+		fail "${3}the last line of the notes is not on screen"
+}
+
+# gone PID: wait (bounded) until PID has exited; false if it still runs.
+gone() {
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ "$i" -lt "$WAIT_TENTHS" ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	! kill -0 "$1" 2>/dev/null
+}
+
 show() { # show PANE: the pane, for a failure report
 	echo "---- pane '$1':" >&2
 	screen "$(pane "$1")" | grep -v '^$' | tail -n 25 >&2
@@ -151,11 +171,7 @@ wait_for "$srv" '^echoserv: client 127\.0\.0\.1:[0-9]+ closed \(fd [0-9]+\): qui
 # The script pane shows the notes whole, first line to last, and has the
 # load command typed in.
 wait_for "$l" "^bench\\\$ .*$port" || fail "the load generator command is not typed in"
-visible=$(t capture-pane -p -J -t "$l")
-echo "$visible" | grep -q "^echoserv demo on 127\.0\.0\.1:$port\." ||
-	fail "the first line of the notes is not on screen"
-echo "$visible" | grep -q "Detach: Ctrl-b d" ||
-	fail "the last line of the notes is not on screen"
+notes_whole "$l" "^echoserv demo on 127\.0\.0\.1:$port\." ""
 
 # Ctrl-C in the server pane: graceful shutdown, its summary, the prompt.
 # Up and Enter start the server again (on a new free port: it was 0).
@@ -178,12 +194,7 @@ fi
 
 # Stop: the server gets SIGTERM and exits, the session goes away.
 "$DEMO" --stop --socket "$SOCK" --session "$SESSION" >/dev/null || fail "--stop failed"
-i=0
-while [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null && [ "$i" -lt "$WAIT_TENTHS" ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+if [ -n "$server_pid" ] && ! gone "$server_pid"; then
 	fail "echoserv (pid $server_pid) still runs after --stop"
 fi
 if t has-session -t "=$SESSION" 2>/dev/null; then
@@ -244,11 +255,7 @@ t send-keys -t "$a" C-d
 
 # top watches the nonblocking server.
 wait_for "$top" "^ *$nb_pid .*echoserv" || fail "--models: top does not show echoserv-nonblock (pid $nb_pid)"
-visible=$(t capture-pane -p -J -t "$l")
-echo "$visible" | grep -q "^Two I/O models side by side" ||
-	fail "--models: the first line of the notes is not on screen"
-echo "$visible" | grep -q "Detach: Ctrl-b d" ||
-	fail "--models: the last line of the notes is not on screen"
+notes_whole "$l" "^Two I/O models side by side" "--models: "
 if [ "$(screen "$l" | grep -v '^Stop: ' | awk 'length > 78' | wc -l)" -ne 0 ]; then
 	fail "--models: a line of the notes is wider than 78 columns"
 fi
@@ -261,14 +268,7 @@ if [ "$failures" -ne 0 ]; then
 fi
 "$DEMO" --stop --socket "$SOCK" --session "$SESSION" >/dev/null || fail "--models: --stop failed"
 for pid in $models_pids; do
-	i=0
-	while kill -0 "$pid" 2>/dev/null && [ "$i" -lt "$WAIT_TENTHS" ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		fail "--models: server pid $pid still runs after --stop"
-	fi
+	gone "$pid" || fail "--models: server pid $pid still runs after --stop"
 done
 
 if [ "$failures" -ne 0 ]; then
