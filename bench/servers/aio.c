@@ -43,8 +43,8 @@
 #include "startup.h"
 
 /* stdin, stdout, stderr, the listening socket, the lingering thread's
- * pipe. */
-#define OWN_FDS 6
+ * pipe, the reserve descriptor (clients.c). */
+#define OWN_FDS 7
 /* Helper threads, and so clients, at most: each costs a thread, a 24 KiB
  * stack and a kernel task. */
 #define MAX_AIO_CLIENTS 16384

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,8 +15,65 @@
 #include "log.h"
 #include "net.h"
 
-/* After an accept failure such as EMFILE, wait this long (no busy loop). */
+/* After an accept failure nothing could be done about, wait this long
+ * (no busy loop). */
 #define ACCEPT_PAUSE_NS 100000000L
+
+/* A descriptor held back, so that a client can still be accepted (and
+ * turned away) when the process has run out of them; -1 while lent out. */
+static int reserve_fd = -1;
+static bool reserve_tried;
+
+void hold_reserve(void)
+{
+	if (reserve_fd < 0)
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	reserve_tried = true;
+}
+
+static void pause_accepting(void)
+{
+	struct timespec ts = {0, ACCEPT_PAUSE_NS};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		continue;
+}
+
+/* The waiting client would keep the listening socket readable (a busy
+ * loop in a level-triggered server) or wait forever (in the others). */
+bool shed_client(int listen_fd, int why)
+{
+	struct pollfd pfd = {.fd = listen_fd, .events = POLLIN};
+	struct sockaddr_storage addr;
+	socklen_t len = sizeof(addr);
+	char peer[NET_ADDR_LEN];
+
+	if (reserve_fd < 0 || poll(&pfd, 1, 0) != 1)
+		return false;
+	close(reserve_fd);
+	int fd = accept(listen_fd, (struct sockaddr *)&addr, &len);
+	if (fd >= 0) {
+		net_format_addr((struct sockaddr *)&addr, peer, sizeof(peer));
+		log_server("accept: %s: shedding client %s", strerror(why),
+			   peer);
+		turn_away(fd, peer);
+	}
+	reserve_fd = -1;
+	hold_reserve();
+	return fd >= 0;
+}
+
+/* accept() failed: log it, and shed or pause where it would only fail the
+ * same way again at once. */
+static void on_accept_failure(int listen_fd)
+{
+	int why = errno;
+
+	if ((why == EMFILE || why == ENFILE) && shed_client(listen_fd, why))
+		return;
+	log_server("accept: %s", strerror(why));
+	pause_accepting();
+}
 
 /* accept(2), the new socket nonblocking and close-on-exec: one call where
  * Linux has accept4, else three. */
@@ -41,6 +99,8 @@ bool accept_batch(int listen_fd,
 		  void (*admit)(void *ctx, int fd, const struct sockaddr *addr),
 		  void *ctx)
 {
+	if (!reserve_tried)
+		hold_reserve();
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage addr;
 		int fd = accept_nonblocking(listen_fd, &addr);
@@ -52,14 +112,16 @@ bool accept_batch(int listen_fd,
 		if (errno == EINTR || errno == ECONNABORTED)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			log_server("accept: %s", strerror(errno));
-		return false; /* EMFILE & co: the next round tries again */
+			on_accept_failure(listen_fd);
+		return false; /* the next round tries again */
 	}
 	return true;
 }
 
 int accept_blocking(int listen_fd, struct sockaddr_storage *addr)
 {
+	if (!reserve_tried)
+		hold_reserve();
 	for (;;) {
 		socklen_t len = sizeof(*addr);
 		int fd = accept(listen_fd, (struct sockaddr *)addr, &len);
@@ -68,10 +130,7 @@ int accept_blocking(int listen_fd, struct sockaddr_storage *addr)
 			return fd;
 		if (errno == EINTR || errno == ECONNABORTED)
 			continue;
-		log_server("accept: %s", strerror(errno));
-		struct timespec ts = {0, ACCEPT_PAUSE_NS};
-		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-			continue;
+		on_accept_failure(listen_fd);
 	}
 }
 

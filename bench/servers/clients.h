@@ -32,7 +32,9 @@ struct client {
  * Accept up to ACCEPT_BATCH waiting clients on the nonblocking listen_fd
  * and hand each to admit(ctx, fd, addr), fd nonblocking and close-on-exec.
  * Stops when no one is waiting, or on an error (logged; the next round
- * tries again).  Returns true when it stopped because the batch was used
+ * tries again).  Out of descriptors (EMFILE, ENFILE), the waiting client
+ * is shed with a reserve descriptor: accepted and turned away, so the
+ * listening socket does not stay readable and spin the loop.  Returns true when it stopped because the batch was used
  * up, so more clients may be waiting.
  */
 bool accept_batch(int listen_fd,
@@ -41,11 +43,25 @@ bool accept_batch(int listen_fd,
 
 /*
  * Wait for one client on the blocking listen_fd and return its socket
- * (blocking), its address in *addr.  Errors are logged and, where the
- * next try could only fail the same way at once (EMFILE), followed by a
- * short pause, so this never spins.
+ * (blocking), its address in *addr.  Errors are logged; out of
+ * descriptors the waiting client is shed as by accept_batch(), and where
+ * the next try could only fail the same way at once, a short pause
+ * follows, so this never spins.
  */
 int accept_blocking(int listen_fd, struct sockaddr_storage *addr);
+
+/* Hold the reserve descriptor that shed_client() lends out.
+ * accept_batch() and accept_blocking() do so on first use. */
+void hold_reserve(void);
+
+/*
+ * accept() on listen_fd failed with why, EMFILE or ENFILE: give up the
+ * reserve descriptor, accept the waiting client, turn it away ("server
+ * full"), and take the reserve back.  Returns true if a client was shed;
+ * false if none was waiting (accept() says EMFILE before it looks at the
+ * queue) or there was no reserve.
+ */
+bool shed_client(int listen_fd, int why);
 
 /*
  * With clients connected already, is there room for one more?  If not,

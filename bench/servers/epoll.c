@@ -19,9 +19,9 @@
 #include "nonblocking_client.h"
 #include "startup.h"
 
-/* stdin, stdout, stderr, the listening socket, the epoll descriptor and
- * the lingering thread's pipe. */
-#define OWN_FDS    7
+/* stdin, stdout, stderr, the listening socket, the epoll descriptor, the
+ * lingering thread's pipe, the reserve descriptor (clients.c). */
+#define OWN_FDS    8
 #define MAX_EVENTS 256
 
 struct epoll_conn {

@@ -38,8 +38,8 @@
 #include "startup.h"
 
 /* stdin, stdout, stderr, the listening socket, the lingering thread's
- * pipe. */
-#define OWN_FDS 6
+ * pipe, the reserve descriptor (clients.c). */
+#define OWN_FDS 7
 /* Signals taken per round at most before the ready sockets are served. */
 #define SIGNALS_PER_ROUND 1024
 

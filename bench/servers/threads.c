@@ -19,8 +19,9 @@
 #include "net.h"
 #include "startup.h"
 
-/* stdin, stdout, stderr and the listening socket. */
-#define OWN_FDS 4
+/* stdin, stdout, stderr, the listening socket and the reserve
+ * descriptor (clients.c). */
+#define OWN_FDS 5
 /* Threads per process are bounded by memory long before descriptors. */
 #define MAX_THREADS 16384
 /* Enough for the conversation, the 16 KiB log line buffer and the 16 KiB

@@ -38,14 +38,15 @@
 #include "startup.h"
 
 /* stdin, stdout, stderr, the listening socket, the ring, the lingering
- * thread's pipe. */
-#define OWN_FDS    7
+ * thread's pipe, the reserve descriptor (clients.c). */
+#define OWN_FDS    8
 #define RING_SLOTS 1024
 /* user_data of the two requests that are not a client's (clients are
  * pointers, so never 1 or 2). */
 #define ACCEPT_TAG 1
 #define PAUSE_TAG  2
-/* After an accept failure such as EMFILE, wait this long (no busy loop). */
+/* After an accept failure nothing could be done about, wait this long (no
+ * busy loop). */
 #define ACCEPT_PAUSE_NS 100000000LL
 
 struct uring_server {
@@ -118,6 +119,9 @@ static void on_client_done(struct uring_server *srv, struct client *c, int res)
  * and accept the next one (after a pause if accepting fails). */
 static void on_accept_done(struct uring_server *srv, int res)
 {
+	if ((res == -EMFILE || res == -ENFILE) &&
+	    shed_client(srv->listen_fd, -res))
+		res = -EAGAIN; /* shed; accept the next one at once */
 	if (res < 0 && res != -EINTR && res != -ECONNABORTED &&
 	    res != -EAGAIN) {
 		log_server("accept: %s", strerror(-res));
@@ -228,6 +232,7 @@ int main(int argc, char **argv)
 	}
 	srv.opt = &opt;
 	srv.pause.tv_nsec = ACCEPT_PAUSE_NS;
+	hold_reserve();
 	submit_accept(&srv);
 	for (;;) {
 		struct io_uring_cqe *cqe;
