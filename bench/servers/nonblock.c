@@ -12,8 +12,8 @@
  * Every call returns at once, so one thread serves every client and no
  * slow client blocks another: the answer to the iterative server's
  * problem.  The price is that the loop never sleeps.  With nothing to do
- * it still asks every socket, millions of system calls a second, and
- * keeps a core at 100 % (watch it in top): the lesson this server exists
+ * it still asks every socket, as fast as the core allows, and keeps
+ * that core at 100 % (watch it in top): the lesson this server exists
  * to show, and what select(), poll() and epoll() were made to fix.
  */
 #include <stdlib.h>
