@@ -36,9 +36,12 @@ struct epoll_server {
 	size_t nclients;
 };
 
-static void conn_close(struct epoll_conn *c)
+/* Out of the epoll set first: the socket may linger open in the lingering
+ * thread (linger.h), and its events must not come back to a freed c. */
+static void conn_close(struct epoll_server *srv, struct epoll_conn *c)
 {
-	client_end(&c->c, LINGER_IN_BACKGROUND); /* out of the epoll set too */
+	(void)epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->c.fd, NULL);
+	client_end(&c->c, LINGER_IN_BACKGROUND);
 }
 
 /* accept_batch()'s callback, ctx the server: admit the client on fd, or
@@ -55,7 +58,7 @@ static void admit(void *ctx, int fd, const struct sockaddr *addr)
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
 		log_server("epoll_ctl: %s", strerror(errno));
-		conn_close(c);
+		conn_close(srv, c);
 		return;
 	}
 	srv->nclients++;
@@ -68,7 +71,7 @@ static void settle(struct epoll_server *srv, struct epoll_conn *c)
 
 	if (c->c.session.state == DONE) {
 		srv->nclients--;
-		conn_close(c);
+		conn_close(srv, c);
 		return;
 	}
 	if (want_out == c->watching_out)
@@ -78,7 +81,7 @@ static void settle(struct epoll_server *srv, struct epoll_conn *c)
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->c.fd, &ev) != 0) {
 		session_abort(&c->c.session, CLOSE_RESET);
 		srv->nclients--;
-		conn_close(c);
+		conn_close(srv, c);
 		return;
 	}
 	c->watching_out = want_out;

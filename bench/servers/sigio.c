@@ -75,6 +75,17 @@ static int own_signals(int fd, int io_signal)
 	return 0;
 }
 
+/* No more signals for fd: it may linger open in the lingering thread
+ * (linger.h) after its client is gone.  Stale ones already queued find no
+ * client and are ignored. */
+static void stop_signals(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags >= 0)
+		(void)fcntl(fd, F_SETFL, flags & ~O_ASYNC);
+}
+
 static void mark_ready(struct sigio_server *srv, int fd)
 {
 	struct sigio_client *c;
@@ -176,6 +187,7 @@ static bool serve_once(struct sigio_server *srv, struct sigio_client *c)
 	if (c->c.session.state == DONE) {
 		srv->by_fd[c->c.fd] = NULL;
 		srv->nclients--;
+		stop_signals(c->c.fd);
 		client_end(&c->c, LINGER_IN_BACKGROUND);
 		return false;
 	}

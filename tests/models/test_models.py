@@ -413,6 +413,42 @@ def test_uring_serves_where_io_uring_is_allowed():
 
 # ------------------------------------------------------------- all
 
+EVENT_LOOPS = ["echoserv-poll", "echoserv-epoll", "echoserv-co",
+               "echoserv-nonblock", "echoserv-sigio", "echoserv-aio",
+               "echoserv-uring"]
+
+
+def test_event_loops_many_clients_quitting_byte_exact():
+    """50 clients at once pipeline 40 lines and quit: their sockets linger
+    (in the lingering thread) while the loop goes on serving the others,
+    and nothing of a closed client may come back to the loop."""
+    for name in EVENT_LOOPS:
+        srv = Server(name)
+        try:
+            if srv.wait_listening() is None:
+                expect(b"io_uring unavailable" in srv.log(),
+                       "%s exited at start" % name)
+                print("  %s: skipped, io_uring unavailable" % name)
+                continue
+            n = converse_many(srv.port, 50, 40, seed=11)
+            expect(n == 50, "%s: %d of 50 clients got their bytes back "
+                   "exactly" % (name, n))
+            time.sleep(0.3)  # the clients' FINs reach the lingering sockets
+            expect(srv.proc.poll() is None, "%s died:\n%s" %
+                   (name, srv.log()[-300:].decode(errors="replace")))
+            log = srv.log()
+            expect(log.count(b" closed (fd ") == 50 and
+                   log.count(b" connected (fd ") == 50,
+                   "%s: not 50 clients connected and closed once each" % name)
+            after = connect(srv.port)
+            after.sendall(b"still there\n")
+            expect(recv_exact(after, 12, 3.0) == b"still there\n",
+                   "%s: not serving after the clients left" % name)
+            after.close()
+        finally:
+            srv.stop()
+
+
 def nofile(n):
     def limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
