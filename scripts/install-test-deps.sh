@@ -19,20 +19,25 @@ need() { # need "check command" package
 need 'test -f /usr/include/liburing.h' liburing-dev
 if [ "${1:-}" != --build ]; then
 need 'test -f /usr/include/cmocka.h' libcmocka-dev
-# Issue 4: the fuzzer (clang and its libFuzzer runtime), valgrind-check, lint.
+# The fuzzer (clang and its libFuzzer runtime), valgrind-check, lint.
 need 'command -v clang' clang
 need 'printf "int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }" | clang -fsanitize=fuzzer -x c -o /dev/null -' libclang-rt-14-dev
 need 'command -v valgrind' valgrind
 need 'command -v cppcheck' cppcheck
 need 'command -v clang-tidy' clang-tidy
-# Issue 5: the demo test drives tmux and nc; the man page test renders
+# The demo test drives tmux and nc; the man page test renders
 # with groff and man.
 need 'command -v tmux' tmux
+need 'command -v top' procps
 need 'nc -h 2>&1 | grep -q OpenBSD' netcat-openbsd
 need 'command -v groff' groff-base
 need 'command -v man' man-db
 # The benchmark's PNG charts (scripts/bench_report.py) are drawn by gnuplot.
 need 'command -v gnuplot' gnuplot-nox
+# Running as a service: socket activation by systemd's own tool; unshare
+# and setpriv (a private /etc/hosts, a process that is not root).
+need 'command -v systemd-socket-activate' systemd
+need 'command -v setpriv && command -v unshare' util-linux
 fi
 
 [ -z "$missing" ] && exit 0

@@ -43,24 +43,20 @@
 #include "startup.h"
 
 /* stdin, stdout, stderr, the listening socket, the lingering thread's
- * pipe. */
-#define OWN_FDS 6
+ * pipe, the reserve descriptor (clients.c). */
+#define OWN_FDS 7
 /* Helper threads, and so clients, at most: each costs a thread, a 24 KiB
  * stack and a kernel task. */
-#define MAX_AIO_CLIENTS 8192
+#define MAX_AIO_CLIENTS 16384
 /* With no signal for this long, check every request anyway: a completion
  * signal glibc could not queue (RLIMIT_SIGPENDING reached) is lost, and no
  * plain SIGIO stands in for it. */
 #define SWEEP_MS 1000
 
-enum aio_op { OP_READ, OP_WRITE };
-
 struct aio_client {
-	struct aiocb cb; /* the one request in flight */
-	enum aio_op op;
-	int fd;
-	struct session session;
-	char peer[NET_ADDR_LEN];
+	struct client c; /* first: client_end() frees the whole */
+	struct aiocb cb; /* the one request in flight: a read while READING,
+			  * a write while WRITING */
 };
 
 struct aio_server {
@@ -91,11 +87,9 @@ static size_t ceiling(void)
 
 static void client_free(struct aio_server *srv, struct aio_client *c)
 {
-	srv->by_fd[c->fd] = NULL;
+	srv->by_fd[c->c.fd] = NULL;
 	srv->nclients--;
-	client_close(c->fd, c->peer, &c->session, LINGER_IN_BACKGROUND);
-	session_free(&c->session);
-	free(c);
+	client_end(&c->c, LINGER_IN_BACKGROUND);
 }
 
 /* Start c's next request from its session's state, or close it if DONE.
@@ -103,14 +97,14 @@ static void client_free(struct aio_server *srv, struct aio_client *c)
  * freed client. */
 static void start_next(struct aio_server *srv, struct aio_client *c)
 {
-	struct session *s = &c->session;
+	struct session *s = &c->c.session;
 	size_t len = 0;
 	void *buf = NULL;
 
 	if (s->state == READING) {
 		buf = session_input_space(s, &len);
 		if (buf == NULL) {
-			log_server("client %s: out of memory", c->peer);
+			log_server("client %s: out of memory", c->c.peer);
 			session_abort(s, CLOSE_NO_MEMORY);
 		}
 	} else if (s->state == WRITING) {
@@ -120,17 +114,16 @@ static void start_next(struct aio_server *srv, struct aio_client *c)
 		client_free(srv, c);
 		return;
 	}
-	c->op = s->state == READING ? OP_READ : OP_WRITE;
 	memset(&c->cb, 0, sizeof(c->cb));
-	c->cb.aio_fildes = c->fd;
+	c->cb.aio_fildes = c->c.fd;
 	c->cb.aio_buf = buf;
 	c->cb.aio_nbytes = len;
 	c->cb.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
 	c->cb.aio_sigevent.sigev_signo = srv->signo;
-	c->cb.aio_sigevent.sigev_value.sival_int = c->fd;
-	int rc = c->op == OP_READ ? aio_read(&c->cb) : aio_write(&c->cb);
+	c->cb.aio_sigevent.sigev_value.sival_int = c->c.fd;
+	int rc = s->state == READING ? aio_read(&c->cb) : aio_write(&c->cb);
 	if (rc != 0) {
-		log_server("client %s: aio: %s", c->peer, strerror(errno));
+		log_server("client %s: aio: %s", c->c.peer, strerror(errno));
 		session_abort(s, CLOSE_RESET);
 		client_free(srv, c);
 	}
@@ -145,16 +138,7 @@ static void on_completion(struct aio_server *srv, struct aio_client *c)
 	if (err == EINPROGRESS)
 		return;
 	ssize_t n = aio_return(&c->cb);
-	if (err == EINTR || err == EAGAIN)
-		; /* start the same request again */
-	else if (err != 0)
-		session_abort(&c->session, CLOSE_RESET);
-	else if (c->op == OP_WRITE)
-		session_on_output(&c->session, (size_t)n);
-	else if (n > 0)
-		session_on_input(&c->session, (size_t)n);
-	else
-		session_on_eof(&c->session);
+	client_on_completion(&c->c, err != 0 ? -(long)err : (long)n);
 	start_next(srv, c);
 }
 
@@ -165,24 +149,13 @@ static void admit(void *ctx, int fd, const struct sockaddr *addr)
 	struct aio_server *srv = ctx;
 	struct aio_client *c;
 
-	if ((size_t)fd >= srv->table_size) {
+	if ((size_t)fd >= srv->table_size || set_blocking(fd) != 0) {
 		close(fd);
 		return;
 	}
-	if (!room_for_client(fd, addr, srv->nclients, srv->opt->max_clients))
+	c = client_admit(sizeof(*c), fd, addr, srv->nclients, srv->opt);
+	if (c == NULL)
 		return;
-	c = malloc(sizeof(*c));
-	if (c == NULL || set_blocking(fd) != 0) {
-		log_server("cannot set up a client: %s", strerror(errno));
-		free(c);
-		close(fd);
-		return;
-	}
-	c->fd = fd;
-	net_format_addr(addr, c->peer, sizeof(c->peer));
-	(void)net_set_nodelay(fd);
-	session_init(&c->session, srv->opt->max_line);
-	log_connected(c->peer, fd);
 	srv->by_fd[fd] = c;
 	srv->nclients++;
 	if ((size_t)fd >= srv->fd_end)

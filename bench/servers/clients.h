@@ -11,7 +11,18 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "net.h"
+#include "options.h"
 #include "protocol.h"
+
+/* A client of a comparison server: its socket, its protocol session, and
+ * its address for the logs.  A server's own per-client struct begins with
+ * one. */
+struct client {
+	int fd;
+	struct session session;
+	char peer[NET_ADDR_LEN];
+};
 
 /* Clients accepted per call of accept_batch() at most, so a connect storm
  * cannot starve the clients already connected. */
@@ -21,7 +32,9 @@
  * Accept up to ACCEPT_BATCH waiting clients on the nonblocking listen_fd
  * and hand each to admit(ctx, fd, addr), fd nonblocking and close-on-exec.
  * Stops when no one is waiting, or on an error (logged; the next round
- * tries again).  Returns true when it stopped because the batch was used
+ * tries again).  Out of descriptors (EMFILE, ENFILE), the waiting client
+ * is shed with a reserve descriptor: accepted and turned away, so the
+ * listening socket does not stay readable and spin the loop.  Returns true when it stopped because the batch was used
  * up, so more clients may be waiting.
  */
 bool accept_batch(int listen_fd,
@@ -30,11 +43,25 @@ bool accept_batch(int listen_fd,
 
 /*
  * Wait for one client on the blocking listen_fd and return its socket
- * (blocking), its address in *addr.  Errors are logged and, where the
- * next try could only fail the same way at once (EMFILE), followed by a
- * short pause, so this never spins.
+ * (blocking), its address in *addr.  Errors are logged; out of
+ * descriptors the waiting client is shed as by accept_batch(), and where
+ * the next try could only fail the same way at once, a short pause
+ * follows, so this never spins.
  */
 int accept_blocking(int listen_fd, struct sockaddr_storage *addr);
+
+/* Hold the reserve descriptor that shed_client() lends out.
+ * accept_batch() and accept_blocking() do so on first use. */
+void hold_reserve(void);
+
+/*
+ * accept() on listen_fd failed with why, EMFILE or ENFILE: give up the
+ * reserve descriptor, accept the waiting client, turn it away ("server
+ * full"), and take the reserve back.  Returns true if a client was shed;
+ * false if none was waiting (accept() says EMFILE before it looks at the
+ * queue) or there was no reserve.
+ */
+bool shed_client(int listen_fd, int why);
 
 /*
  * With clients connected already, is there room for one more?  If not,
@@ -43,6 +70,17 @@ int accept_blocking(int listen_fd, struct sockaddr_storage *addr);
  */
 bool room_for_client(int fd, const struct sockaddr *addr, size_t clients,
 		     size_t max_clients);
+
+/*
+ * The usual admission of the client on fd (an accept_batch() callback's
+ * work): turned away if clients already reach --max-clients, else size
+ * bytes are allocated (a struct that begins with struct client) and the
+ * client opened in them: TCP_NODELAY, a session, the connect log line.
+ * Returns it, or NULL when fd was turned away or closed (out of memory,
+ * logged).
+ */
+void *client_admit(size_t size, int fd, const struct sockaddr *addr,
+		   size_t clients, const struct options *o);
 
 /* Send "server full" (best effort), log it and close fd gracefully. */
 void turn_away(int fd, const char *peer);
@@ -61,6 +99,19 @@ enum linger_where { LINGER_IN_BACKGROUND, LINGER_IN_PLACE };
  */
 void client_close(int fd, const char *peer, const struct session *s,
 		  enum linger_where where);
+
+/*
+ * For the completion-based servers (aio, io_uring): the read or write c
+ * had in flight finished with res, bytes moved or -errno; a read while
+ * the session is READING, a write while WRITING (one at a time).  Hands
+ * the result to the session; after -EINTR or -EAGAIN the session is left
+ * as it was, so the caller issues the same request again.
+ */
+void client_on_completion(struct client *c, long res);
+
+/* client_close() for a client from client_admit(), then its session and c
+ * itself freed. */
+void client_end(struct client *c, enum linger_where where);
 
 /* Make fd blocking again; 0 or -1 with errno. */
 int set_blocking(int fd);

@@ -27,8 +27,8 @@
 #include "startup.h"
 
 /* stdin, stdout, stderr, the listening socket, the lingering thread's
- * pipe. */
-#define OWN_FDS 6
+ * pipe, the reserve descriptor (clients.c). */
+#define OWN_FDS 7
 /* The conversation, a 16 KiB log line and a 16 KiB drain buffer fit with
  * room to spare; only the pages actually touched cost memory. */
 #define CO_STACK (64 * 1024)

@@ -19,13 +19,13 @@
 #include "nonblocking_client.h"
 #include "startup.h"
 
-/* stdin, stdout, stderr, the listening socket, the epoll descriptor and
- * the lingering thread's pipe. */
-#define OWN_FDS    7
+/* stdin, stdout, stderr, the listening socket, the epoll descriptor, the
+ * lingering thread's pipe, the reserve descriptor (clients.c). */
+#define OWN_FDS    8
 #define MAX_EVENTS 256
 
 struct epoll_conn {
-	struct nb_client nb;
+	struct client c;   /* first: client_end() frees the whole */
 	bool watching_out; /* EPOLLOUT is in its interest set */
 };
 
@@ -36,10 +36,12 @@ struct epoll_server {
 	size_t nclients;
 };
 
-static void conn_close(struct epoll_conn *c)
+/* Out of the epoll set first: the socket may linger open in the lingering
+ * thread (linger.h), and its events must not come back to a freed c. */
+static void conn_close(struct epoll_server *srv, struct epoll_conn *c)
 {
-	nb_client_close(&c->nb); /* close() takes it out of the epoll set too */
-	free(c);
+	(void)epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->c.fd, NULL);
+	client_end(&c->c, LINGER_IN_BACKGROUND);
 }
 
 /* accept_batch()'s callback, ctx the server: admit the client on fd, or
@@ -48,20 +50,15 @@ static void admit(void *ctx, int fd, const struct sockaddr *addr)
 {
 	struct epoll_server *srv = ctx;
 
-	if (!room_for_client(fd, addr, srv->nclients, srv->opt->max_clients))
+	struct epoll_conn *c =
+	    client_admit(sizeof(*c), fd, addr, srv->nclients, srv->opt);
+	if (c == NULL)
 		return;
-	struct epoll_conn *c = malloc(sizeof(*c));
-	if (c == NULL) {
-		log_server("out of memory for a client");
-		close(fd);
-		return;
-	}
-	nb_client_open(&c->nb, fd, addr, srv->opt->max_line);
 	c->watching_out = false;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
 		log_server("epoll_ctl: %s", strerror(errno));
-		conn_close(c);
+		conn_close(srv, c);
 		return;
 	}
 	srv->nclients++;
@@ -70,21 +67,21 @@ static void admit(void *ctx, int fd, const struct sockaddr *addr)
 /* After servicing c: close it if DONE, else watch for what it waits for. */
 static void settle(struct epoll_server *srv, struct epoll_conn *c)
 {
-	bool want_out = c->nb.session.state == WRITING;
+	bool want_out = c->c.session.state == WRITING;
 
-	if (c->nb.session.state == DONE) {
+	if (c->c.session.state == DONE) {
 		srv->nclients--;
-		conn_close(c);
+		conn_close(srv, c);
 		return;
 	}
 	if (want_out == c->watching_out)
 		return;
 	struct epoll_event ev = {.events = want_out ? EPOLLOUT : EPOLLIN,
 				 .data.ptr = c};
-	if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->nb.fd, &ev) != 0) {
-		session_abort(&c->nb.session, CLOSE_RESET);
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->c.fd, &ev) != 0) {
+		session_abort(&c->c.session, CLOSE_RESET);
 		srv->nclients--;
-		conn_close(c);
+		conn_close(srv, c);
 		return;
 	}
 	c->watching_out = want_out;
@@ -92,10 +89,10 @@ static void settle(struct epoll_server *srv, struct epoll_conn *c)
 
 static void on_event(struct epoll_server *srv, struct epoll_conn *c)
 {
-	if (c->nb.session.state == READING)
-		(void)nb_client_on_readable(&c->nb);
-	else if (c->nb.session.state == WRITING)
-		(void)nb_client_on_writable(&c->nb);
+	if (c->c.session.state == READING)
+		(void)nb_on_readable(&c->c);
+	else if (c->c.session.state == WRITING)
+		(void)nb_on_writable(&c->c);
 	settle(srv, c);
 }
 

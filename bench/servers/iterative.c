@@ -29,8 +29,9 @@
 #include "net.h"
 #include "startup.h"
 
-/* stdin, stdout, stderr, the listening socket. */
-#define OWN_FDS 4
+/* stdin, stdout, stderr, the listening socket, the reserve descriptor
+ * (clients.c). */
+#define OWN_FDS 5
 
 /* The idle timeout as both socket timeouts; 0 (never) leaves them off. */
 static int set_timeouts(int fd, unsigned seconds)

@@ -12,8 +12,8 @@
  * Every call returns at once, so one thread serves every client and no
  * slow client blocks another: the answer to the iterative server's
  * problem.  The price is that the loop never sleeps.  With nothing to do
- * it still asks every socket, millions of system calls a second, and
- * keeps a core at 100 % (watch it in top): the lesson this server exists
+ * it still asks every socket, as fast as the core allows, and keeps
+ * that core at 100 % (watch it in top): the lesson this server exists
  * to show, and what select(), poll() and epoll() were made to fix.
  */
 #include <stdlib.h>
@@ -24,12 +24,12 @@
 #include "startup.h"
 
 /* stdin, stdout, stderr, the listening socket, the lingering thread's
- * pipe. */
-#define OWN_FDS 6
+ * pipe, the reserve descriptor (clients.c). */
+#define OWN_FDS 7
 
 struct nonblock_server {
 	const struct options *opt;
-	struct nb_client **clients; /* [0, nclients), in no order */
+	struct client **clients; /* [0, nclients), in no order */
 	size_t nclients;
 };
 
@@ -38,18 +38,11 @@ struct nonblock_server {
 static void admit(void *ctx, int fd, const struct sockaddr *addr)
 {
 	struct nonblock_server *srv = ctx;
-	struct nb_client *c;
+	struct client *c =
+	    client_admit(sizeof(*c), fd, addr, srv->nclients, srv->opt);
 
-	if (!room_for_client(fd, addr, srv->nclients, srv->opt->max_clients))
-		return;
-	c = malloc(sizeof(*c));
-	if (c == NULL) {
-		log_server("out of memory for a client");
-		net_close_gracefully(fd);
-		return;
-	}
-	nb_client_open(c, fd, addr, srv->opt->max_line);
-	srv->clients[srv->nclients++] = c;
+	if (c != NULL)
+		srv->clients[srv->nclients++] = c;
 }
 
 /* One try at every client: a read if it is READING, writes if WRITING;
@@ -57,17 +50,16 @@ static void admit(void *ctx, int fd, const struct sockaddr *addr)
 static void try_every_client(struct nonblock_server *srv)
 {
 	for (size_t i = 0; i < srv->nclients;) {
-		struct nb_client *c = srv->clients[i];
+		struct client *c = srv->clients[i];
 		if (c->session.state == READING)
-			(void)nb_client_on_readable(c);
+			(void)nb_on_readable(c);
 		else if (c->session.state == WRITING)
-			(void)nb_client_on_writable(c);
+			(void)nb_on_writable(c);
 		if (c->session.state != DONE) {
 			i++;
 			continue;
 		}
-		nb_client_close(c);
-		free(c);
+		client_end(c, LINGER_IN_BACKGROUND);
 		srv->clients[i] = srv->clients[--srv->nclients];
 	}
 }

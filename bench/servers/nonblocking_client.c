@@ -7,20 +7,9 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "clients.h"
 #include "log.h"
 
-void nb_client_open(struct nb_client *c, int fd, const struct sockaddr *peer,
-		    size_t max_line)
-{
-	c->fd = fd;
-	net_format_addr(peer, c->peer, sizeof(c->peer));
-	(void)net_set_nodelay(fd); /* not fatal: replies just leave later */
-	session_init(&c->session, max_line);
-	log_connected(c->peer, fd);
-}
-
-bool nb_client_on_writable(struct nb_client *c)
+bool nb_on_writable(struct client *c)
 {
 	while (c->session.state == WRITING) {
 		size_t len;
@@ -42,7 +31,7 @@ bool nb_client_on_writable(struct nb_client *c)
 	return true;
 }
 
-bool nb_client_on_readable(struct nb_client *c)
+bool nb_on_readable(struct client *c)
 {
 	size_t room;
 	char *space = session_input_space(&c->session, &room);
@@ -64,12 +53,6 @@ bool nb_client_on_readable(struct nb_client *c)
 	else
 		session_abort(&c->session, CLOSE_RESET);
 	if (c->session.state == WRITING)
-		(void)nb_client_on_writable(c);
+		(void)nb_on_writable(c);
 	return true;
-}
-
-void nb_client_close(struct nb_client *c)
-{
-	client_close(c->fd, c->peer, &c->session, LINGER_IN_BACKGROUND);
-	session_free(&c->session);
 }

@@ -17,13 +17,13 @@
 #include "startup.h"
 
 /* stdin, stdout, stderr, the listening socket, the lingering thread's
- * pipe. */
-#define OWN_FDS 6
+ * pipe, the reserve descriptor (clients.c). */
+#define OWN_FDS 7
 
 struct poll_server {
 	const struct options *opt;
 	int listen_fd;
-	struct nb_client **conns; /* indexed by fd, fd_limit() entries */
+	struct client **conns; /* indexed by fd, fd_limit() entries */
 	size_t table_size;
 	struct pollfd *pfd; /* [0] the listening socket, then the clients */
 	size_t nclients;
@@ -39,15 +39,10 @@ static void admit(void *ctx, int fd, const struct sockaddr *addr)
 		close(fd);
 		return;
 	}
-	if (!room_for_client(fd, addr, srv->nclients, srv->opt->max_clients))
+	struct client *c =
+	    client_admit(sizeof(*c), fd, addr, srv->nclients, srv->opt);
+	if (c == NULL)
 		return;
-	struct nb_client *c = malloc(sizeof(*c));
-	if (c == NULL) {
-		log_server("out of memory for a client");
-		close(fd);
-		return;
-	}
-	nb_client_open(c, fd, addr, srv->opt->max_line);
 	srv->conns[fd] = c;
 	srv->nclients++;
 }
@@ -61,7 +56,7 @@ static nfds_t build_pollfds(struct poll_server *srv)
 	srv->pfd[0].fd = srv->listen_fd;
 	srv->pfd[0].events = POLLIN;
 	for (size_t fd = 0, seen = 0; seen < srv->nclients; fd++) {
-		const struct nb_client *c = srv->conns[fd];
+		const struct client *c = srv->conns[fd];
 		if (c == NULL)
 			continue;
 		seen++;
@@ -78,18 +73,17 @@ static void service_clients(struct poll_server *srv, nfds_t n)
 {
 	for (nfds_t i = 1; i < n; i++) {
 		short ev = srv->pfd[i].revents;
-		struct nb_client *c = srv->conns[srv->pfd[i].fd];
+		struct client *c = srv->conns[srv->pfd[i].fd];
 		if (ev == 0)
 			continue;
 		if (c->session.state == READING)
-			(void)nb_client_on_readable(c);
+			(void)nb_on_readable(c);
 		else if (c->session.state == WRITING)
-			(void)nb_client_on_writable(c);
+			(void)nb_on_writable(c);
 		if (c->session.state == DONE) {
 			srv->conns[c->fd] = NULL;
 			srv->nclients--;
-			nb_client_close(c);
-			free(c);
+			client_end(c, LINGER_IN_BACKGROUND);
 		}
 	}
 }

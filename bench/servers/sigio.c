@@ -38,14 +38,14 @@
 #include "startup.h"
 
 /* stdin, stdout, stderr, the listening socket, the lingering thread's
- * pipe. */
-#define OWN_FDS 6
+ * pipe, the reserve descriptor (clients.c). */
+#define OWN_FDS 7
 /* Signals taken per round at most before the ready sockets are served. */
 #define SIGNALS_PER_ROUND 1024
 
 struct sigio_client {
-	struct nb_client nb;
-	bool ready; /* a signal came and no EAGAIN since: try it */
+	struct client c; /* first: client_end() frees the whole */
+	bool ready;      /* a signal came and no EAGAIN since: try it */
 };
 
 struct sigio_server {
@@ -73,6 +73,17 @@ static int own_signals(int fd, int io_signal)
 	    fcntl(fd, F_SETFL, flags | O_ASYNC | O_NONBLOCK) != 0)
 		return -1;
 	return 0;
+}
+
+/* No more signals for fd: it may linger open in the lingering thread
+ * (linger.h) after its client is gone.  Stale ones already queued find no
+ * client and are ignored. */
+static void stop_signals(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags >= 0)
+		(void)fcntl(fd, F_SETFL, flags & ~O_ASYNC);
 }
 
 static void mark_ready(struct sigio_server *srv, int fd)
@@ -145,16 +156,16 @@ static void admit(void *ctx, int fd, const struct sockaddr *addr)
 		close(fd);
 		return;
 	}
-	if (!room_for_client(fd, addr, srv->nclients, srv->opt->max_clients))
+	c = client_admit(sizeof(*c), fd, addr, srv->nclients, srv->opt);
+	if (c == NULL)
 		return;
-	c = malloc(sizeof(*c));
-	if (c == NULL || own_signals(fd, srv->io_signal) != 0) {
-		log_server("cannot set up a client: %s", strerror(errno));
-		free(c);
-		close(fd);
+	if (own_signals(fd, srv->io_signal) != 0) {
+		log_server("client %s: no signals: %s", c->c.peer,
+			   strerror(errno));
+		session_abort(&c->c.session, CLOSE_RESET);
+		client_end(&c->c, LINGER_IN_BACKGROUND);
 		return;
 	}
-	nb_client_open(&c->nb, fd, addr, srv->opt->max_line);
 	srv->by_fd[fd] = c;
 	srv->nclients++;
 	if ((size_t)fd >= srv->fd_end)
@@ -169,15 +180,15 @@ static bool serve_once(struct sigio_server *srv, struct sigio_client *c)
 {
 	bool more = true;
 
-	if (c->nb.session.state == READING)
-		more = nb_client_on_readable(&c->nb);
-	else if (c->nb.session.state == WRITING)
-		more = nb_client_on_writable(&c->nb);
-	if (c->nb.session.state == DONE) {
-		srv->by_fd[c->nb.fd] = NULL;
+	if (c->c.session.state == READING)
+		more = nb_on_readable(&c->c);
+	else if (c->c.session.state == WRITING)
+		more = nb_on_writable(&c->c);
+	if (c->c.session.state == DONE) {
+		srv->by_fd[c->c.fd] = NULL;
 		srv->nclients--;
-		nb_client_close(&c->nb);
-		free(c);
+		stop_signals(c->c.fd);
+		client_end(&c->c, LINGER_IN_BACKGROUND);
 		return false;
 	}
 	if (!more)

@@ -10,27 +10,17 @@
 
 #include "log.h"
 #include "net.h"
-#include "server.h"
 #include "signals.h"
-
-/* The ceiling options_parse() checks -c against, as server_start() set it. */
-static size_t start_ceiling = 1;
-
-size_t max_clients_ceiling(void)
-{
-	return start_ceiling;
-}
 
 int server_options(int argc, char **argv, const char *model, size_t ceiling,
 		   struct options *o)
 {
 	char err[512];
 
-	start_ceiling = ceiling;
-	if (options_parse(argc, argv, o, err, sizeof(err)) != 0)
+	if (options_parse(argc, argv, ceiling, o, err, sizeof(err)) != 0)
 		return options_usage_error(err);
 	if (o->help) {
-		options_print_help(stdout);
+		options_print_help(stdout, ceiling);
 		printf("\nThis build is a comparison server for benchmarks: "
 		       "%s.\n",
 		       model);
@@ -40,6 +30,8 @@ int server_options(int argc, char **argv, const char *model, size_t ceiling,
 		printf("echoserv %s (%s)\n", ECHOSERV_VERSION, model);
 		return 0;
 	}
+	if (!o->have_port)
+		return options_usage_error("missing port");
 	log_quiet = o->quiet;
 	return -1;
 }

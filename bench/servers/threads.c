@@ -19,8 +19,9 @@
 #include "net.h"
 #include "startup.h"
 
-/* stdin, stdout, stderr and the listening socket. */
-#define OWN_FDS 4
+/* stdin, stdout, stderr, the listening socket and the reserve
+ * descriptor (clients.c). */
+#define OWN_FDS 5
 /* Threads per process are bounded by memory long before descriptors. */
 #define MAX_THREADS 16384
 /* Enough for the conversation, the 16 KiB log line buffer and the 16 KiB
@@ -28,7 +29,7 @@
  * 8 MiB default, which would be reserved (not used) per client. */
 #define THREAD_STACK (256 * 1024)
 
-struct client {
+struct thread_client {
 	struct stream stream;
 	char peer[NET_ADDR_LEN];
 	size_t max_line;
@@ -44,7 +45,7 @@ static size_t ceiling(void)
 
 static void *client_thread(void *arg)
 {
-	struct client *cl = arg;
+	struct thread_client *cl = arg;
 
 	serve_client(&cl->stream, cl->peer, cl->max_line, LINGER_IN_PLACE);
 	free(cl);
@@ -56,7 +57,7 @@ static void *client_thread(void *arg)
 static void start_client(int fd, const struct sockaddr *addr, size_t max_line,
 			 const pthread_attr_t *attr)
 {
-	struct client *cl = malloc(sizeof(*cl));
+	struct thread_client *cl = malloc(sizeof(*cl));
 	pthread_t tid;
 
 	if (cl == NULL) {

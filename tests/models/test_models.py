@@ -14,6 +14,9 @@ The protocol itself is checked for every server by the integration suite
              clients, and the overflow really happened (its log line)
   aio        holds --max-clients idle clients (one glibc helper thread each)
              and serves another client meanwhile; the next is turned away
+  all        out of descriptors (EMFILE), the waiting client is shed with
+             "server full", not left to spin the loop (epoll, nonblock,
+             sigio, uring: the shared accept code)
   uring      refused by the kernel (a seccomp filter makes io_uring_setup
              fail with EPERM, as container runtimes do): exit 1 with one line
              saying "io_uring unavailable"; skipped with a note where io_uring
@@ -406,6 +409,115 @@ def test_uring_serves_where_io_uring_is_allowed():
         expect(n == 50, "%d of 50 clients got their bytes back exactly" % n)
     finally:
         srv.stop()
+
+
+# ------------------------------------------------------------- all
+
+EVENT_LOOPS = ["echoserv-poll", "echoserv-epoll", "echoserv-co",
+               "echoserv-nonblock", "echoserv-sigio", "echoserv-aio",
+               "echoserv-uring"]
+
+
+def test_event_loops_many_clients_quitting_byte_exact():
+    """50 clients at once pipeline 40 lines and quit: their sockets linger
+    (in the lingering thread) while the loop goes on serving the others,
+    and nothing of a closed client may come back to the loop."""
+    for name in EVENT_LOOPS:
+        srv = Server(name)
+        try:
+            if srv.wait_listening() is None:
+                expect(b"io_uring unavailable" in srv.log(),
+                       "%s exited at start" % name)
+                print("  %s: skipped, io_uring unavailable" % name)
+                continue
+            n = converse_many(srv.port, 50, 40, seed=11)
+            expect(n == 50, "%s: %d of 50 clients got their bytes back "
+                   "exactly" % (name, n))
+            time.sleep(0.3)  # the clients' FINs reach the lingering sockets
+            expect(srv.proc.poll() is None, "%s died:\n%s" %
+                   (name, srv.log()[-300:].decode(errors="replace")))
+            log = srv.log()
+            expect(log.count(b" closed (fd ") == 50 and
+                   log.count(b" connected (fd ") == 50,
+                   "%s: not 50 clients connected and closed once each" % name)
+            after = connect(srv.port)
+            after.sendall(b"still there\n")
+            expect(recv_exact(after, 12, 3.0) == b"still there\n",
+                   "%s: not serving after the clients left" % name)
+            after.close()
+        finally:
+            srv.stop()
+
+
+def nofile(n):
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+    return limit
+
+
+def ceiling_under(name, limit):
+    """The --max-clients ceiling the server reports under that limit."""
+    out = subprocess.run([os.path.join(BUILD, name), "--help"],
+                         capture_output=True, timeout=5,
+                         preexec_fn=nofile(limit)).stdout
+    return int(re.search(rb"simultaneous clients, 1\s*\.\.\s*(\d+)", out).group(1))
+
+
+def check_out_of_descriptors_sheds(name):
+    """Fill the descriptor table with lingering clients (they said quit but
+    keep their end open, so the server holds each socket for a while), then
+    connect once more: accept() fails with EMFILE, and the server must shed
+    that client (server full) rather than spin on a readable listening
+    socket or leave it hanging; once the lingerers are gone it serves again."""
+    limit = 24
+    n = ceiling_under(name, limit)
+    srv = start(name, preexec=nofile(limit))
+    try:
+        held = []
+        for i in range(n):
+            s = connect(srv.port)
+            s.sendall(b"x\nquit\n")
+            expect(recv_exact(s, 2, 3.0) == b"x\n", "client %d not served" % i)
+            held.append(s)
+        srv.wait_count(b"): quit;", n)
+        late = connect(srv.port)
+        got = recv_exact(late, 20, 3.0)
+        expect(got == b"error: server full\r\n",
+               "out of descriptors, a new client got %r, not server full" % got)
+        srv.wait_log(rb"accept: Too many open files: shedding client")
+        for s in held:
+            s.close()
+        late.close()
+        time.sleep(1.5)  # the lingering sockets see EOF and close
+        again = connect(srv.port)
+        again.sendall(b"again\n")
+        expect(recv_exact(again, 6, 3.0) == b"again\n",
+               "not served once descriptors were free again")
+        again.close()
+    finally:
+        srv.stop()
+
+
+def test_epoll_out_of_descriptors_sheds_the_waiting_client():
+    check_out_of_descriptors_sheds("echoserv-epoll")
+
+
+def test_nonblock_out_of_descriptors_sheds_the_waiting_client():
+    check_out_of_descriptors_sheds("echoserv-nonblock")
+
+
+def test_sigio_out_of_descriptors_sheds_the_waiting_client():
+    check_out_of_descriptors_sheds("echoserv-sigio")
+
+
+def test_uring_out_of_descriptors_sheds_the_waiting_client():
+    probe = Server("echoserv-uring")
+    try:
+        if probe.wait_listening() is None:
+            raise Skip("io_uring unavailable here")
+    finally:
+        probe.stop()
+    check_out_of_descriptors_sheds("echoserv-uring")
 
 
 def main():
