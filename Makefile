@@ -55,13 +55,30 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_SRCS) $(TEST_LIBS)
 
+# The test-support library (tests/support/): the server as a helper
+# process, its log, /proc figures, client sockets, conversations, the
+# verified load and the cmocka checks.  One archive that the integration
+# tests, the stress suite and the smoke test link.
+SUPPORT_SRCS    := $(wildcard tests/support/*.c)
+SUPPORT_HEADERS := $(wildcard tests/support/*.h)
+SUPPORT_OBJS    := $(SUPPORT_SRCS:tests/support/%.c=$(BUILD)/obj/tests/support/%.o)
+SUPPORT_LIB     := $(BUILD)/tests/libtestsupport.a
+
+$(BUILD)/obj/tests/support/%.o: tests/support/%.c $(SUPPORT_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/support -c -o $@ $<
+
+$(SUPPORT_LIB): $(SUPPORT_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
 # Integration tests (cmocka): each drives the real binary over loopback.
-IT_HARNESS := $(wildcard tests/integration/harness*.c)
 IT_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(wildcard tests/integration/test_*.c))
 
-$(BUILD)/tests/integration/%: tests/integration/%.c $(IT_HARNESS) $(wildcard tests/integration/*.h)
+$(BUILD)/tests/integration/%: tests/integration/%.c $(SUPPORT_LIB) $(SUPPORT_HEADERS) $(wildcard tests/integration/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/integration -o $@ $< $(IT_HARNESS) $(TEST_LIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/support -Itests/integration -o $@ $< $(SUPPORT_LIB) $(TEST_LIBS)
 
 deps:
 	@sh scripts/install-test-deps.sh
