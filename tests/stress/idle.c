@@ -22,8 +22,8 @@ static size_t connect_idle(unsigned port, int *fds, size_t n)
 	size_t ok = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		fds[i] = connect_loopback(port);
-		if (fds[i] >= 0 && echo_once(fds[i], "hello\n", 3000) == 0)
+		fds[i] = tcp_connect(LOOPBACK, port, NULL);
+		if (fds[i] >= 0 && client_echo(fds[i], "hello\n", 3.0))
 			ok++;
 	}
 	return ok;
@@ -50,15 +50,8 @@ static size_t count_timed_out(const int *fds, size_t n)
 	size_t count = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		char buf[64];
-		bool eof = false;
-		int err = 0;
-		size_t got = fds[i] >= 0
-				 ? read_until_eof(fds[i], buf, sizeof(buf),
-						  2000, &eof, &err)
-				 : 0;
-		if (eof && got == 21 &&
-		    memcmp(buf, "error: idle timeout\r\n", 21) == 0)
+		if (fds[i] >= 0 &&
+		    client_recv_final(fds[i], "error: idle timeout\r\n", 2.0))
 			count++;
 	}
 	return count;
@@ -69,7 +62,7 @@ int scenario_idle(const struct stress_opts *o)
 	const char *tag = "idle";
 	size_t n = o->long_run ? 1000 : 200;
 	int *fds = calloc(n, sizeof(*fds));
-	struct server_proc sp;
+	struct proc sp;
 	char why[160] = "";
 	double cpu;
 	long wakeups;

@@ -43,29 +43,23 @@ static unsigned free_port(void)
 }
 
 /* Start server on 127.0.0.1:port with every descriptor closed. */
-static pid_t start_closed(const char *server, unsigned port)
+static int start_closed(struct proc *sp, const char *server, unsigned port)
 {
 	char port_text[16];
-	pid_t pid;
+	const char *const args[] = {"--bind", "127.0.0.1", port_text, NULL};
+	struct proc_opts opts = {.program = server, .stdio_closed = true};
 
 	snprintf(port_text, sizeof(port_text), "%u", port);
-	pid = fork();
-	if (pid != 0)
-		return pid;
-	long max = sysconf(_SC_OPEN_MAX);
-	for (long fd = 0; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
-		close((int)fd);
-	execl(server, server, "--bind", "127.0.0.1", port_text, (char *)NULL);
-	_exit(127);
+	return proc_spawn(sp, &opts, args);
 }
 
 /* Connect and echo, retrying while the server starts (up to 3 s). */
 static bool echo_when_up(unsigned port)
 {
 	for (int tries = 0; tries < 60; tries++) {
-		int fd = connect_loopback(port);
+		int fd = tcp_connect(LOOPBACK, port, NULL);
 		if (fd >= 0) {
-			bool ok = echo_once(fd, "are you there?\n", 3000) == 0;
+			bool ok = client_echo(fd, "are you there?\n", 3.0);
 			close(fd);
 			return ok;
 		}
@@ -77,26 +71,23 @@ static bool echo_when_up(unsigned port)
 int scenario_stdio(const struct stress_opts *o)
 {
 	const char *tag = "stdio";
-	struct server_proc sp;
+	struct proc sp;
 	unsigned port = free_port();
 
-	memset(&sp, 0, sizeof(sp));
 	if (port == 0)
 		return verdict(tag, false, "no free port");
-	sp.pid = start_closed(o->server, port);
-	if (sp.pid < 0)
+	if (start_closed(&sp, o->server, port) != 0)
 		return verdict(tag, false, "fork failed");
 	bool served = echo_when_up(port);
-	bool alive = server_alive(&sp);
+	bool alive = proc_alive(&sp);
 	printf("%s: server started with descriptors 0, 1, 2 closed on "
 	       "127.0.0.1:%u: %s, a client %s\n",
 	       tag, port, alive ? "running" : "EXITED",
 	       served ? "gets its echo" : "gets NO echo");
 	if (!alive)
-		printf("%s: it exited with status %d\n", tag,
-		       WIFEXITED(sp.status) ? WEXITSTATUS(sp.status) : -1);
+		printf("%s: it exited with status %d\n", tag, sp.status);
 	bool ok = served && alive && stop_echoserv(tag, &sp);
-	server_stop(&sp);
+	proc_stop(&sp);
 	return verdict(tag, ok,
 		       ok ? ""
 			  : "with stdio closed the server does not serve "

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "stress.h"
-#include "vclient.h"
+#include "verified_load.h"
 
 /* The select() server's default --max-clients ceiling (FD_SETSIZE less
  * what it holds itself). */
@@ -19,9 +19,9 @@
 int scenario_volume(const struct stress_opts *o)
 {
 	const char *tag = "volume";
-	struct vconfig cfg = {0};
-	struct server_proc sp;
-	struct vresult res;
+	struct load_config cfg = {0};
+	struct proc sp;
+	struct load_result res;
 	char why[256] = "";
 	size_t want = o->long_run ? 1000 : 300;
 	const char *ml = o->long_run ? "1024" : "512";
@@ -53,8 +53,8 @@ int scenario_volume(const struct stress_opts *o)
 	       "bytes, random splits; server --max-line %s\n",
 	       tag, want, (unsigned long long)cfg.lines, ml, ml);
 	fflush(stdout);
-	int rc = vclients_run(&cfg, &res);
-	vresult_print(tag, &res, false);
+	int rc = load_run(&cfg, &res);
+	load_result_print(tag, &res, false);
 	if (res.nlat > 0) {
 		uint32_t p50 = percentile_u32(res.lat_us, res.nlat, 0.50);
 		uint32_t p99 = percentile_u32(res.lat_us, res.nlat, 0.99);
@@ -75,6 +75,6 @@ int scenario_volume(const struct stress_opts *o)
 			 res.mismatched);
 	ok = still_serving(tag, &sp) && ok;
 	ok = stop_echoserv(tag, &sp) && ok;
-	vresult_free(&res);
+	load_result_free(&res);
 	return verdict(tag, ok, why);
 }

@@ -403,6 +403,17 @@ bool client_silent(int fd, double seconds)
 	return true;
 }
 
+bool client_recv_final(int fd, const char *want, double timeout)
+{
+	char buf[512];
+	size_t len = strlen(want);
+
+	if (len >= sizeof(buf))
+		return false;
+	struct recv_result r = recv_until(fd, buf, len + 1, timeout);
+	return r.end == RECV_EOF && r.len == len && memcmp(buf, want, len) == 0;
+}
+
 bool client_echo(int fd, const char *line, double timeout)
 {
 	char buf[512];

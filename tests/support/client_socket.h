@@ -129,6 +129,10 @@ enum recv_end client_next_event(int fd, double timeout);
 /* True if nothing at all (no data, no EOF) arrives on fd for seconds. */
 bool client_silent(int fd, double seconds);
 
+/* Receive until the server closes: true when exactly the C string want
+ * came (nothing more), then a clean EOF, within timeout. */
+bool client_recv_final(int fd, const char *want, double timeout);
+
 /* One request and its reply: send line, receive exactly the same bytes
  * back within timeout.  True when the echo was exact. */
 bool client_echo(int fd, const char *line, double timeout);

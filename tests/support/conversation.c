@@ -46,8 +46,9 @@ static void explain(const struct conversation *cv, const char *got,
 
 	escape_bytes(got, r->len, g, sizeof(g));
 	escape_bytes(cv->want, cv->want_len, w, sizeof(w));
-	snprintf(why, why_len, "got %zu bytes \"%s\" then %s, want %zu bytes "
-			       "\"%s\" then EOF",
+	snprintf(why, why_len,
+		 "got %zu bytes \"%s\" then %s, want %zu bytes "
+		 "\"%s\" then EOF",
 		 r->len, g, recv_end_name(r->end), cv->want_len, w);
 }
 

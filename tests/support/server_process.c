@@ -34,10 +34,10 @@
 #define MAX_PROCS 64
 
 struct started {
-	pid_t pid;     /* 0: reaped */
-	bool in_use;   /* the slot holds a process or its files */
-	bool temp;     /* err_path and out_path are ours to remove */
-	int err_pipe;  /* our read end of its stderr, or -1 */
+	pid_t pid;    /* 0: reaped */
+	bool in_use;  /* the slot holds a process or its files */
+	bool temp;    /* err_path and out_path are ours to remove */
+	int err_pipe; /* our read end of its stderr, or -1 */
 	char err_path[HARNESS_PATH_MAX];
 	char out_path[HARNESS_PATH_MAX];
 };
@@ -237,8 +237,8 @@ int proc_spawn(struct proc *p, const struct proc_opts *opts,
 	memset(s, 0, sizeof(*s));
 	s->in_use = true;
 	s->pid = pid;
-	s->temp = !opts->stderr_pipe && !opts->stdio_closed &&
-		  opts->log_path == NULL;
+	s->temp =
+	    !opts->stderr_pipe && !opts->stdio_closed && opts->log_path == NULL;
 	s->err_pipe = pipe_rd;
 	snprintf(s->err_path, sizeof(s->err_path), "%s", p->err_path);
 	snprintf(s->out_path, sizeof(s->out_path), "%s", p->out_path);
@@ -395,8 +395,9 @@ int server_start(struct proc *p, const struct proc_opts *opts,
 	if (p->err_pipe >= 0) {
 		if (listening_line_from_pipe(p, deadline))
 			return 0;
-		fprintf(stderr, "test: no listening line on the pipe within "
-				"%.1f s\n",
+		fprintf(stderr,
+			"test: no listening line on the pipe within "
+			"%.1f s\n",
 			wait);
 		proc_kill(p);
 		return -1;
