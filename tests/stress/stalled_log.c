@@ -35,8 +35,7 @@ struct drained {
 
 /* Read what the pipe holds until it is empty for quiet seconds, EOF, or
  * the deadline.  Returns false only when out of memory. */
-static bool drain_pipe(int fd, struct drained *d, double quiet,
-		       double deadline)
+static bool drain_pipe(int fd, struct drained *d, double quiet, double deadline)
 {
 	double quiet_until = now_s() + quiet;
 
@@ -191,8 +190,8 @@ int scenario_stalled_log(const struct stress_opts *o)
 	       "written, %ld dropped (%d report%s, %d before SIGTERM); "
 	       "written + dropped = %ld of the %ld owed\n",
 	       tag, d.len, connected, closed, dropped, reports,
-	       reports == 1 ? "" : "s", early_reports, connected + closed + dropped,
-	       owed);
+	       reports == 1 ? "" : "s", early_reports,
+	       connected + closed + dropped, owed);
 	printf("%s: summary \"%s\"; exit status %d\n", tag,
 	       summary[0] ? summary : "(none)", status);
 

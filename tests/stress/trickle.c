@@ -29,15 +29,15 @@
 
 #include "stress.h"
 
-#define LINE_TIMEOUT   2   /* the server's --line-timeout */
-#define CUT_WINDOW     1.0 /* seconds a cut may come after the deadline */
-#define EARLY_SLACK    0.05 /* a cut this much before it is still "on time" */
-#define HONEST_EVERY   20  /* ms between an honest client's requests */
-#define HONEST_BOUND   2.0 /* seconds an honest reply may take at most */
-#define CAPACITY       20  /* --max-clients of the capacity run */
-#define LAT_CAP        500000
-#define TIMEOUT_MSG    "error: line timeout\r\n"
-#define SERVER_FULL    "error: server full\r\n"
+#define LINE_TIMEOUT 2    /* the server's --line-timeout */
+#define CUT_WINDOW   1.0  /* seconds a cut may come after the deadline */
+#define EARLY_SLACK  0.05 /* a cut this much before it is still "on time" */
+#define HONEST_EVERY 20   /* ms between an honest client's requests */
+#define HONEST_BOUND 2.0  /* seconds an honest reply may take at most */
+#define CAPACITY     20   /* --max-clients of the capacity run */
+#define LAT_CAP      500000
+#define TIMEOUT_MSG  "error: line timeout\r\n"
+#define SERVER_FULL  "error: server full\r\n"
 
 /* One trickling connection. */
 struct trickler {
@@ -114,8 +114,9 @@ static void trickler_judge(struct trickle_run *r, struct trickler *t,
 
 	if (reset) {
 		r->cut_reset++;
-		snprintf(what, sizeof(what), "a trickler was reset after "
-					     "%.2f s",
+		snprintf(what, sizeof(what),
+			 "a trickler was reset after "
+			 "%.2f s",
 			 after);
 		note_failure(r, what);
 	} else if (!eof) {
@@ -287,7 +288,8 @@ static size_t run_round(struct trickle_run *r, struct pollfd *pfd)
 	int64_t now = now_ns();
 	for (size_t i = 0; i < r->nt; i++) {
 		struct trickler *t = &r->t[i];
-		if (t->fd >= 0 && (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+		if (t->fd >= 0 &&
+		    (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 			trickler_read(r, t, now);
 		if (t->fd < 0 && r->replace)
 			trickler_open(r, t, now);
@@ -307,7 +309,8 @@ static size_t run_round(struct trickle_run *r, struct pollfd *pfd)
 /* Let the tricklers still connected be cut (bounded), replacing none. */
 static void drain_tricklers(struct trickle_run *r, struct pollfd *pfd)
 {
-	double until = now_s() + LINE_TIMEOUT + 3 * CUT_WINDOW * harness_scale();
+	double until =
+	    now_s() + LINE_TIMEOUT + 3 * CUT_WINDOW * harness_scale();
 
 	r->replace = false;
 	while (run_round(r, pfd) > 0 && now_s() < until)
@@ -344,23 +347,23 @@ static void print_cuts(const char *tag, struct trickle_run *r)
 {
 	uint64_t bad = r->cut_early + r->cut_late + r->cut_wrong + r->cut_reset;
 
-	printf("%s: %llu trickler connections (%llu could not connect); %llu "
-	       "cut on time with \"error: line timeout\" then EOF; %llu "
-	       "not (%llu early, %llu late or never, %llu wrong reply, %llu "
-	       "reset)\n",
-	       tag, (unsigned long long)r->connects,
-	       (unsigned long long)r->connect_failed,
-	       (unsigned long long)r->cut_ok, (unsigned long long)bad,
-	       (unsigned long long)r->cut_early,
-	       (unsigned long long)r->cut_late,
-	       (unsigned long long)r->cut_wrong,
-	       (unsigned long long)r->cut_reset);
+	printf(
+	    "%s: %llu trickler connections (%llu could not connect); %llu "
+	    "cut on time with \"error: line timeout\" then EOF; %llu "
+	    "not (%llu early, %llu late or never, %llu wrong reply, %llu "
+	    "reset)\n",
+	    tag, (unsigned long long)r->connects,
+	    (unsigned long long)r->connect_failed,
+	    (unsigned long long)r->cut_ok, (unsigned long long)bad,
+	    (unsigned long long)r->cut_early, (unsigned long long)r->cut_late,
+	    (unsigned long long)r->cut_wrong, (unsigned long long)r->cut_reset);
 	if (r->ncut > 0) {
 		uint32_t p50 = percentile_u32(r->cut_ms, r->ncut, 0.50);
 		uint32_t p99 = percentile_u32(r->cut_ms, r->ncut, 0.99);
-		printf("%s: cut after the %d s deadline: p50 +%u ms, p99 +%u ms, "
-		       "max +%u ms\n",
-		       tag, LINE_TIMEOUT, p50, p99, r->cut_ms[r->ncut - 1]);
+		printf(
+		    "%s: cut after the %d s deadline: p50 +%u ms, p99 +%u ms, "
+		    "max +%u ms\n",
+		    tag, LINE_TIMEOUT, p50, p99, r->cut_ms[r->ncut - 1]);
 	}
 }
 
@@ -409,8 +412,8 @@ static bool attack_run(const struct stress_opts *o, char *why, size_t wlen)
 	long hwm = proc_status_kb(sp.pid, "VmHWM");
 
 	print_cuts(tag, &r);
-	printf("%s: honest echoes under attack: %zu, failed clients %llu",
-	       tag, r.nlat, (unsigned long long)r.honest_failed);
+	printf("%s: honest echoes under attack: %zu, failed clients %llu", tag,
+	       r.nlat, (unsigned long long)r.honest_failed);
 	if (r.nlat > 0) {
 		uint32_t p50 = percentile_u32(r.lat_us, r.nlat, 0.50);
 		uint32_t p99 = percentile_u32(r.lat_us, r.nlat, 0.99);
@@ -470,8 +473,8 @@ static int honest_try(int port)
 static bool capacity_run(const struct stress_opts *o, char *why, size_t wlen)
 {
 	const char *tag = "trickle";
-	const char *const args[] = {"--line-timeout", "2", "-t", "300",
-				    "--max-clients", "20", NULL};
+	const char *const args[] = {"--line-timeout", "2",  "-t", "300",
+				    "--max-clients",  "20", NULL};
 	struct trickle_run r;
 	struct proc sp;
 	struct pollfd pfd[CAPACITY];
@@ -513,9 +516,10 @@ static bool capacity_run(const struct stress_opts *o, char *why, size_t wlen)
 	else
 		printf("NEVER served\n");
 	print_cuts(tag, &r);
-	bool ok = turned_away > 0 && served_after >= LINE_TIMEOUT - EARLY_SLACK &&
-		  served_after <= LINE_TIMEOUT + 2 * CUT_WINDOW * harness_scale() &&
-		  r.cut_ok == CAPACITY;
+	bool ok =
+	    turned_away > 0 && served_after >= LINE_TIMEOUT - EARLY_SLACK &&
+	    served_after <= LINE_TIMEOUT + 2 * CUT_WINDOW * harness_scale() &&
+	    r.cut_ok == CAPACITY;
 	if (!ok)
 		snprintf(why, wlen,
 			 "capacity: honest client turned away %d times, "
