@@ -22,9 +22,10 @@
  * The session is driven the way the server drives it (input only while
  * READING, output while WRITING, with short reads and short writes), and
  * what it sends is compared byte for byte with oracle.c, which computes the
- * expected reply from SPEC 3 without reads, buffers or states.  Counters
- * and the close reason are checked too, and every loop is bounded: a
- * session that stops making progress is a failure, not a hang.
+ * expected reply from docs/protocol.md section 3 without reads, buffers or
+ * states.  Counters and the close reason are checked too, and every loop
+ * is bounded: a session that stops making progress is a failure, not a
+ * hang.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -124,8 +125,9 @@ static void feed(struct run *r)
 	memcpy(space, r->in + r->fed, k);
 	r->fed += k;
 	session_on_input(&r->s, k);
-	/* SPEC 3.3 and 3.5: the end is seen in the read that brings it, not
-	 * later ("as soon as the server holds max_line bytes"). */
+	/* docs/protocol.md §3.3 and §3.5: the end is seen in the read that
+	 * brings it, not later ("as soon as the server holds max_line
+	 * bytes"). */
 	if (r->fed >= r->end_at && r->s.state == READING)
 		fail(r, "still reading after quit or an over-long line");
 }

@@ -1,6 +1,7 @@
 /*
- * test_logging.c - SPEC section 5: the default log (connect and close lines
- * with peer, fd, reason and counts), -q, and the -T classroom trace.
+ * test_logging.c - docs/protocol.md section 5: the default log (connect and
+ * close lines with peer, fd, reason and counts), -q, and the -T classroom
+ * trace.
  */
 #include <ctype.h>
 #include <errno.h>

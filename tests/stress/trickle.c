@@ -450,7 +450,6 @@ static bool attack_run(const struct stress_opts *o, char *why, size_t wlen)
 static int honest_try(int port)
 {
 	static const char line[] = "let me in\n";
-	char buf[64];
 	int fd = tcp_connect(LOOPBACK, port, NULL);
 
 	if (fd < 0)
@@ -459,6 +458,7 @@ static int honest_try(int port)
 	/* Both replies are at least as long as the line: its length tells
 	 * them apart. */
 	if (client_send_str(fd, line, 1.0) == 0) {
+		char buf[64];
 		struct recv_result r = client_recv(fd, buf, strlen(line), 1.0);
 		if (r.end == RECV_FULL && memcmp(buf, line, r.len) == 0)
 			rc = 1;

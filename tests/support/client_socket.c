@@ -275,8 +275,9 @@ size_t client_send_until_stalled(int fd, unsigned char (*gen)(size_t),
 	size_t sent = 0;
 
 	while (sent < max) {
-		size_t want =
-		    max - sent < sizeof(chunk) ? max - sent : sizeof(chunk);
+		size_t want = max - sent;
+		if (want > sizeof(chunk))
+			want = sizeof(chunk);
 		for (size_t i = 0; i < want; i++)
 			chunk[i] = gen(offset + sent + i);
 		ssize_t n = send(fd, chunk, want, MSG_NOSIGNAL);
