@@ -16,13 +16,13 @@ SERVER_OBJS := $(SERVER_SRCS:src/%.c=$(BUILD)/obj/%.o)
 SAN_OBJS    := $(SERVER_SRCS:src/%.c=$(BUILD)/asan/obj/%.o)
 HEADERS     := $(wildcard include/*.h)
 
-.PHONY: all programs run check unit integration protocol-check integration-asan \
+.PHONY: all programs run check unit integration protocol-check smoke integration-asan \
 	deps clean format format-check
 
 # Programs `make` builds; fragments in mk/ add theirs (the load generator...).
 PROGRAMS := $(BUILD)/echoserv
 # What `make check` runs, in order; fragments in mk/ append their checks.
-CHECKS := format-check unit integration protocol-check integration-asan
+CHECKS := format-check unit integration protocol-check smoke integration-asan
 
 all: programs
 
@@ -121,6 +121,19 @@ protocol-check: deps programs $(PROTOCOL_TESTS)
 	PROTOCOL_KNOWN_GAPS='$(PROTOCOL_KNOWN_GAPS)' \
 	sh tests/integration/protocol-check.sh $(BUILD) '$(PROTOCOL_SERVERS)' \
 		$(PROTOCOL_TESTS)
+
+# The smoke test: a short verified load against every protocol server.
+SMOKE := $(BUILD)/tests/smoke/smoke
+
+$(SMOKE): tests/smoke/smoke.c $(SUPPORT_LIB) $(SUPPORT_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/support -o $@ $< $(SUPPORT_LIB)
+
+smoke: programs $(SMOKE)
+	@$(SMOKE) --build $(BUILD) --logdir $(BUILD)/smoke \
+		--one-client '$(PROTOCOL_ONE_CLIENT)' \
+		--may-be-unavailable '$(PROTOCOL_MAY_BE_UNAVAILABLE)' \
+		$(PROTOCOL_SERVERS)
 
 integration-asan: deps $(BUILD)/asan/echoserv $(IT_TESTS)
 	@failed=0; for t in $(IT_TESTS); do echo "== $$t (ASan+UBSan server)"; \

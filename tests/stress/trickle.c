@@ -269,7 +269,7 @@ static void honest_read(struct trickle_run *r, struct honest *h, int64_t now)
 	if (r->nlat < LAT_CAP)
 		r->lat_us[r->nlat++] = (uint32_t)((now - h->sent_at) / 1000);
 	h->sent_at = 0;
-	h->next_at = now + HONEST_EVERY * 1000000;
+	h->next_at = now + (int64_t)HONEST_EVERY * 1000000;
 }
 
 /* ============================== the loop =============================== */
@@ -380,8 +380,9 @@ static bool attack_run(const struct stress_opts *o, char *why, size_t wlen)
 	bool ok = false;
 
 	raise_nofile((long)(nt + nh + 64));
+	int alloc = run_alloc(&r, nt, nh);
 	struct pollfd *pfd = calloc(nt + nh, sizeof(*pfd));
-	if (pfd == NULL || run_alloc(&r, nt, nh) != 0) {
+	if (pfd == NULL || alloc != 0) {
 		snprintf(why, wlen, "out of memory");
 		free(pfd);
 		run_free(&r);
