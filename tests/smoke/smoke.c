@@ -103,8 +103,7 @@ static bool verified_load(int port, bool one_client, uint64_t seed,
 }
 
 /* Start the server; 1 started, 0 unavailable here (skipped), -1 failed. */
-static int start(const struct smoke_opts *o, const char *name,
-		 struct proc *sp)
+static int start(const struct smoke_opts *o, const char *name, struct proc *sp)
 {
 	char program[512], log_path[512], line[256];
 	const char *const args[] = {"0", "--max-line", "1024", NULL};
