@@ -373,7 +373,7 @@ static bool attack_run(const struct stress_opts *o, char *why, size_t wlen)
 {
 	const char *tag = "trickle";
 	size_t nt = o->long_run ? 500 : 100, nh = o->long_run ? 20 : 10;
-	int attack_ms = o->long_run ? 20000 : 6000;
+	int attack_ms = o->long_run ? 20000 : 4000;
 	const char *const args[] = {"--line-timeout", "2", "-t", "300", NULL};
 	struct trickle_run r;
 	struct proc sp;
