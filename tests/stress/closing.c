@@ -92,6 +92,20 @@ static int small_window_client(int port)
 	return tcp_connect(LOOPBACK, port, &co);
 }
 
+/* Start the server of one case (its log logdir/logname.log) and connect
+ * the small-window client to it.  The client's fd, or -1 with nothing
+ * left running. */
+static int start_case(const struct stress_opts *o, const char *logname,
+		      struct proc *sp)
+{
+	if (start_echoserv(o, sp, logname, 0, NULL) != 0)
+		return -1;
+	int fd = small_window_client(sp->port);
+	if (fd < 0)
+		proc_stop(sp);
+	return fd;
+}
+
 /* Write as much of buf as the server takes within ms, never reading. */
 static size_t send_for(int fd, const char *buf, size_t len, int ms)
 {
@@ -146,15 +160,10 @@ static bool run_case(const struct stress_opts *o, enum close_case cc)
 	static char reply[16 * 1024 * 1024];
 
 	snprintf(logname, sizeof(logname), "closing-%s", names[cc]);
-	if (input == NULL || start_echoserv(o, &sp, logname, 0, NULL) != 0) {
-		free(input);
-		printf("%s: %s: cannot start\n", tag, names[cc]);
-		return false;
-	}
-	int fd = small_window_client(sp.port);
+	int fd = input != NULL ? start_case(o, logname, &sp) : -1;
 	if (fd < 0) {
 		free(input);
-		proc_stop(&sp);
+		printf("%s: %s: cannot start\n", tag, names[cc]);
 		return false;
 	}
 	sent = send_for(fd, input, len,
@@ -217,15 +226,9 @@ static bool shutdown_flood_case(const struct stress_opts *o)
 	char *input = build_input(CASE_SHUTDOWN, &len); /* lines, no quit */
 	int64_t signalled = 0, exited = 0;
 
-	if (input == NULL ||
-	    start_echoserv(o, &sp, "closing-flood", 0, NULL) != 0) {
-		free(input);
-		return false;
-	}
-	int fd = small_window_client(sp.port);
+	int fd = input != NULL ? start_case(o, "closing-flood", &sp) : -1;
 	if (fd < 0) {
 		free(input);
-		proc_stop(&sp);
 		return false;
 	}
 	/* Flood for 500 ms, signal, flood on for up to 4 s more. */

@@ -60,7 +60,6 @@ static void *storm_main(void *arg)
 			sleep_ms(1);
 			continue;
 		}
-		(void)set_nonblocking(fd);
 		s->connects++;
 		if (s->ring[s->next] >= 0)
 			storm_close(s, s->ring[s->next]);

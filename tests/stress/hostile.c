@@ -85,17 +85,24 @@ static size_t push_lines(int fd, size_t limit, bool *dead)
 	return sent;
 }
 
-/* Connect nonblocking, or -1; counts the attempt. */
+/* Connect (tcp_connect's sockets are nonblocking), or -1; counts the
+ * connections made. */
 static int actor_connect(struct actor_ctx *a)
 {
 	int fd = tcp_connect(LOOPBACK, a->port, NULL);
 
-	if (fd >= 0 && set_nonblocking(fd) != 0) {
-		close(fd);
-		fd = -1;
-	}
 	if (fd >= 0)
 		a->connects++;
+	return fd;
+}
+
+/* actor_connect, or a 10 ms pause and -1 when the server refused. */
+static int actor_connect_or_pause(struct actor_ctx *a)
+{
+	int fd = actor_connect(a);
+
+	if (fd < 0)
+		sleep_ms(10);
 	return fd;
 }
 
@@ -137,11 +144,9 @@ static void run_resetters(struct actor_ctx *a)
 	char buf[4096];
 
 	while (!atomic_load(a->stop)) {
-		int fd = actor_connect(a);
-		if (fd < 0) {
-			sleep_ms(10);
+		int fd = actor_connect_or_pause(a);
+		if (fd < 0)
 			continue;
-		}
 		bool dead = false;
 		a->bytes_sent += push_lines(fd, (size_t)256 * 1024, &dead);
 		struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -203,11 +208,9 @@ static void run_vanishers(struct actor_ctx *a)
 
 	rng_seed(&r, a->seed);
 	while (!atomic_load(a->stop)) {
-		int fd = actor_connect(a);
-		if (fd < 0) {
-			sleep_ms(10);
+		int fd = actor_connect_or_pause(a);
+		if (fd < 0)
 			continue;
-		}
 		bool dead = false;
 		switch (rng_below(&r, 5)) {
 		case 0: /* close at once */
