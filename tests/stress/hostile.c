@@ -409,7 +409,7 @@ int scenario_hostile(const struct stress_opts *o)
 	fflush(stdout);
 	int rc = load_run(&cfg, &res);
 	double secs = m.started ? (double)(now_ns() - m.started_at) / 1e9 : 0.0;
-	long hwm = proc_status_kb(sp.pid, "VmHWM");
+	long hwm = proc_status_number(sp.pid, "VmHWM");
 	stop_actors(&m);
 	load_result_print(tag, &res, false);
 	print_actors(tag, &m, secs);

@@ -33,11 +33,11 @@ static size_t connect_idle(unsigned port, int *fds, size_t n)
 static void measure_quiet(pid_t pid, int ms, double *cpu, long *wakeups)
 {
 	int64_t t0 = now_ns(), c0 = proc_cpu_ns(pid);
-	long w0 = proc_status_kb(pid, "voluntary_ctxt_switches");
+	long w0 = proc_status_number(pid, "voluntary_ctxt_switches");
 
 	sleep_ms(ms);
 	int64_t t1 = now_ns(), c1 = proc_cpu_ns(pid);
-	long w1 = proc_status_kb(pid, "voluntary_ctxt_switches");
+	long w1 = proc_status_number(pid, "voluntary_ctxt_switches");
 	*cpu = c0 >= 0 && c1 >= 0
 		   ? 100.0 * (double)(c1 - c0) / (double)(t1 - t0)
 		   : -1.0;

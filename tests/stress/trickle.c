@@ -410,7 +410,7 @@ static bool attack_run(const struct stress_opts *o, char *why, size_t wlen)
 	while (now_ns() - t0 < (int64_t)attack_ms * 1000000)
 		(void)run_round(&r, pfd);
 	drain_tricklers(&r, pfd);
-	long hwm = proc_status_kb(sp.pid, "VmHWM");
+	long hwm = proc_status_number(sp.pid, "VmHWM");
 
 	print_cuts(tag, &r);
 	printf("%s: honest echoes under attack: %zu, failed clients %llu", tag,

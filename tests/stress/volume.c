@@ -63,7 +63,7 @@ int scenario_volume(const struct stress_opts *o)
 		       tag, p50 / 1000.0, p99 / 1000.0, res.nlat);
 	}
 	printf("%s: server peak RSS (VmHWM) %ld kB\n", tag,
-	       proc_status_kb(sp.pid, "VmHWM"));
+	       proc_status_number(sp.pid, "VmHWM"));
 
 	bool ok = rc == 0 && res.connected == want && res.finished == want &&
 		  res.lost_lines == 0 && res.mismatched == 0;

@@ -53,7 +53,7 @@ int64_t proc_cpu_ns(pid_t pid)
 	return (int64_t)ticks * (1000000000 / hz);
 }
 
-long proc_status_kb(pid_t pid, const char *field)
+long proc_status_number(pid_t pid, const char *field)
 {
 	char path[64], line[256];
 	long value = -1;
@@ -75,7 +75,7 @@ long proc_status_kb(pid_t pid, const char *field)
 
 long proc_rss_kb(pid_t pid)
 {
-	return proc_status_kb(pid, "VmRSS");
+	return proc_status_number(pid, "VmRSS");
 }
 
 int proc_open_fds(pid_t pid)

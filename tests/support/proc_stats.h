@@ -17,9 +17,9 @@ long proc_cpu_ticks(pid_t pid);
 /* The same in nanoseconds. */
 int64_t proc_cpu_ns(pid_t pid);
 
-/* The number of a field of /proc/PID/status, e.g. "VmHWM" (kB) or
+/* The number in a field of /proc/PID/status, e.g. "VmHWM" (in kB) or
  * "voluntary_ctxt_switches". */
-long proc_status_kb(pid_t pid, const char *field);
+long proc_status_number(pid_t pid, const char *field);
 
 /* VmRSS of pid in kB. */
 long proc_rss_kb(pid_t pid);
