@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "client_socket.h"
 #include "clock.h"
@@ -76,7 +77,7 @@ bool converse(const char *host, int port, const struct conversation *cv,
 			explain(cv, got, &r, why, why_len);
 	}
 	if (fd >= 0)
-		client_close(fd);
+		close(fd);
 	free(got);
 	return ok;
 }

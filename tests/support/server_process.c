@@ -234,6 +234,7 @@ int proc_spawn(struct proc *p, const struct proc_opts *opts,
 
 	p->pid = pid;
 	p->err_pipe = pipe_rd;
+	snprintf(p->program, sizeof(p->program), "%s", program);
 	memset(s, 0, sizeof(*s));
 	s->in_use = true;
 	s->pid = pid;
@@ -396,10 +397,11 @@ int server_start(struct proc *p, const struct proc_opts *opts,
 		if (listening_line_from_pipe(p, deadline))
 			return 0;
 		fprintf(stderr,
-			"test: no listening line on the pipe within "
-			"%.1f s\n",
-			wait);
+			"test: no listening line from %s on its stderr pipe "
+			"within %.1f s\n",
+			p->program, wait);
 		proc_kill(p);
+		proc_close_pipe(p);
 		return -1;
 	}
 	for (;;) {
@@ -407,15 +409,16 @@ int server_start(struct proc *p, const struct proc_opts *opts,
 			return 0;
 		if (!proc_alive(p)) {
 			fprintf(stderr,
-				"test: server exited (status %d) before "
-				"listening\n",
-				p->status);
+				"test: %s exited (status %d) before listening "
+				"(its stderr: %s)\n",
+				p->program, p->status, p->err_path);
 			break;
 		}
 		if (now_s() >= deadline) {
 			fprintf(stderr,
-				"test: no listening line within %.1f s\n",
-				wait);
+				"test: no listening line from %s within %.1f s "
+				"(its stderr: %s)\n",
+				p->program, wait, p->err_path);
 			break;
 		}
 		sleep_s(POLL_INTERVAL);

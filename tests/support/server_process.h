@@ -36,6 +36,7 @@ struct proc {
 	pid_t pid;  /* 0 once reaped */
 	int status; /* shell-style exit status once reaped, see proc_wait */
 	int port;   /* from the listening line; 0 if not (yet) known */
+	char program[HARNESS_PATH_MAX]; /* what was started */
 	char listen_addr[80]; /* "ADDR:PORT" from the listening line */
 	char err_path[HARNESS_PATH_MAX]; /* its stderr ("" with a pipe) */
 	char out_path[HARNESS_PATH_MAX]; /* its stdout ("" for /dev/null) */
