@@ -67,31 +67,6 @@ static bool drain_pipe(int fd, struct drained *d, double quiet, double deadline)
 	return true;
 }
 
-/* The sum of N over the "echoserv: N log lines dropped" lines of text
- * ("1 log line dropped" too); *reports gets how many there were. */
-static long dropped_total(const char *text, int *reports)
-{
-	static const char word[] = " log line";
-	long total = 0;
-
-	*reports = 0;
-	for (const char *p = text; (p = strstr(p, word)) != NULL; p++) {
-		const char *after = p + strlen(word);
-		const char *start = p;
-		if (strncmp(after, "s dropped\n", 10) != 0 &&
-		    strncmp(after, " dropped\n", 9) != 0)
-			continue;
-		while (start > text && start[-1] >= '0' && start[-1] <= '9')
-			start--;
-		if (start == p || start - text < 10 ||
-		    strncmp(start - 10, "echoserv: ", 10) != 0)
-			continue;
-		total += strtol(start, NULL, 10);
-		(*reports)++;
-	}
-	return total;
-}
-
 /* Connect, echo one line, close, n times; stop at the first that is not
  * served within ECHO_BOUND.  Returns how many were served. */
 static size_t serve_many(int port, size_t n, double *secs, char *why,
@@ -166,7 +141,7 @@ int scenario_stalled_log(const struct stress_opts *o)
 	bool mem = drain_pipe(sp.err_pipe, &d, 0.5, now_s() + 5.0);
 	int early_reports = 0;
 	if (mem)
-		(void)dropped_total(d.text ? d.text : "", &early_reports);
+		(void)log_dropped_total(d.text ? d.text : "", &early_reports);
 	bool serving = still_serving(tag, &sp);
 	proc_signal(&sp, SIGTERM);
 	mem = mem && drain_pipe(sp.err_pipe, &d, 5.0, now_s() + 5.0);
@@ -183,7 +158,7 @@ int scenario_stalled_log(const struct stress_opts *o)
 
 	const char *text = d.text ? d.text : "";
 	int reports;
-	long dropped = dropped_total(text, &reports);
+	long dropped = log_dropped_total(text, &reports);
 	long connected = count_lines(text, " connected (fd ");
 	long closed = count_lines(text, " closed (fd ");
 	/* The fresh client of still_serving() logs its two lines too. */

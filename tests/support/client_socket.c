@@ -429,6 +429,22 @@ bool client_echo(int fd, const char *line, double timeout)
 
 /* ============================== addresses ============================== */
 
+int free_loopback_port(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int port = -1;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	if (make_addr("127.0.0.1", 0, &ss, &len) == 0 &&
+	    bind(fd, (struct sockaddr *)&ss, len) == 0)
+		port = client_local_port(fd);
+	close(fd);
+	return port;
+}
+
 bool can_bind_ipv6(const struct in6_addr *addr)
 {
 	struct sockaddr_in6 in6;

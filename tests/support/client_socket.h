@@ -137,6 +137,11 @@ bool client_recv_final(int fd, const char *want, double timeout);
  * back within timeout.  True when the echo was exact. */
 bool client_echo(int fd, const char *line, double timeout);
 
+/* A TCP port that was free on 127.0.0.1 a moment ago (for a server that
+ * must be given a number: started with its stderr closed, or under
+ * systemd-socket-activate), or -1. */
+int free_loopback_port(void);
+
 /* Can this system bind an IPv6 TCP socket to addr (e.g. in6addr_any)? */
 bool can_bind_ipv6(const struct in6_addr *addr);
 

@@ -171,6 +171,31 @@ bool parse_listening_line(const char *text, char *addr, size_t addr_len,
 	return true;
 }
 
+long log_dropped_total(const char *text, int *reports)
+{
+	static const char word[] = " log line";
+	long total = 0;
+	int found = 0;
+
+	for (const char *p = text; (p = strstr(p, word)) != NULL; p++) {
+		const char *after = p + strlen(word);
+		const char *start = p;
+		if (strncmp(after, "s dropped\n", 10) != 0 &&
+		    strncmp(after, " dropped\n", 9) != 0)
+			continue;
+		while (start > text && start[-1] >= '0' && start[-1] <= '9')
+			start--;
+		if (start == p || start - text < 10 ||
+		    strncmp(start - 10, "echoserv: ", 10) != 0)
+			continue;
+		total += strtol(start, NULL, 10);
+		found++;
+	}
+	if (reports != NULL)
+		*reports = found;
+	return total;
+}
+
 const char *last_lines(const char *text, size_t len, int n)
 {
 	int lines = 0;

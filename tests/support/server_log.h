@@ -55,6 +55,11 @@ bool find_line(const char *text, const char *needle, const char *after,
 bool parse_listening_line(const char *text, char *addr, size_t addr_len,
 			  int *port);
 
+/* The sum of N over the "echoserv: N log lines dropped" lines of text
+ * ("1 log line dropped" too); *reports (if not NULL) gets how many such
+ * lines there were. */
+long log_dropped_total(const char *text, int *reports);
+
 /* Where the last n lines of text (len bytes) begin. */
 const char *last_lines(const char *text, size_t len, int n);
 
