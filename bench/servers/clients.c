@@ -173,9 +173,16 @@ void *client_admit(size_t size, int fd, const struct sockaddr *addr,
 	c->fd = fd;
 	net_format_addr(addr, c->peer, sizeof(c->peer));
 	(void)net_set_nodelay(fd); /* not fatal: replies just leave later */
-	session_init(&c->session, o->max_line);
+	client_session_init(&c->session, o);
 	log_connected(c->peer, fd);
 	return c;
+}
+
+void client_session_init(struct session *s, const struct options *o)
+{
+	session_init(s, o->max_line);
+	if (o->raw)
+		session_set_raw(s);
 }
 
 void log_connected(const char *peer, int fd)

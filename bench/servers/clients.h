@@ -82,6 +82,10 @@ bool room_for_client(int fd, const struct sockaddr *addr, size_t clients,
 void *client_admit(size_t size, int fd, const struct sockaddr *addr,
 		   size_t clients, const struct options *o);
 
+/* A new client's session, framed as the options say: --max-line, and
+ * --raw (RFC 862, every byte echoed, docs/protocol.md 3.9). */
+void client_session_init(struct session *s, const struct options *o);
+
 /* Send "server full" (best effort), log it and close fd gracefully. */
 void turn_away(int fd, const char *peer);
 

@@ -42,7 +42,7 @@ struct coroutine {
 	enum co_wait wait; /* what it is suspended on */
 	bool finished;     /* its conversation is over and the fd closed */
 	char peer[NET_ADDR_LEN];
-	size_t max_line;
+	const struct options *opt;
 };
 
 static ucontext_t loop_ctx;           /* where a waiting coroutine returns */
@@ -91,7 +91,7 @@ static void co_main(void)
 {
 	struct coroutine *co = co_starting;
 
-	serve_client(&co->stream, co->peer, co->max_line, LINGER_IN_BACKGROUND);
+	serve_client(&co->stream, co->peer, co->opt, LINGER_IN_BACKGROUND);
 	co->finished = true;
 }
 
@@ -135,7 +135,7 @@ static void co_spawn(struct co_server *srv, int fd, const struct sockaddr *addr)
 	}
 	co->stream = (struct stream){fd, co_read, co_write};
 	co->stack = stack;
-	co->max_line = srv->opt->max_line;
+	co->opt = srv->opt;
 	net_format_addr(addr, co->peer, sizeof(co->peer));
 	co->ctx.uc_stack.ss_sp = stack;
 	co->ctx.uc_stack.ss_size = CO_STACK;

@@ -80,13 +80,13 @@ static void converse(struct stream *st, struct session *s, const char *peer)
 	}
 }
 
-void serve_client(struct stream *st, const char *peer, size_t max_line,
+void serve_client(struct stream *st, const char *peer, const struct options *o,
 		  enum linger_where where)
 {
 	struct session s;
 
 	(void)net_set_nodelay(st->fd); /* not fatal: replies just leave later */
-	session_init(&s, max_line);
+	client_session_init(&s, o);
 	log_connected(peer, st->fd);
 	converse(st, &s, peer);
 	client_close(st->fd, peer, &s, where);

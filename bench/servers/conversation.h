@@ -35,9 +35,9 @@ ssize_t stream_write_blocking(struct stream *st, const void *buf, size_t len);
  * Serve the client on st->fd from its connect log line to its close: the
  * whole protocol through protocol.h, then the close log line and a close
  * that keeps replies, lingering where says.  peer names the client in the
- * logs.
+ * logs; o gives the framing (--max-line, --raw).
  */
-void serve_client(struct stream *st, const char *peer, size_t max_line,
+void serve_client(struct stream *st, const char *peer, const struct options *o,
 		  enum linger_where where);
 
 #endif

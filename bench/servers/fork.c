@@ -90,7 +90,7 @@ static void start_child(void *ctx, int fd, const struct sockaddr *addr)
 		signals_reset_in_child();
 		if (set_blocking(fd) != 0)
 			_exit(1);
-		serve_client(&st, peer, srv->opt->max_line, LINGER_IN_PLACE);
+		serve_client(&st, peer, srv->opt, LINGER_IN_PLACE);
 		_exit(0);
 	}
 	close(fd);

@@ -74,6 +74,6 @@ int main(int argc, char **argv)
 			close(fd);
 			continue;
 		}
-		serve_client(&st, peer, opt.max_line, LINGER_IN_PLACE);
+		serve_client(&st, peer, &opt, LINGER_IN_PLACE);
 	}
 }

@@ -5,10 +5,12 @@
  * The comparison servers exist to be measured against echoserv
  * (docs/protocol.md section 6), so they speak exactly its protocol through
  * protocol.h and print exactly its messages; they differ only in how they
- * wait for I/O.  They leave out what a benchmark never exercises: the idle
- * timeout (-t is accepted and ignored, except by the iterative server, for
- * which it is the only defence), the trace (-T) and the graceful drain on
- * SIGTERM (they just stop).
+ * wait for I/O; --raw (RFC 862) works in all of them.  They leave out
+ * what a benchmark never exercises, accepting and ignoring its options:
+ * the idle timeout (-t; except the iterative server, for which it is the
+ * only defence), --line-timeout, --max-per-addr, --user/--group,
+ * --log-time, the trace (-T) and the graceful drain on SIGTERM (they just
+ * stop).
  */
 #ifndef BENCH_STARTUP_H
 #define BENCH_STARTUP_H

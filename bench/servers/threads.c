@@ -32,7 +32,7 @@
 struct thread_client {
 	struct stream stream;
 	char peer[NET_ADDR_LEN];
-	size_t max_line;
+	const struct options *opt;
 };
 
 static atomic_size_t nclients;
@@ -47,15 +47,15 @@ static void *client_thread(void *arg)
 {
 	struct thread_client *cl = arg;
 
-	serve_client(&cl->stream, cl->peer, cl->max_line, LINGER_IN_PLACE);
+	serve_client(&cl->stream, cl->peer, cl->opt, LINGER_IN_PLACE);
 	free(cl);
 	atomic_fetch_sub(&nclients, 1);
 	return NULL;
 }
 
 /* Start a detached thread for the client on fd; closes fd on failure. */
-static void start_client(int fd, const struct sockaddr *addr, size_t max_line,
-			 const pthread_attr_t *attr)
+static void start_client(int fd, const struct sockaddr *addr,
+			 const struct options *opt, const pthread_attr_t *attr)
 {
 	struct thread_client *cl = malloc(sizeof(*cl));
 	pthread_t tid;
@@ -68,7 +68,7 @@ static void start_client(int fd, const struct sockaddr *addr, size_t max_line,
 	cl->stream =
 	    (struct stream){fd, stream_read_blocking, stream_write_blocking};
 	net_format_addr(addr, cl->peer, sizeof(cl->peer));
-	cl->max_line = max_line;
+	cl->opt = opt;
 	atomic_fetch_add(&nclients, 1);
 	int err = pthread_create(&tid, attr, client_thread, cl);
 	if (err != 0) {
@@ -102,7 +102,6 @@ int main(int argc, char **argv)
 
 		if (room_for_client(fd, (struct sockaddr *)&addr,
 				    atomic_load(&nclients), opt.max_clients))
-			start_client(fd, (struct sockaddr *)&addr, opt.max_line,
-				     &attr);
+			start_client(fd, (struct sockaddr *)&addr, &opt, &attr);
 	}
 }

@@ -14,7 +14,10 @@ The protocol itself is checked for every server by the integration suite
              clients, and the overflow really happened (its log line)
   aio        holds --max-clients idle clients (one glibc helper thread each)
              and serves another client meanwhile; the next is turned away
-  all        out of descriptors (EMFILE), the waiting client is shed with
+  all        --raw (RFC 862) echoes every byte, quit and binary included;
+             50 clients pipelining and quitting at once on every event loop
+             (their sockets linger; each is closed once; the loop goes on);
+             out of descriptors (EMFILE), the waiting client is shed with
              "server full", not left to spin the loop (epoll, nonblock,
              sigio, uring: the shared accept code)
   uring      refused by the kernel (a seccomp filter makes io_uring_setup
@@ -445,6 +448,57 @@ def test_event_loops_many_clients_quitting_byte_exact():
             expect(recv_exact(after, 12, 3.0) == b"still there\n",
                    "%s: not serving after the clients left" % name)
             after.close()
+        finally:
+            srv.stop()
+
+
+ALL_SERVERS = ["echoserv-iterative", "echoserv-threads", "echoserv-fork"] + \
+    EVENT_LOOPS
+
+
+def test_every_server_raw_mode_echoes_every_byte():
+    """--raw (RFC 862): no framing, no quit, no line limit: every byte back,
+    then EOF after the client's half-close."""
+    rnd = random.Random(5)
+    data = b"quit\n" + bytes(rnd.randrange(256) for _ in range(100000)) + b"tail"
+    for name in ALL_SERVERS:
+        srv = Server(name, ["--raw", "-l", "16"])
+        try:
+            if srv.wait_listening() is None:
+                expect(b"io_uring unavailable" in srv.log(),
+                       "%s exited at start" % name)
+                print("  %s: skipped, io_uring unavailable" % name)
+                continue
+            s = connect(srv.port)
+            sel = selectors.DefaultSelector()
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+            out, got, end = data, bytearray(), time.monotonic() + 10
+            while time.monotonic() < end:
+                events = sel.select(0.5)
+                for _, ev in events:
+                    if ev & selectors.EVENT_WRITE and out:
+                        try:
+                            out = out[s.send(out[:65536]):]
+                        except BlockingIOError:
+                            pass
+                        if not out:
+                            s.shutdown(socket.SHUT_WR)
+                            sel.modify(s, selectors.EVENT_READ)
+                    if ev & selectors.EVENT_READ:
+                        try:
+                            chunk = s.recv(65536)
+                        except BlockingIOError:
+                            continue
+                        if not chunk:
+                            end = 0
+                            break
+                        got += chunk
+            sel.close()
+            s.close()
+            expect(bytes(got) == data, "%s --raw: %d of %d bytes back%s" %
+                   (name, len(got), len(data),
+                    "" if bytes(got) == data[:len(got)] else ", altered"))
         finally:
             srv.stop()
 
