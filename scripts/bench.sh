@@ -12,7 +12,8 @@
 #              clients and no traffic, and system calls per echoed line.
 #   --scaling  only the scaling run: 10, 100, 1,000, 3,000 and 10,000
 #              connections, 10 active and the rest idle, and all active;
-#              each model up to its ceiling or its first failure.
+#              each model up to its ceiling or its first failure; best
+#              of 2 rounds per point.
 #   --all      both (what a committed run under bench/results/ is).
 #   --quick    shorter windows, one round, a smaller matrix (about 2 min).
 #   --smoke    what `make check` runs: the protocol check against every

@@ -774,14 +774,15 @@ def scaling(mode, servers, ceilings, out, logs):
     """Lines/s and CPU per line against connections, each model up to
     where it can go: past its ceiling it is not run (and the CSV says
     why), and after a failed point it is not pushed further."""
-    warmup, duration = (0.5, 1.5) if mode == "full" else (0.2, 0.5)
+    warmup, duration, rounds = (0.5, 1.5, 2) if mode == "full" else \
+        (0.2, 0.5, 1)
     log(f"== scaling: {SCALING_COUNTS} connections, "
         f"{SCALING_ACTIVE_WHEN_IDLE} active + the rest idle, and all active; "
-        f"{duration} s after {warmup} s")
+        f"{duration} s after {warmup} s, best of {rounds}")
     cols = ["server", "mode", "connections", "active", "idle", "msgs_per_s",
             "cpu_us_per_line", "load_cpu_percent", "p50_us", "p99_us",
             "peak_rss_kib", "status"]
-    rows = []
+    rows, every = [], []
     for kind in ("idle", "active"):
         for name in servers:
             if name in ONE_CLIENT:
@@ -796,12 +797,22 @@ def scaling(mode, servers, ceilings, out, logs):
                 counts = [n for n in counts if n < ceiling] + [ceiling]
             for n in counts:
                 active = SCALING_ACTIVE_WHEN_IDLE if kind == "idle" else n
-                row = run_load(name, f"scale-{kind}-{n}", logs, active, 1, 64,
-                               n - active, warmup, duration,
-                               connect_timeout=20)
-                row = {k: row.get(k, "") for k in cols}
-                row.update(mode=kind, connections=n, active=active,
-                           idle=n - active)
+                tries = []
+                # The best of the rounds, as in the matrix; a failed round
+                # is the point's result (and the model's last point).
+                for rnd in range(1, rounds + 1):
+                    row = run_load(name, f"scale-{kind}-{n}-{rnd}", logs,
+                                   active, 1, 64, n - active, warmup,
+                                   duration, connect_timeout=20)
+                    row = {k: row.get(k, "") for k in cols}
+                    row.update(mode=kind, connections=n, active=active,
+                               idle=n - active, run=rnd)
+                    tries.append(row)
+                    every.append(row)
+                    if row["status"] != "ok":
+                        break
+                row = tries[-1] if tries[-1]["status"] != "ok" else max(
+                    tries, key=lambda r: float(r["msgs_per_s"] or 0))
                 rows.append(row)
                 log("   %-19s %-6s %6d conns %9s lines/s  cpu %6s us/line  "
                     "echobench %3s %%  %s"
@@ -817,6 +828,7 @@ def scaling(mode, servers, ceilings, out, logs):
                                      status=f"stops at its ceiling of "
                                      f"{ceiling:,} clients"))
     write_csv(f"{out}/scaling.csv", cols, rows)
+    write_csv(f"{out}/scaling-runs.csv", ["run"] + cols, every)
     return 0
 
 
