@@ -21,7 +21,8 @@ What is measured (each part writes one CSV file in the results folder):
   syscalls.csv  system calls per echoed line (perf stat, else strace -c);
                 for io_uring also the submitted SQEs.
   scaling.csv   lines/s and CPU per line against connections, 10 active
-                and the rest idle, and all active.
+                and the rest idle, and all active (the best round of each
+                point; scaling-runs.csv has every round).
   servers.csv   each server's client ceiling and whether it could run.
 """
 
