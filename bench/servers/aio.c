@@ -5,7 +5,7 @@
  *
  *     aio_read(client's control block, its buffer, SIGEV_SIGNAL)
  *     for (;;) {
- *         sigwaitinfo()          a request finished (si_value: its client)
+ *         sigwaitinfo()          a request finished (si_value: its fd)
  *         aio_error, aio_return  its result: bytes read or written
  *         session: frame, reply  then start the next request, one at a
  *                                time per client: aio_write of the
