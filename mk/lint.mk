@@ -1,4 +1,4 @@
-# mk/lint.mk - static checks (issue 4): cppcheck and clang-tidy over the
+# mk/lint.mk - static checks: cppcheck and clang-tidy over the
 # server and this project's own test tools, with the checked-in .clang-tidy
 # (tests/stress/.clang-tidy adds one exception, explained there).
 #

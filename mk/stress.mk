@@ -1,4 +1,4 @@
-# mk/stress.mk - the stress and fault suite (issue 4), tests/stress/.
+# mk/stress.mk - the stress and fault suite (docs/protocol.md 4), tests/stress/.
 #
 #   make stress         every scenario at full size (1,000 clients...)
 #   make stress-short   the same scenarios in about 30 s (part of make check)

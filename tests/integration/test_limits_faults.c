@@ -1,5 +1,5 @@
 /*
- * test_limits_faults.c - SPEC section 4: a client that does not read, a
+ * test_limits_faults.c - protocol.md section 4: a client that does not read, a
  * client that resets, a flooding client, idle clients, capacity, descriptor
  * exhaustion and graceful shutdown.  One test per bullet (or per case of a
  * bullet), each against a fresh server.
@@ -596,7 +596,7 @@ static void emfile_extra_clients_are_shed_without_busy_loop(void **state)
 
 static double exit_limit(void)
 {
-	/* SPEC: within 3 s of the signal in all cases. */
+	/* protocol.md 4: within 3 s of the signal in all cases. */
 	return harness_sanitized() ? 4.0 : 3.0;
 }
 

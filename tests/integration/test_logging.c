@@ -1,6 +1,6 @@
 /*
- * test_logging.c - SPEC section 5: the default log (connect and close lines
- * with peer, fd, reason and counts), -q, and the -T classroom trace.
+ * test_logging.c - protocol.md section 5: the default log (connect and close
+ * lines with peer, fd, reason and counts), -q, and the -T classroom trace.
  */
 #include <ctype.h>
 #include <errno.h>

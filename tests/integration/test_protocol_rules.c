@@ -1,6 +1,6 @@
 /*
- * test_protocol_rules.c - SPEC section 3, the line protocol, one test per
- * rule, over real loopback sockets against the real binary.
+ * test_protocol_rules.c - protocol.md section 3, the line protocol, one test
+ * per rule, over real loopback sockets against the real binary.
  */
 #include <errno.h>
 #include <stdio.h>

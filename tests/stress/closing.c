@@ -1,6 +1,6 @@
 /*
- * closing.c - SPEC 3.8, "closing never destroys replies", when the client
- * is slow to read and keeps sending after the conversation has ended.
+ * closing.c - protocol.md 3.8, "closing never destroys replies", when the
+ * client is slow to read and keeps sending after the conversation has ended.
  *
  * Each case uses a client with a small receive buffer (16 KB) that
  * pipelines 200 lines of 1000 bytes, then megabytes of further input,
@@ -8,13 +8,14 @@
  * its socket's send queue; it stops reading; megabytes wait unread.  Then
  * the conversation ends:
  *
- *   quit       a "quit" line follows the 200 lines (SPEC 3.3: the replies
- *              before it are delivered, bytes after it are discarded)
- *   too-long   a 2 MB line without LF follows (SPEC 3.5: the replies, then
- *              "error: line too long ...", then close)
- *   shutdown   SIGTERM while the replies are owed (SPEC 4: replies
- *              already queued are delivered, within the 2 s drain, and the
- *              server exits 0 within 3 s)
+ *   quit       a "quit" line follows the 200 lines (protocol.md 3.3:
+ *              the replies before it are delivered, bytes after it are
+ *              discarded)
+ *   too-long   a 2 MB line without LF follows (protocol.md 3.5: the
+ *              replies, then "error: line too long ...", then close)
+ *   shutdown   SIGTERM while the replies are owed (protocol.md 4:
+ *              replies already queued are delivered, within the 2 s
+ *              drain, and the server exits 0 within 3 s)
  *
  * Then the client reads everything.  It must receive every reply the
  * server's close line says it echoed (all 200 lines for quit and
@@ -219,7 +220,7 @@ static bool run_case(const struct stress_opts *o, enum close_case cc)
 /*
  * SIGTERM while a client floods the server with input and never reads nor
  * closes: the drain (and any polite close) is bounded, so the server must
- * still exit 0 within 3 s of the signal (SPEC 4).
+ * still exit 0 within 3 s of the signal (protocol.md 4).
  */
 static bool shutdown_flood_case(const struct stress_opts *o)
 {

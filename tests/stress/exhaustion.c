@@ -2,7 +2,7 @@
  * exhaustion.c - descriptor exhaustion: the server runs under a low
  * RLIMIT_NOFILE (64) and a connect storm far above it arrives.
  *
- * SPEC 4: no busy loop, no exit; the pending client is shed and service
+ * protocol.md 4: no busy loop, no exit; the pending client is shed and service
  * goes on.  While the storm lasts, a few resident clients keep doing
  * lockstep echoes (every one must succeed).  Then the storm holds its
  * connections open but stops connecting, and the server's CPU time over

@@ -1,6 +1,6 @@
 /*
- * idle.c - an idle server sleeps (SPEC 4: select()'s timeout is the nearest
- * deadline, so an idle server does not wake up needlessly).
+ * idle.c - an idle server sleeps (protocol.md 4: select()'s timeout is the
+ * nearest deadline, so an idle server does not wake up needlessly).
  *
  * Many clients connect, each sends one line and gets its echo, and then
  * they all say nothing.  Over the next 2 s the server must use next to no

@@ -14,10 +14,11 @@
  *   received  the bytes the client got before its connection ended;
  *
  * and the rule is received == written == owed, with every received byte
- * equal to the byte sent (SPEC 4: replies already owed are delivered; SPEC
- * 3.8: closing never destroys them).  Unfinished lines are dropped, as the
- * SPEC allows.  The server must exit 0 within 3 s of the signal, and the
- * drain must not have needed its 2 s bound (every client reads).
+ * equal to the byte sent (protocol.md 4: replies already owed are
+ * delivered; 3.8: closing never destroys them).  Unfinished lines are
+ * dropped, as protocol.md 4 allows.  The server must exit 0 within 3 s of the
+ * signal, and the drain must not have needed its 2 s bound (every client
+ * reads).
  */
 #include <signal.h>
 #include <stdio.h>

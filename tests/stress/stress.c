@@ -1,5 +1,5 @@
 /*
- * stress.c - the stress and fault suite (issue 4), run as
+ * stress.c - the stress and fault suite, run as
  *
  *     stress [--long] [--server PATH] [--logdir DIR] [--seed N] [SCENARIO...]
  *

@@ -6,7 +6,7 @@
  * byte as they arrive, so nothing sent needs to be kept.  A client that is
  * not half-closing ends with "quit\n" (never echoed); one that half-closes
  * stops at a random byte, often mid-line, and expects that unterminated
- * tail back too (SPEC 3.6).
+ * tail back too (protocol.md 3.6).
  */
 #include "vclient.h"
 
