@@ -12,10 +12,10 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#define NET_OK     0
-#define NET_FAILED (-1) /* socket/bind/listen failed: a start-up failure */
-#define NET_BAD_ADDRESS                                                        \
-	(-2) /* the address does not parse or resolve: bad usage */
+/* What the helpers that take an error buffer return. */
+#define NET_OK          0
+#define NET_FAILED      (-1) /* socket/bind/listen failed: start-up failure */
+#define NET_BAD_ADDRESS (-2) /* the address does not resolve: bad usage */
 
 /* "255.255.255.255:65535" or "[v6 address]:65535", NUL included. */
 #define NET_ADDR_LEN 64
@@ -64,9 +64,10 @@ int net_set_nodelay(int fd);
 void net_send_best_effort(int fd, const char *msg);
 
 /*
- * Close a connection without destroying replies (SPEC 3.8): send FIN after
- * the queued data, read and discard the input already waiting (closing with
- * unread input makes TCP send a reset), then close.  fd must be nonblocking.
+ * Close a connection without destroying replies (docs/protocol.md 3.8): send
+ * FIN after the queued data, read and discard the input already waiting
+ * (closing with unread input makes TCP send a reset), then close.  fd must be
+ * nonblocking.
  */
 void net_close_gracefully(int fd);
 

@@ -1,11 +1,16 @@
 /*
- * protocol.h - the line echo protocol and the per-client state machine.
+ * protocol.h - the echo protocol and the per-client state machine.
  *
- * This module is the whole of SPEC section 3 and nothing else: bytes go in,
- * bytes to send come out, and the state says what the client is waiting for.
- * It makes no system calls and knows nothing about sockets, so the unit tests
- * and the fuzzer can drive it directly, and every server in this project
- * (the select() server and the comparison servers) shares it.
+ * This module is the whole of docs/protocol.md section 3 and nothing else:
+ * bytes go in, bytes to send come out, and the state says what the client
+ * is waiting for.  It makes no system calls and knows nothing about
+ * sockets, so the unit tests and the fuzzer can drive it directly, and
+ * every server in this project (the select() server and the comparison
+ * servers) shares it.
+ *
+ * Two framings: lines (the default: echo complete lines, "quit", a line
+ * limit) and raw (RFC 862, session_set_raw: every byte is owed back as soon
+ * as it is read).  The state machine is the same for both.
  *
  * The life of a session:
  *
@@ -15,12 +20,14 @@
  *     READING --(quit or EOF with nothing left to send)-----> DONE
  *     any     --(session_abort: reset, shutdown, ...)-------> DONE
  *
- * Every transition is made by set_state() in protocol.c.
+ * Every transition is made by set_state() in protocol.c.  What happens to
+ * the connection after DONE (closing at once, or lingering first) is the
+ * event loop's business: see server.c.
  *
  * A session owns one buffer.  Input is read into its free tail; complete
  * lines at its front are echoed straight from it (no copy); after they are
- * sent the unfinished line moves to the front.  While a session is WRITING it
- * takes no input, which is what bounds its memory (backpressure).
+ * sent the unfinished line moves to the front.  While a session is WRITING
+ * it takes no input, which is what bounds its memory (backpressure).
  */
 #ifndef ECHOSERV_PROTOCOL_H
 #define ECHOSERV_PROTOCOL_H
@@ -29,7 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Limits of --max-line (SPEC section 2). */
+/* Limits of --max-line (docs/protocol.md section 2). */
 #define MAX_LINE_MIN     16
 #define MAX_LINE_MAX     1048576
 #define MAX_LINE_DEFAULT 8192
@@ -80,8 +87,8 @@ struct session {
 	char notice_buf[64];
 
 	uint64_t lines_echoed; /* lines whose last byte has been sent */
-	uint64_t
-	    bytes_echoed; /* echoed bytes sent (server messages excluded) */
+	/* Echoed bytes sent (server messages excluded). */
+	uint64_t bytes_echoed;
 };
 
 /* Prepare s for a new client; max_line is in MAX_LINE_MIN..MAX_LINE_MAX.
@@ -104,7 +111,7 @@ char *session_input_space(struct session *s, size_t *room);
 void session_on_input(struct session *s, size_t n);
 
 /* The client sent end of input (read returned 0).  A final unterminated line
- * is echoed as it is, then the session ends (SPEC 3.6). */
+ * is echoed as it is, then the session ends (protocol.md 3.6). */
 void session_on_eof(struct session *s);
 
 /* The next bytes to send; *len is 0 when nothing is owed. */

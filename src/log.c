@@ -3,7 +3,9 @@
  * as fast as stderr takes it (see log.h).
  *
  * How a write is kept from blocking without touching the file's flags: a
- * terminal or a regular file never fills, so it is written directly.  A
+ * regular file never fills and a terminal drains as fast as it can show
+ * (it stalls only if someone stops it with Ctrl-S, as it would stall any
+ * program), so they are written directly.  A
  * socket (e.g. systemd's journal) is written with send(MSG_DONTWAIT), a
  * nonblocking write for this call only, where the system has it.  A pipe
  * (or a socket on a system without MSG_DONTWAIT) is written only after a

@@ -65,14 +65,16 @@ static void owe_notice(struct session *s, const char *text, size_t len)
 
 /* ============================== framing ============================== */
 
-/* SPEC 3.3: the content (everything before the LF) is "quit" or "quit\r". */
+/* protocol.md 3.3: the content (everything before the LF) is "quit" or
+ * "quit\r". */
 static bool is_quit(const char *line, size_t len_with_lf)
 {
 	return (len_with_lf == 5 && memcmp(line, "quit\n", 5) == 0) ||
 	       (len_with_lf == 6 && memcmp(line, "quit\r\n", 6) == 0);
 }
 
-/* SPEC 3.5: replies already owed go first, then the error, then close. */
+/* protocol.md 3.5: replies already owed go first, then the error, then close.
+ */
 static void reject_long_line(struct session *s)
 {
 	int n =

@@ -76,8 +76,8 @@ static int unwrap(void **state)
 static void line_timeout_cuts_a_trickler_at_its_deadline(void **state)
 {
 	(void)state;
-	static const char *const args[] = {"--line-timeout", "1", "-t", "0",
-					   "0", NULL};
+	static const char *const args[] = {
+	    "--line-timeout", "1", "-t", "0", "0", NULL};
 	int port = start(args);
 	int fd = connect_or_fail("127.0.0.1", port);
 	double first = now_s(), cut = 0;
@@ -88,17 +88,16 @@ static void line_timeout_cuts_a_trickler_at_its_deadline(void **state)
 	for (int i = 0; i < 40 && cut == 0; i++) {
 		if (client_send_str(fd, "x", io_timeout()) != 0)
 			break; /* the server may have closed already */
-		struct recv_result r = client_recv(fd, got + len,
-						   sizeof(got) - 1 - len, 0.2);
+		struct recv_result r =
+		    client_recv(fd, got + len, sizeof(got) - 1 - len, 0.2);
 		len += r.len;
 		if (len > 0)
 			cut = now_s();
 	}
 	if (cut == 0)
 		harness_fail("a trickler was never cut by --line-timeout 1");
-	struct recv_result r = client_recv(fd, got + len,
-					   strlen(MSG_LINE_TIMEOUT_TEXT) - len,
-					   io_timeout());
+	struct recv_result r = client_recv(
+	    fd, got + len, strlen(MSG_LINE_TIMEOUT_TEXT) - len, io_timeout());
 	len += r.len;
 	assert_bytes("the notice", got, len, MSG_LINE_TIMEOUT_TEXT,
 		     strlen(MSG_LINE_TIMEOUT_TEXT));
@@ -106,8 +105,8 @@ static void line_timeout_cuts_a_trickler_at_its_deadline(void **state)
 		harness_fail("cut %.2f s after the line's first byte, want 1 s",
 			     cut - first);
 	client_close(fd);
-	assert_true(log_wait(&server, "): line timeout; echoed 0 lines",
-			     io_timeout()));
+	assert_true(
+	    log_wait(&server, "): line timeout; echoed 0 lines", io_timeout()));
 }
 
 /* Complete lines that each take most of the deadline to arrive are never
@@ -115,8 +114,8 @@ static void line_timeout_cuts_a_trickler_at_its_deadline(void **state)
 static void line_timeout_spares_slow_but_whole_lines(void **state)
 {
 	(void)state;
-	static const char *const args[] = {"--line-timeout", "1", "-t", "0",
-					   "0", NULL};
+	static const char *const args[] = {
+	    "--line-timeout", "1", "-t", "0", "0", NULL};
 	int port = start(args);
 	int fd = connect_or_fail("127.0.0.1", port);
 
@@ -141,8 +140,7 @@ static void line_timeout_delivers_owed_replies_first(void **state)
 	int port = start(args);
 	int fd = connect_or_fail("127.0.0.1", port);
 
-	assert_int_equal(client_send_str(fd, "one\ntwo\nthr", io_timeout()),
-			 0);
+	assert_int_equal(client_send_str(fd, "one\ntwo\nthr", io_timeout()), 0);
 	check_recv(fd, "one\ntwo\n", io_timeout());
 	check_recv(fd, MSG_LINE_TIMEOUT_TEXT, 1.0 + io_timeout());
 	check_eof(fd, io_timeout());
@@ -152,8 +150,8 @@ static void line_timeout_delivers_owed_replies_first(void **state)
 static void line_timeout_zero_never_cuts(void **state)
 {
 	(void)state;
-	static const char *const args[] = {"--line-timeout", "0", "-t", "0",
-					   "0", NULL};
+	static const char *const args[] = {
+	    "--line-timeout", "0", "-t", "0", "0", NULL};
 	int port = start(args);
 	int fd = connect_or_fail("127.0.0.1", port);
 
@@ -172,8 +170,8 @@ static void next_wait_line(const char *after, char *line, size_t len,
 
 	for (;;) {
 		char *log = proc_log(&server);
-		bool found = find_line(log, "select: waiting", after, line,
-				       len);
+		bool found =
+		    find_line(log, "select: waiting", after, line, len);
 		free(log);
 		if (found)
 			return;
@@ -187,8 +185,8 @@ static void next_wait_line(const char *after, char *line, size_t len,
 static void line_deadline_is_the_select_timeout(void **state)
 {
 	(void)state;
-	static const char *const args[] = {"-T", "--line-timeout", "7", "-t",
-					   "0", "0", NULL};
+	static const char *const args[] = {
+	    "-T", "--line-timeout", "7", "-t", "0", "0", NULL};
 	int port = start(args);
 	int fd = connect_or_fail("127.0.0.1", port);
 	char line[256];
@@ -394,8 +392,8 @@ static void bind_name_listens_on_every_address(void **state)
 	use_wrapper("with-hosts.sh");
 	assert_int_equal(proc_spawn(&server, NULL, args), 0);
 	int n = v6 ? 3 : 2;
-	bool up = log_wait_count(&server, "listening on", n,
-				 5 * harness_scale());
+	bool up =
+	    log_wait_count(&server, "listening on", n, 5 * harness_scale());
 	if (!up && proc_wait(&server, 1) == 125) {
 		print_message("skipped: cannot make a mount namespace\n");
 		unlink(hosts);

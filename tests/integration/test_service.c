@@ -97,10 +97,12 @@ static void raw_binary_payloads_are_echoed_byte_exact(void **state)
 		double deadline = now_s() + 10 * harness_scale();
 		while (recvd < n && now_s() < deadline) {
 			if (sent < n) {
-				size_t piece = n - sent < 7919 ? n - sent : 7919;
+				size_t piece =
+				    n - sent < 7919 ? n - sent : 7919;
 				if (client_send_all(fd, want + sent, piece,
 						    io_timeout()) != 0)
-					harness_fail("send failed at %zu", sent);
+					harness_fail("send failed at %zu",
+						     sent);
 				sent += piece;
 			}
 			struct recv_result r =
@@ -131,8 +133,8 @@ static void raw_backpressure_loses_nothing(void **state)
 			     "not read");
 	shutdown(fd, SHUT_WR);
 	size_t mismatch;
-	struct recv_result r = client_recv_check(fd, binary_byte, 0, sent + 1,
-						 10 * harness_scale(), &mismatch);
+	struct recv_result r = client_recv_check(
+	    fd, binary_byte, 0, sent + 1, 10 * harness_scale(), &mismatch);
 	if (mismatch != (size_t)-1)
 		harness_fail("byte %zu differs", mismatch);
 	if (r.len != sent || r.end != RECV_EOF)
@@ -154,11 +156,12 @@ static void raw_is_named_in_the_logs_and_the_trace(void **state)
 	assert_true(log_wait(&server, "raw mode (RFC 862)", io_timeout()));
 	assert_true(log_wait(&server, "READING -> WRITING (raw, 5 bytes)",
 			     io_timeout()));
-	assert_true(log_wait(&server, "): eof; echoed 5 bytes raw",
-			     io_timeout()));
+	assert_true(
+	    log_wait(&server, "): eof; echoed 5 bytes raw", io_timeout()));
 }
 
-/* ============================== socket activation ============================== */
+/* ============================== socket activation
+ * ============================== */
 
 /* A port free on 127.0.0.1 a moment ago (systemd-socket-activate wants a
  * number; it cannot report an ephemeral one). */
@@ -232,8 +235,9 @@ static void activation_refuses_a_port_as_well(void **state)
 	start_activated(port, args);
 	int fd = client_connect("127.0.0.1", port);
 	assert_int_equal(proc_wait(&server, 5 * harness_scale()), 2);
-	assert_true(log_wait(&server, "no port or --bind with sockets passed "
-				      "by systemd",
+	assert_true(log_wait(&server,
+			     "no port or --bind with sockets passed "
+			     "by systemd",
 			     0.1));
 	if (fd >= 0)
 		client_close(fd);
@@ -314,8 +318,8 @@ static void user_unknown_is_fatal(void **state)
 	static const char *const args[] = {"--user", "no-such-user-here", "0",
 					   NULL};
 	assert_int_equal(proc_run(&server, NULL, args, 5 * harness_scale()), 1);
-	assert_true(log_wait(&server, "--user no-such-user-here: no such user",
-			     0.1));
+	assert_true(
+	    log_wait(&server, "--user no-such-user-here: no such user", 0.1));
 	assert_int_equal(log_count(&server, "listening on"), 0);
 }
 
@@ -333,8 +337,8 @@ static void user_drop_failure_is_fatal(void **state)
 		 bin != NULL && *bin != '\0' ? bin : "build/echoserv");
 	if (geteuid() == 0) {
 		setenv("WRAP_PROGRAM", real, 1);
-		setenv("ECHOSERV_BIN", "tests/integration/wrappers/as-nobody.sh",
-		       1);
+		setenv("ECHOSERV_BIN",
+		       "tests/integration/wrappers/as-nobody.sh", 1);
 	}
 	int rc = proc_run(&server, NULL, args, 5 * harness_scale());
 	setenv("ECHOSERV_BIN", real, 1);
