@@ -126,9 +126,17 @@ static void exec_child(const char *program, int out_fd, int err_fd,
 		       const struct proc_opts *opts, const char *const *args)
 {
 	char *argv[HARNESS_ARGS_MAX + 2];
+	char wrapper[HARNESS_PATH_MAX];
 	int n = 0;
 	int devnull = open("/dev/null", O_RDONLY);
 
+	if (opts->wrapper != NULL) {
+		snprintf(wrapper, sizeof(wrapper), "tests/support/wrappers/%s",
+			 opts->wrapper);
+		if (setenv("WRAP_PROGRAM", program, 1) != 0)
+			_exit(126);
+		program = wrapper;
+	}
 	argv[n++] = (char *)program;
 	for (int i = 0;
 	     args != NULL && args[i] != NULL && n <= HARNESS_ARGS_MAX; i++)

@@ -50,6 +50,11 @@ struct proc_opts {
 	/* The program: a path, or a name looked up in PATH (valgrind).
 	 * NULL: $ECHOSERV_BIN, else build/echoserv. */
 	const char *program;
+	/* Run it through this script of tests/support/wrappers/ (e.g.
+	 * "with-hosts.sh"), which execs it in the same process: the script
+	 * gets the program in WRAP_PROGRAM and its other settings from the
+	 * WRAP_* variables the test sets.  NULL: no wrapper. */
+	const char *wrapper;
 	/* stderr to this file (emptied first), stdout to /dev/null.  NULL:
 	 * both to fresh temporary files, removed by procs_kill_all(). */
 	const char *log_path;
