@@ -1,4 +1,4 @@
-# bench.mk - the benchmark kit (SPEC section 6, issue 3): the echobench load
+# bench.mk - the benchmark kit (docs/protocol.md section 6): the echobench load
 # generator and the comparison servers, all built into $(BUILD)/.
 #
 # The comparison servers link the project's own protocol, network, logging

@@ -3,7 +3,7 @@
  * modules: the same start-up as echoserv (options, listening line, SIGPIPE)
  * and the same per-client log lines.
  *
- * The comparison servers exist to be measured against echoserv (SPEC
+ * The comparison servers exist to be measured against echoserv (protocol.md
  * section 6), so they speak exactly its protocol through protocol.h and
  * print exactly its messages; they differ only in how they wait for I/O.
  * They leave out what a benchmark never exercises: the idle timeout (-t is
