@@ -27,7 +27,8 @@ install-check: deps programs
 	@echo "== make install / uninstall"
 	@sh tests/docs/test-install.sh "$(MAKE)" "$(BUILD)" $(notdir $(PROGRAMS))
 
-demo-check: deps $(BUILD)/echoserv
+demo-check: deps $(BUILD)/echoserv $(BUILD)/echoserv-iterative \
+	    $(BUILD)/echoserv-nonblock
 	@echo "== scripts/demo.sh, headless"
 	@sh tests/docs/test-demo.sh $(BUILD)/echoserv
 
