@@ -27,6 +27,10 @@ need 'command -v tmux' tmux
 need 'nc -h 2>&1 | grep -q OpenBSD' netcat-openbsd
 need 'command -v groff' groff-base
 need 'command -v man' man-db
+# Issue 11: the trace viewer's pages are checked in headless Chromium,
+# driven through chromedriver.
+need 'command -v chromium' chromium
+need 'command -v chromedriver' chromium-driver
 
 [ -z "$missing" ] && exit 0
 

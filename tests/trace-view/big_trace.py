@@ -12,8 +12,23 @@ CLIENTS = (7, 8, 9, 10)
 LISTEN, PIPE = 3, 4
 
 
-def rounds(total):
-    """Yield the lines of the trace, round by round."""
+def rounds(total, probe=None):
+    """Yield the lines of the trace, round by round.  probe, a dict whose
+    keys are round numbers, receives for each of them what the generator
+    meant the round to be: {"sets": {(set, when): fds}, "states": {fd:
+    state at the end of the round}}, servers' own descriptors included."""
+    probe = {} if probe is None else probe
+
+    def note(n, reads, writes, ready_r, ready_w, states):
+        if n in probe:
+            full = {LISTEN: "LISTENING", PIPE: "SIGNAL_PIPE"}
+            full.update(states)
+            probe[n] = {"sets": {("read", "asked"): reads,
+                                 ("write", "asked"): writes,
+                                 ("read", "ready"): ready_r,
+                                 ("write", "ready"): ready_w},
+                        "states": full}
+
     yield "trace: echoserv 1.1.0 pid 4242 FD_SETSIZE 1024"
     yield "fd %d: listening socket 127.0.0.1:7777" % LISTEN
     yield "fd %d: signal pipe" % PIPE
@@ -23,6 +38,7 @@ def rounds(total):
     yield "select: ready    read={3} write={}"
     for fd in CLIENTS:
         yield "fd 3: accepted fd %d from 127.0.0.1:%d" % (fd, 40000 + fd)
+    note(1, [3, 4], [], [3], [], {fd: "READING" for fd in CLIENTS})
     writing = None  # the client held back by a partial write
     while n < total - 1:
         n += 1
@@ -34,6 +50,8 @@ def rounds(total):
             yield "select: ready    read={} write={%d}" % writing
             yield "fd %d: wrote 4000 of 4000 bytes" % writing
             yield "fd %d: WRITING -> READING" % writing
+            note(n, reads, writes, [], writes,
+                 {fd: "READING" for fd in CLIENTS})
             writing = None
             continue
         ready = [CLIENTS[n % 4], CLIENTS[(n + 1) % 4]]
@@ -47,12 +65,17 @@ def rounds(total):
             else:
                 yield "fd %d: wrote 64 of 64 bytes" % fd
                 yield "fd %d: WRITING -> READING" % fd
+        note(n, reads, writes, sorted(ready), [],
+             {fd: "WRITING" if fd == writing else "READING"
+              for fd in CLIENTS})
     yield "select: waiting  read={3,4,7,8,9,10} write={} timeout=300.0s"
     yield "select: ready    read={7,8,9,10} write={}"
     for fd in CLIENTS:
         yield "fd %d: read 5 bytes" % fd
         yield "fd %d: READING -> DONE (quit)" % fd
         yield "fd %d: DONE -> CLOSED" % fd
+    note(n + 1, [3, 4] + list(CLIENTS), [], list(CLIENTS), [],
+         {fd: "CLOSED" for fd in CLIENTS})
 
 
 def main(argv):
