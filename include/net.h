@@ -12,20 +12,38 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#define NET_OK     0
-#define NET_FAILED (-1) /* socket/bind/listen failed: a start-up failure */
-#define NET_BAD_ADDRESS                                                        \
-	(-2) /* the address does not parse or resolve: bad usage */
+/* What the helpers that take an error buffer return. */
+#define NET_OK          0
+#define NET_FAILED      (-1) /* socket/bind/listen failed: start-up failure */
+#define NET_BAD_ADDRESS (-2) /* the address does not resolve: bad usage */
 
 /* "255.255.255.255:65535" or "[v6 address]:65535", NUL included. */
 #define NET_ADDR_LEN 64
 
+/* One listening socket and its real address, e.g. "[::]:7777". */
+struct listener {
+	int fd;
+	char where[NET_ADDR_LEN];
+};
+
+/* The most listening sockets one server holds (addresses of one name, or
+ * sockets inherited from systemd). */
+#define NET_MAX_LISTENERS 16
+
 /*
- * Listen on host (NULL: all addresses, dual-stack [::] where the system has
- * IPv6, else 0.0.0.0) at port (0: an ephemeral port).  On success *fd is a
- * nonblocking listening socket and where holds its real address, e.g.
- * "[::]:7777".  On failure err holds one line naming the problem.
+ * Listen at port (0: an ephemeral port) on host: an IPv4 literal, an IPv6
+ * literal bare or in brackets ("::1", "[::1]"), or a name, which gets one
+ * socket per address it resolves to, all on the same port (with port 0,
+ * the one the first socket was given).  NULL: all addresses, dual-stack
+ * [::] where the system has IPv6, else 0.0.0.0.  On success out[0..*n)
+ * are nonblocking, close-on-exec listening sockets.  On failure nothing is
+ * left open and err holds one line naming the problem.
  */
+int net_listen_all(const char *host, unsigned port, struct listener *out,
+		   size_t max, size_t *n, char *err, size_t err_len);
+
+/* net_listen_all() keeping only the first socket: for the comparison
+ * servers, which watch one. */
 int net_listen(const char *host, unsigned port, int *fd, char *where,
 	       size_t where_len, char *err, size_t err_len);
 
@@ -46,9 +64,10 @@ int net_set_nodelay(int fd);
 void net_send_best_effort(int fd, const char *msg);
 
 /*
- * Close a connection without destroying replies (SPEC 3.8): send FIN after
- * the queued data, read and discard the input already waiting (closing with
- * unread input makes TCP send a reset), then close.  fd must be nonblocking.
+ * Close a connection without destroying replies (docs/protocol.md 3.8): send
+ * FIN after the queued data, read and discard the input already waiting
+ * (closing with unread input makes TCP send a reset), then close.  fd must be
+ * nonblocking.
  */
 void net_close_gracefully(int fd);
 

@@ -1,11 +1,16 @@
 /*
- * protocol.h - the line echo protocol and the per-client state machine.
+ * protocol.h - the echo protocol and the per-client state machine.
  *
- * This module is the whole of SPEC section 3 and nothing else: bytes go in,
- * bytes to send come out, and the state says what the client is waiting for.
- * It makes no system calls and knows nothing about sockets, so the unit tests
- * and the fuzzer can drive it directly, and every server in this project
- * (the select() server and the comparison servers) shares it.
+ * This module is the whole of docs/protocol.md section 3 and nothing else:
+ * bytes go in, bytes to send come out, and the state says what the client
+ * is waiting for.  It makes no system calls and knows nothing about
+ * sockets, so the unit tests and the fuzzer can drive it directly, and
+ * every server in this project (the select() server and the comparison
+ * servers) shares it.
+ *
+ * Two framings: lines (the default: echo complete lines, "quit", a line
+ * limit) and raw (RFC 862, session_set_raw: every byte is owed back as soon
+ * as it is read).  The state machine is the same for both.
  *
  * The life of a session:
  *
@@ -15,12 +20,14 @@
  *     READING --(quit or EOF with nothing left to send)-----> DONE
  *     any     --(session_abort: reset, shutdown, ...)-------> DONE
  *
- * Every transition is made by set_state() in protocol.c.
+ * Every transition is made by set_state() in protocol.c.  What happens to
+ * the connection after DONE (closing at once, or lingering first) is the
+ * event loop's business: see server.c.
  *
  * A session owns one buffer.  Input is read into its free tail; complete
  * lines at its front are echoed straight from it (no copy); after they are
- * sent the unfinished line moves to the front.  While a session is WRITING it
- * takes no input, which is what bounds its memory (backpressure).
+ * sent the unfinished line moves to the front.  While a session is WRITING
+ * it takes no input, which is what bounds its memory (backpressure).
  */
 #ifndef ECHOSERV_PROTOCOL_H
 #define ECHOSERV_PROTOCOL_H
@@ -29,14 +36,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Limits of --max-line (SPEC section 2). */
+/* Limits of --max-line (docs/protocol.md section 2). */
 #define MAX_LINE_MIN     16
 #define MAX_LINE_MAX     1048576
 #define MAX_LINE_DEFAULT 8192
 
-/* Server-originated messages (SPEC section 3.7). */
+/* Server-originated messages (docs/protocol.md 3.7). */
 #define MSG_SERVER_FULL  "error: server full\r\n"
+#define MSG_TOO_MANY     "error: too many connections\r\n"
 #define MSG_IDLE_TIMEOUT "error: idle timeout\r\n"
+#define MSG_LINE_TIMEOUT "error: line timeout\r\n"
 
 enum conn_state {
 	READING, /* waiting for input */
@@ -51,6 +60,7 @@ enum close_reason {
 	CLOSE_EOF,
 	CLOSE_RESET,
 	CLOSE_TIMEOUT,
+	CLOSE_LINE_TIMEOUT,
 	CLOSE_TOO_LONG,
 	CLOSE_SHUTDOWN,
 	CLOSE_NO_MEMORY
@@ -60,6 +70,8 @@ struct session {
 	enum conn_state state;
 	enum close_reason reason; /* set once the conversation is ending */
 	size_t max_line;          /* longest line, terminator included */
+	bool raw;                 /* RFC 862: no framing, every byte echoed */
+	bool line_begun;          /* the last input began an unfinished line */
 
 	char *buf; /* allocated on first use, buf_size bytes */
 	size_t buf_size;
@@ -75,13 +87,17 @@ struct session {
 	char notice_buf[64];
 
 	uint64_t lines_echoed; /* lines whose last byte has been sent */
-	uint64_t
-	    bytes_echoed; /* echoed bytes sent (server messages excluded) */
+	/* Echoed bytes sent (server messages excluded). */
+	uint64_t bytes_echoed;
 };
 
 /* Prepare s for a new client; max_line is in MAX_LINE_MIN..MAX_LINE_MAX.
  * Allocates nothing: an idle client costs only the struct. */
 void session_init(struct session *s, size_t max_line);
+
+/* Switch a session just initialised to raw framing (RFC 862, protocol.md
+ * 3.9): every byte read is owed back at once; no quit, no line limit. */
+void session_set_raw(struct session *s);
 
 /* Free what s holds.  s may be re-initialised afterwards. */
 void session_free(struct session *s);
@@ -95,7 +111,7 @@ char *session_input_space(struct session *s, size_t *room);
 void session_on_input(struct session *s, size_t n);
 
 /* The client sent end of input (read returned 0).  A final unterminated line
- * is echoed as it is, then the session ends (SPEC 3.6). */
+ * is echoed as it is, then the session ends (protocol.md 3.6). */
 void session_on_eof(struct session *s);
 
 /* The next bytes to send; *len is 0 when nothing is owed. */
@@ -106,7 +122,8 @@ const char *session_output(const struct session *s, size_t *len);
 void session_on_output(struct session *s, size_t n);
 
 /* Stop taking input but deliver what is owed (graceful shutdown), then DONE.
- * For CLOSE_TIMEOUT the "idle timeout" message is owed after the replies. */
+ * For CLOSE_TIMEOUT and CLOSE_LINE_TIMEOUT the "idle timeout" or "line
+ * timeout" message is owed after the replies. */
 void session_finish(struct session *s, enum close_reason why);
 
 /* End the conversation now, dropping anything owed: state becomes DONE. */
@@ -114,6 +131,16 @@ void session_abort(struct session *s, enum close_reason why);
 
 /* Lines framed by the last session_on_input/on_eof that are owed. */
 size_t session_lines_owed(const struct session *s);
+
+/* Echoed bytes owed and not yet sent (server messages excluded). */
+size_t session_bytes_owed(const struct session *s);
+
+/* Does s hold the start of a line whose LF has not arrived?  (Never in raw
+ * mode, nor once the conversation is ending.)  The server times such a line
+ * (--line-timeout); session_line_begun() says whether the last input began
+ * it, which is when its clock starts. */
+bool session_has_partial_line(const struct session *s);
+bool session_line_begun(const struct session *s);
 
 /* Printable names, for logs and the trace. */
 const char *conn_state_name(enum conn_state st);

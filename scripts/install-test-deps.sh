@@ -15,18 +15,22 @@ need() { # need "check command" package
 }
 
 need 'test -f /usr/include/cmocka.h' libcmocka-dev
-# Issue 4: the fuzzer (clang and its libFuzzer runtime), valgrind-check, lint.
+# The fuzzer (clang and its libFuzzer runtime), valgrind-check, lint.
 need 'command -v clang' clang
 need 'printf "int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }" | clang -fsanitize=fuzzer -x c -o /dev/null -' libclang-rt-14-dev
 need 'command -v valgrind' valgrind
 need 'command -v cppcheck' cppcheck
 need 'command -v clang-tidy' clang-tidy
-# Issue 5: the demo test drives tmux and nc; the man page test renders
+# The demo test drives tmux and nc; the man page test renders
 # with groff and man.
 need 'command -v tmux' tmux
 need 'nc -h 2>&1 | grep -q OpenBSD' netcat-openbsd
 need 'command -v groff' groff-base
 need 'command -v man' man-db
+# Running as a service: socket activation by systemd's own tool; unshare
+# and setpriv (a private /etc/hosts, a process that is not root).
+need 'command -v systemd-socket-activate' systemd
+need 'command -v setpriv && command -v unshare' util-linux
 # Issue 11: the trace viewer's pages are checked in headless Chromium,
 # driven through chromedriver.
 need 'command -v chromium' chromium

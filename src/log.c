@@ -1,36 +1,133 @@
 /*
- * log.c - formats each log line whole and writes it with one write(2), so
- * lines never interleave and nothing waits in a stdio buffer.
+ * log.c - log lines through a bounded buffer that is written to stderr only
+ * as fast as stderr takes it (see log.h).
+ *
+ * How a write is kept from blocking without touching the file's flags: a
+ * regular file never fills and a terminal drains as fast as it can show
+ * (it stalls only if someone stops it with Ctrl-S, as it would stall any
+ * program), so they are written directly.  A
+ * socket (e.g. systemd's journal) is written with send(MSG_DONTWAIT), a
+ * nonblocking write for this call only, where the system has it.  A pipe
+ * (or a socket on a system without MSG_DONTWAIT) is written only after a
+ * zero-timeout select() says it is writable, and then at most PIPE_BUF
+ * bytes at a time: a writable pipe has room for that many.  Setting
+ * O_NONBLOCK on stderr instead would change the file description we share
+ * with the shell or terminal that started us, and break them.
  */
 #include "log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 bool log_quiet = false;
 bool trace_on = false;
 
-/* Big enough for a trace line listing every fd of a full fd_set. */
+/* The longest line: a trace line listing every fd of a full fd_set. */
 #define LOG_LINE_MAX 16384
+/* What the buffer holds; a stalled reader loses what does not fit. */
+#define LOG_BUFFER_SIZE (256 * 1024)
+/* At exit, how long to wait for a slow stderr to take the rest. */
+#define EXIT_FLUSH_MS 500
 
-static void emit(const char *prefix, const char *fmt, va_list ap)
+enum sink { SINK_DIRECT, SINK_SOCKET, SINK_PIPE };
+
+static struct {
+	bool buffered; /* log_init() was called; else each line is written */
+	enum sink sink;
+	bool with_time;
+	char buf[LOG_BUFFER_SIZE];
+	size_t len;       /* bytes buffered, from buf[0] */
+	uint64_t dropped; /* lines that did not fit, not yet reported */
+	bool broken;      /* stderr failed for good (e.g. EPIPE): discard */
+} out;
+
+/* ============================== writing ============================== */
+
+/* Can stderr take bytes now?  Asked only of pipes. */
+static bool stderr_writable(void)
 {
-	char line[LOG_LINE_MAX];
-	int head = snprintf(line, sizeof(line), "%s", prefix);
-	int body =
-	    vsnprintf(line + head, sizeof(line) - (size_t)head - 1, fmt, ap);
-	size_t len = (size_t)head;
+	fd_set w;
+	struct timeval zero = {0, 0};
 
-	if (body > 0)
-		len += (size_t)body < sizeof(line) - len - 1
-			   ? (size_t)body
-			   : sizeof(line) - len - 2; /* truncated */
-	line[len++] = '\n';
+	FD_ZERO(&w);
+	FD_SET(STDERR_FILENO, &w);
+	return select(STDERR_FILENO + 1, NULL, &w, NULL, &zero) > 0;
+}
 
-	/* Logging must never stop the server: errors are ignored. */
+/* One write of at most len bytes that does not block; like write(2). */
+static ssize_t write_some(const char *p, size_t len)
+{
+	switch (out.sink) {
+	case SINK_SOCKET:
+#ifdef MSG_DONTWAIT
+		return send(STDERR_FILENO, p, len, MSG_DONTWAIT);
+#endif
+		/* FALLTHROUGH: without MSG_DONTWAIT, treated as a pipe */
+	case SINK_PIPE:
+		if (!stderr_writable()) {
+			errno = EAGAIN;
+			return -1;
+		}
+		return write(STDERR_FILENO, p, len < PIPE_BUF ? len : PIPE_BUF);
+	case SINK_DIRECT:
+		break;
+	}
+	return write(STDERR_FILENO, p, len);
+}
+
+/* Write from the front of the buffer until it is empty or stderr is full. */
+static void write_buffered(void)
+{
 	size_t off = 0;
+
+	while (off < out.len) {
+		ssize_t n = write_some(out.buf + off, out.len - off);
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		out.broken = true; /* no reader, or no stderr: discard */
+		off = out.len;
+	}
+	memmove(out.buf, out.buf + off, out.len - off);
+	out.len -= off;
+}
+
+/* ============================== formatting ============================== */
+
+/* "2026-12-01T22:20:27.123Z " into buf (at least 32 bytes); its length. */
+static size_t format_time(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	int m = snprintf(buf + n, len - n, ".%03ldZ ", ts.tv_nsec / 1000000);
+	return m > 0 ? n + (size_t)m : n;
+}
+
+/* Before log_init() (and in the comparison servers, some of which log
+ * from many threads): one blocking write(2) per line, errors ignored. */
+static void write_line_now(const char *line, size_t len)
+{
+	size_t off = 0;
+
 	while (off < len) {
 		ssize_t n = write(STDERR_FILENO, line + off, len - off);
 		if (n < 0 && errno == EINTR)
@@ -39,6 +136,102 @@ static void emit(const char *prefix, const char *fmt, va_list ap)
 			return;
 		off += (size_t)n;
 	}
+}
+
+/* Append one whole line to the buffer, or count it as dropped. */
+static void append(const char *line, size_t len)
+{
+	if (!out.buffered) {
+		write_line_now(line, len);
+		return;
+	}
+	if (out.broken)
+		return;
+	if (len > sizeof(out.buf) - out.len)
+		log_flush(); /* a full buffer may just be a busy round */
+	if (len > sizeof(out.buf) - out.len) {
+		out.dropped++;
+		return;
+	}
+	memcpy(out.buf + out.len, line, len);
+	out.len += len;
+}
+
+/* Format prefix and fmt into one line ending in LF, and append it. */
+static void emit(const char *prefix, const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX];
+	size_t len = 0;
+
+	if (out.with_time)
+		len = format_time(line, sizeof(line));
+	len += (size_t)snprintf(line + len, sizeof(line) - len, "%s", prefix);
+	int body = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
+	if (body > 0)
+		len += (size_t)body < sizeof(line) - len - 1
+			   ? (size_t)body
+			   : sizeof(line) - len - 2; /* truncated */
+	line[len++] = '\n';
+	append(line, len);
+}
+
+/* Formats a line of our own (no caller's va_list). */
+static void emit_own(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static void emit_own(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit("echoserv: ", fmt, ap);
+	va_end(ap);
+}
+
+/* ============================== interface ============================== */
+
+void log_flush(void)
+{
+	write_buffered();
+	if (out.len == 0 && out.dropped > 0) {
+		uint64_t n = out.dropped;
+		out.dropped = 0;
+		emit_own("%llu log line%s dropped", (unsigned long long)n,
+			 n == 1 ? "" : "s");
+		write_buffered();
+	}
+}
+
+bool log_pending(void)
+{
+	return out.len > 0 || out.dropped > 0;
+}
+
+/* At exit: what is left, waiting EXIT_FLUSH_MS at most for room. */
+static void flush_at_exit(void)
+{
+	struct timespec nap = {0, 10 * 1000000};
+
+	log_flush();
+	for (int waited = 0; log_pending() && waited < EXIT_FLUSH_MS;
+	     waited += 10) {
+		nanosleep(&nap, NULL);
+		log_flush();
+	}
+}
+
+void log_init(bool with_time)
+{
+	struct stat st;
+
+	out.buffered = true;
+	out.with_time = with_time;
+	out.sink = SINK_DIRECT;
+	if (fstat(STDERR_FILENO, &st) == 0) {
+		if (S_ISSOCK(st.st_mode))
+			out.sink = SINK_SOCKET;
+		else if (S_ISFIFO(st.st_mode))
+			out.sink = SINK_PIPE;
+	}
+	(void)atexit(flush_at_exit);
 }
 
 void log_client(const char *fmt, ...)

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,16 +47,6 @@ void net_format_addr(const struct sockaddr *sa, char *buf, size_t len)
 	}
 }
 
-/* "host:port" for messages about an address we could not use. */
-static void format_wanted(const char *host, unsigned port, char *buf,
-			  size_t len)
-{
-	if (strchr(host, ':') != NULL)
-		snprintf(buf, len, "[%s]:%u", host, port);
-	else
-		snprintf(buf, len, "%s:%u", host, port);
-}
-
 /* ============================== listening ============================== */
 
 static bool is_unspecified_v6(const struct sockaddr *sa)
@@ -65,24 +56,45 @@ static bool is_unspecified_v6(const struct sockaddr *sa)
 	       IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr);
 }
 
-/* Socket, bind and listen on one resolved address; fd or -1 with errno. */
-static int listen_on_addr(const struct addrinfo *ai)
+static void set_port(struct sockaddr *sa, unsigned port)
 {
-	int one = 1, zero = 0;
-	int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+	if (sa->sa_family == AF_INET)
+		((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
+	else if (sa->sa_family == AF_INET6)
+		((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
+}
+
+static unsigned get_port(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	return 0;
+}
+
+/*
+ * Socket, bind and listen on one address; fd or -1 with errno.  [::] alone
+ * serves IPv4 clients too (dual-stack), whatever the system default is;
+ * among several addresses every IPv6 socket is IPv6-only, so that [::] and
+ * 0.0.0.0 of one name can both be bound.
+ */
+static int listen_on_addr(const struct sockaddr *sa, socklen_t len, bool alone)
+{
+	int one = 1, v6only = alone ? 0 : 1;
+	int fd = socket(sa->sa_family, SOCK_STREAM, 0);
 	if (fd < 0)
 		return -1;
 	/* Rebind at once after a restart, while old connections linger in
 	 * TIME_WAIT.  It does not let two servers share a port. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
 		goto fail;
-	/* [::] serves IPv4 clients too, whatever the system default is. */
-	if (is_unspecified_v6(ai->ai_addr) &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) != 0)
+	if (sa->sa_family == AF_INET6 && (is_unspecified_v6(sa) || !alone) &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+		       sizeof(v6only)) != 0)
 		goto fail;
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-	    listen(fd, SOMAXCONN) != 0 || net_set_nonblocking(fd) != 0 ||
-	    net_set_cloexec(fd) != 0)
+	if (bind(fd, sa, len) != 0 || listen(fd, SOMAXCONN) != 0 ||
+	    net_set_nonblocking(fd) != 0 || net_set_cloexec(fd) != 0)
 		goto fail;
 	return fd;
 fail:;
@@ -92,66 +104,153 @@ fail:;
 	return -1;
 }
 
-/* Resolve host and listen on the first of its addresses that works. */
-static int listen_on_host(const char *host, unsigned port, int *fd, char *where,
-			  size_t where_len, char *err, size_t err_len)
+/* "[::1]" -> "::1" into buf; other hosts are copied as they are. */
+static const char *strip_brackets(const char *host, char *buf, size_t len)
+{
+	size_t n = strlen(host);
+
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 1 <= len) {
+		snprintf(buf, len, "%.*s", (int)(n - 2), host + 1);
+		return buf;
+	}
+	return host;
+}
+
+/* Has an address equal to ai's come earlier in the list?  (A name listed
+ * twice in /etc/hosts resolves twice.) */
+static bool seen_before(const struct addrinfo *list, const struct addrinfo *ai)
+{
+	for (const struct addrinfo *p = list; p != ai; p = p->ai_next)
+		if (p->ai_addrlen == ai->ai_addrlen &&
+		    memcmp(p->ai_addr, ai->ai_addr, ai->ai_addrlen) == 0)
+			return true;
+	return false;
+}
+
+static void close_all(struct listener *out, size_t *n)
+{
+	while (*n > 0)
+		close(out[--*n].fd);
+}
+
+/* The address family is missing from this system: among several
+ * addresses of a name, that one is skipped. */
+static bool family_missing(int err)
+{
+	return err == EAFNOSUPPORT || err == EPROTONOSUPPORT;
+}
+
+/*
+ * One attempt: a socket on each address of list at port.  With port 0
+ * every socket after the first takes the port the first was given, which
+ * may be taken on another address: *retry is then set.
+ */
+static int listen_on_list(const struct addrinfo *list, unsigned port,
+			  struct listener *out, size_t max, size_t *n,
+			  bool *retry, char *err, size_t err_len)
+{
+	bool alone = list->ai_next == NULL;
+	unsigned want = port;
+	int failed = 0;
+
+	*n = 0;
+	*retry = false;
+	for (const struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
+		struct sockaddr_storage addr;
+		socklen_t len = sizeof(addr);
+
+		if (seen_before(list, ai) || *n == max)
+			continue;
+		memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+		set_port((struct sockaddr *)&addr, want);
+		int fd = listen_on_addr((struct sockaddr *)&addr,
+					ai->ai_addrlen, alone);
+		if (fd < 0 && !alone && family_missing(errno))
+			continue; /* e.g. ::1 of localhost without IPv6 */
+		if (fd < 0) {
+			failed = errno;
+			*retry = port == 0 && *n > 0 && failed == EADDRINUSE;
+			net_format_addr((struct sockaddr *)&addr, out[0].where,
+					sizeof(out[0].where));
+			snprintf(err, err_len, "cannot listen on %s: %s",
+				 out[0].where, strerror(failed));
+			close_all(out, n);
+			errno = failed;
+			return NET_FAILED;
+		}
+		if (getsockname(fd, (struct sockaddr *)&addr, &len) != 0)
+			memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+		want = get_port((struct sockaddr *)&addr);
+		out[*n].fd = fd;
+		net_format_addr((struct sockaddr *)&addr, out[*n].where,
+				sizeof(out[*n].where));
+		++*n;
+	}
+	if (*n == 0) {
+		snprintf(err, err_len, "cannot listen: no usable address");
+		errno = EADDRNOTAVAIL;
+		return NET_FAILED;
+	}
+	return NET_OK;
+}
+
+/* With port 0, how often to try again for a port free on every address. */
+#define PORT_ATTEMPTS 8
+
+/* Resolve host and listen on each of its addresses. */
+static int listen_on_host(const char *host, unsigned port, struct listener *out,
+			  size_t max, size_t *n, char *err, size_t err_len)
 {
 	struct addrinfo hints, *list;
-	char service[8], wanted[NET_ADDR_LEN + 256];
+	char bare[256];
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	snprintf(service, sizeof(service), "%u", port);
 
-	int rc = getaddrinfo(host, service, &hints, &list);
+	int rc = getaddrinfo(strip_brackets(host, bare, sizeof(bare)), "0",
+			     &hints, &list);
 	if (rc != 0) {
 		snprintf(err, err_len, "cannot resolve address '%s': %s", host,
 			 gai_strerror(rc));
 		return NET_BAD_ADDRESS;
 	}
-	int saved = 0;
-	for (const struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
-		*fd = listen_on_addr(ai);
-		if (*fd >= 0) {
-			struct sockaddr_storage local;
-			socklen_t len = sizeof(local);
-			if (getsockname(*fd, (struct sockaddr *)&local, &len) ==
-			    0)
-				net_format_addr((struct sockaddr *)&local,
-						where, where_len);
-			else
-				net_format_addr(ai->ai_addr, where, where_len);
-			freeaddrinfo(list);
-			return NET_OK;
-		}
-		saved = errno;
-		net_format_addr(ai->ai_addr, wanted, sizeof(wanted));
-	}
+	bool retry = true;
+	for (int attempt = 0; retry && attempt < PORT_ATTEMPTS; attempt++)
+		rc = listen_on_list(list, port, out, max, n, &retry, err,
+				    err_len);
+	int saved = errno;
 	freeaddrinfo(list);
-	if (saved == 0)
-		format_wanted(host, port, wanted, sizeof(wanted));
-	snprintf(err, err_len, "cannot listen on %s: %s", wanted,
-		 strerror(saved));
 	errno = saved;
-	return NET_FAILED;
+	return rc;
+}
+
+int net_listen_all(const char *host, unsigned port, struct listener *out,
+		   size_t max, size_t *n, char *err, size_t err_len)
+{
+	if (host != NULL)
+		return listen_on_host(host, port, out, max, n, err, err_len);
+	/* Default: dual-stack [::]; plain IPv4 on a system without IPv6. */
+	int rc = listen_on_host("::", port, out, max, n, err, err_len);
+	if (rc == NET_OK || rc == NET_BAD_ADDRESS ||
+	    (!family_missing(errno) && errno != EADDRNOTAVAIL))
+		return rc;
+	return listen_on_host("0.0.0.0", port, out, max, n, err, err_len);
 }
 
 int net_listen(const char *host, unsigned port, int *fd, char *where,
 	       size_t where_len, char *err, size_t err_len)
 {
-	if (host != NULL)
-		return listen_on_host(host, port, fd, where, where_len, err,
-				      err_len);
-	/* Default: dual-stack [::]; plain IPv4 on a system without IPv6. */
-	int rc = listen_on_host("::", port, fd, where, where_len, err, err_len);
-	if (rc == NET_OK || rc == NET_BAD_ADDRESS ||
-	    (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL &&
-	     errno != EPROTONOSUPPORT))
-		return rc;
-	return listen_on_host("0.0.0.0", port, fd, where, where_len, err,
-			      err_len);
+	struct listener one;
+	size_t n;
+
+	int rc = net_listen_all(host, port, &one, 1, &n, err, err_len);
+	if (rc == NET_OK) {
+		*fd = one.fd;
+		snprintf(where, where_len, "%s", one.where);
+	}
+	return rc;
 }
 
 /* ============================== descriptors ============================== */

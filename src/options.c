@@ -8,21 +8,34 @@
 #include <string.h>
 
 #include "protocol.h"
-#include "server.h"
 
 enum opt_kind { FLAG, VALUE };
 
+/* Options without a one-letter form have a short_name above 'z', so every
+ * option still has one code to switch on. */
+enum { LINE_TIMEOUT = 256, MAX_PER_ADDR, RAW, USER, GROUP, LOG_TIME };
+
 struct opt_spec {
-	char short_name;
+	int short_name;
 	const char *long_name;
 	enum opt_kind kind;
 };
 
 static const struct opt_spec OPTS[] = {
-    {'b', "bind", VALUE},     {'c', "max-clients", VALUE},
-    {'l', "max-line", VALUE}, {'t', "idle-timeout", VALUE},
-    {'T', "trace", FLAG},     {'q', "quiet", FLAG},
-    {'h', "help", FLAG},      {'V', "version", FLAG},
+    {'b', "bind", VALUE},
+    {'c', "max-clients", VALUE},
+    {'l', "max-line", VALUE},
+    {'t', "idle-timeout", VALUE},
+    {LINE_TIMEOUT, "line-timeout", VALUE},
+    {MAX_PER_ADDR, "max-per-addr", VALUE},
+    {RAW, "raw", FLAG},
+    {USER, "user", VALUE},
+    {GROUP, "group", VALUE},
+    {LOG_TIME, "log-time", FLAG},
+    {'T', "trace", FLAG},
+    {'q', "quiet", FLAG},
+    {'h', "help", FLAG},
+    {'V', "version", FLAG},
 };
 #define N_OPTS (sizeof(OPTS) / sizeof(OPTS[0]))
 
@@ -38,17 +51,19 @@ int options_usage_error(const char *problem)
 	return 2;
 }
 
-void options_print_help(FILE *out)
+void options_print_help(FILE *out, size_t ceiling)
 {
 	options_print_synopsis(out);
 	fprintf(
 	    out,
 	    "A single-threaded select() TCP server that echoes lines.\n"
 	    "\n"
-	    "  -b, --bind ADDR          listen address: IPv4 or IPv6 "
-	    "literal or host name\n"
-	    "                           (default: all addresses, [::] "
-	    "dual-stack or 0.0.0.0)\n"
+	    "  -b, --bind ADDR          listen address: IPv4 or IPv6 literal "
+	    "([::1] too)\n"
+	    "                           or host name (each of its "
+	    "addresses); default: all\n"
+	    "                           addresses, [::] dual-stack or "
+	    "0.0.0.0\n"
 	    "  -c, --max-clients N      simultaneous clients, 1..%zu "
 	    "(default %zu)\n"
 	    "  -l, --max-line BYTES     longest line accepted, terminator "
@@ -56,20 +71,41 @@ void options_print_help(FILE *out)
 	    "                           %d..%d (default %d)\n"
 	    "  -t, --idle-timeout SECS  close a client idle for SECS, "
 	    "0..%d (default %d; 0 = never)\n"
+	    "      --line-timeout SECS  a line must arrive whole within SECS "
+	    "of its first\n"
+	    "                           byte, 0..%d (default %d; 0 = "
+	    "never)\n"
+	    "      --max-per-addr N     simultaneous clients from one peer "
+	    "address,\n"
+	    "                           0..%zu (default 0 = no limit)\n"
+	    "      --raw                RFC 862 echo: every byte back, no "
+	    "line framing\n"
+	    "      --user NAME          once listening, drop privileges to "
+	    "this user\n"
+	    "      --group NAME         ... and this group (default: the "
+	    "user's)\n"
+	    "      --log-time           ISO 8601 UTC timestamps on log "
+	    "lines\n"
 	    "  -T, --trace              classroom trace of the event loop "
 	    "on stderr\n"
-	    "  -q, --quiet              log errors only\n"
+	    "  -q, --quiet              keep only the listening lines, "
+	    "server errors and\n"
+	    "                           the summary: nothing per client\n"
 	    "  -h, --help               print this help and exit\n"
 	    "  -V, --version            print the version and exit\n"
 	    "\n"
-	    "<port> is 0..65535; 0 picks a free port.  A line whose content "
-	    "is \"quit\"\n"
-	    "ends the conversation.  Exit status: 0 after SIGINT/SIGTERM, "
-	    "1 if the server\n"
-	    "cannot start, 2 on bad usage.\n",
-	    max_clients_ceiling(), max_clients_ceiling(), MAX_LINE_MIN,
-	    MAX_LINE_MAX, MAX_LINE_DEFAULT, IDLE_TIMEOUT_MAX,
-	    IDLE_TIMEOUT_DEFAULT);
+	    "<port> is 0..65535; 0 picks a free port.  It is optional when "
+	    "systemd passes\n"
+	    "the listening sockets (LISTEN_FDS).  A line whose content is "
+	    "\"quit\" ends the\n"
+	    "conversation.  Memory: at most one buffer of max(--max-line, "
+	    "4096) bytes per\n"
+	    "client, e.g. %zu clients x 1 MiB lines = %zu MiB.  Exit status: "
+	    "0 after\n"
+	    "SIGINT/SIGTERM, 1 if the server cannot start, 2 on bad usage.\n",
+	    ceiling, ceiling, MAX_LINE_MIN, MAX_LINE_MAX, MAX_LINE_DEFAULT,
+	    TIMEOUT_MAX, IDLE_TIMEOUT_DEFAULT, TIMEOUT_MAX,
+	    LINE_TIMEOUT_DEFAULT, ceiling, ceiling, ceiling);
 }
 
 /* A whole decimal number in lo..hi, digits only (no sign, no spaces). */
@@ -114,6 +150,12 @@ static const struct opt_spec *find_long(const char *name, size_t len)
 static void apply_flag(const struct opt_spec *opt, struct options *o)
 {
 	switch (opt->short_name) {
+	case RAW:
+		o->raw = true;
+		break;
+	case LOG_TIME:
+		o->log_time = true;
+		break;
 	case 'T':
 		o->trace = true;
 		break;
@@ -129,57 +171,115 @@ static void apply_flag(const struct opt_spec *opt, struct options *o)
 	}
 }
 
-/* Store an option's value; -1 with a message if the value is bad. */
-static int apply_value(const struct opt_spec *opt, const char *value,
-		       struct options *o, char *err, size_t err_len)
-{
-	uintmax_t v;
+/* The state of one parse: where the values go and where a complaint does. */
+struct parse {
+	struct options *o;
+	size_t ceiling;
+	char *err;
+	size_t err_len;
+};
 
-	switch (opt->short_name) {
-	case 'b':
-		if (*value == '\0') {
-			snprintf(err, err_len, "empty address for --bind");
-			return -1;
-		}
-		o->bind_addr = value;
+/* A number option's value in lo..hi into *out; else a complaint naming the
+ * option and its range. */
+static int number_value(struct parse *ps, const struct opt_spec *opt,
+			const char *value, uintmax_t lo, uintmax_t hi,
+			const char *unit, uintmax_t *out)
+{
+	if (parse_number(value, lo, hi, out))
 		return 0;
-	case 'c':
-		if (!parse_number(value, 1, max_clients_ceiling(), &v)) {
-			snprintf(err, err_len,
-				 "invalid --max-clients '%s' (expected 1..%zu)",
-				 value, max_clients_ceiling());
-			return -1;
-		}
-		o->max_clients = (size_t)v;
-		return 0;
-	case 'l':
-		if (!parse_number(value, MAX_LINE_MIN, MAX_LINE_MAX, &v)) {
-			snprintf(err, err_len,
-				 "invalid --max-line '%s' (expected %d..%d)",
-				 value, MAX_LINE_MIN, MAX_LINE_MAX);
-			return -1;
-		}
-		o->max_line = (size_t)v;
-		return 0;
-	case 't':
-		if (!parse_number(value, 0, IDLE_TIMEOUT_MAX, &v)) {
-			snprintf(
-			    err, err_len,
-			    "invalid --idle-timeout '%s' (expected a whole "
-			    "number of seconds, 0..%d)",
-			    value, IDLE_TIMEOUT_MAX);
-			return -1;
-		}
-		o->idle_timeout = (unsigned)v;
-		return 0;
-	}
-	snprintf(err, err_len, "internal error: option -%c", opt->short_name);
+	snprintf(ps->err, ps->err_len,
+		 "invalid --%s '%s' (expected %s%ju..%ju)", opt->long_name,
+		 value, unit, lo, hi);
 	return -1;
 }
 
+/* A name option's value (address, user, group): anything but empty. */
+static int name_value(struct parse *ps, const struct opt_spec *opt,
+		      const char *value, const char **out)
+{
+	if (*value == '\0') {
+		snprintf(ps->err, ps->err_len, "empty value for --%s",
+			 opt->long_name);
+		return -1;
+	}
+	*out = value;
+	return 0;
+}
+
+static const char SECONDS[] = "a whole number of seconds, ";
+
+/* Store an option's value; -1 with a message if the value is bad. */
+static int apply_value(struct parse *ps, const struct opt_spec *opt,
+		       const char *value)
+{
+	struct options *o = ps->o;
+	uintmax_t v = 0;
+	int rc;
+
+	switch (opt->short_name) {
+	case 'b':
+		return name_value(ps, opt, value, &o->bind_addr);
+	case USER:
+		return name_value(ps, opt, value, &o->user);
+	case GROUP:
+		return name_value(ps, opt, value, &o->group);
+	case 'c':
+		rc = number_value(ps, opt, value, 1, ps->ceiling, "", &v);
+		o->max_clients = (size_t)v;
+		return rc;
+	case MAX_PER_ADDR:
+		rc = number_value(ps, opt, value, 0, ps->ceiling, "", &v);
+		o->max_per_addr = (size_t)v;
+		return rc;
+	case 'l':
+		rc = number_value(ps, opt, value, MAX_LINE_MIN, MAX_LINE_MAX,
+				  "", &v);
+		o->max_line = (size_t)v;
+		return rc;
+	case 't':
+		rc = number_value(ps, opt, value, 0, TIMEOUT_MAX, SECONDS, &v);
+		o->idle_timeout = (unsigned)v;
+		return rc;
+	case LINE_TIMEOUT:
+		rc = number_value(ps, opt, value, 0, TIMEOUT_MAX, SECONDS, &v);
+		o->line_timeout = (unsigned)v;
+		return rc;
+	}
+	snprintf(ps->err, ps->err_len, "internal error: option --%s",
+		 opt->long_name);
+	return -1;
+}
+
+/* How an option was written, for messages: "--name" or "-c". */
+static void option_name(const struct opt_spec *opt, bool as_long, char *buf,
+			size_t len)
+{
+	if (as_long)
+		snprintf(buf, len, "--%s", opt->long_name);
+	else
+		snprintf(buf, len, "-%c", (char)opt->short_name);
+}
+
+/* A value option's value: inline (after = or the letter) or the next
+ * argument.  Returns the argv slots used, or -1. */
+static int take_value(struct parse *ps, const struct opt_spec *opt,
+		      bool as_long, const char *inline_value, int argc,
+		      char **argv, int i)
+{
+	if (inline_value != NULL)
+		return apply_value(ps, opt, inline_value) == 0 ? 1 : -1;
+	if (i + 1 >= argc) {
+		char name[64];
+		option_name(opt, as_long, name, sizeof(name));
+		snprintf(ps->err, ps->err_len, "option '%s' needs a value",
+			 name);
+		return -1;
+	}
+	return apply_value(ps, opt, argv[i + 1]) == 0 ? 2 : -1;
+}
+
 /* "--name", "--name=value" or "--name value"; returns argv slots used. */
-static int parse_long(int argc, char **argv, int i, struct options *o,
-		      char *err, size_t err_len)
+static int parse_long(struct parse *ps, int argc, char **argv, int i)
 {
 	const char *name = argv[i] + 2;
 	const char *eq = strchr(name, '=');
@@ -187,75 +287,57 @@ static int parse_long(int argc, char **argv, int i, struct options *o,
 	const struct opt_spec *opt = find_long(name, len);
 
 	if (opt == NULL) {
-		snprintf(err, err_len, "unknown option '--%.*s'", (int)len,
-			 name);
+		snprintf(ps->err, ps->err_len, "unknown option '--%.*s'",
+			 (int)len, name);
 		return -1;
 	}
-	if (opt->kind == FLAG) {
-		if (eq != NULL) {
-			snprintf(err, err_len, "option '--%s' takes no value",
-				 opt->long_name);
-			return -1;
-		}
-		apply_flag(opt, o);
-		return 1;
-	}
-	if (eq != NULL)
-		return apply_value(opt, eq + 1, o, err, err_len) == 0 ? 1 : -1;
-	if (i + 1 >= argc) {
-		snprintf(err, err_len, "option '--%s' needs a value",
+	if (opt->kind == VALUE)
+		return take_value(ps, opt, true, eq != NULL ? eq + 1 : NULL,
+				  argc, argv, i);
+	if (eq != NULL) {
+		snprintf(ps->err, ps->err_len, "option '--%s' takes no value",
 			 opt->long_name);
 		return -1;
 	}
-	return apply_value(opt, argv[i + 1], o, err, err_len) == 0 ? 2 : -1;
+	apply_flag(opt, ps->o);
+	return 1;
 }
 
 /* "-qT", "-c5" or "-c 5"; returns argv slots used. */
-static int parse_short(int argc, char **argv, int i, struct options *o,
-		       char *err, size_t err_len)
+static int parse_short(struct parse *ps, int argc, char **argv, int i)
 {
 	for (const char *p = argv[i] + 1; *p != '\0'; p++) {
 		const struct opt_spec *opt = find_short(*p);
 		if (opt == NULL) {
-			snprintf(err, err_len, "unknown option '-%c'", *p);
-			return -1;
-		}
-		if (opt->kind == FLAG) {
-			apply_flag(opt, o);
-			continue;
-		}
-		if (p[1] != '\0')
-			return apply_value(opt, p + 1, o, err, err_len) == 0
-				   ? 1
-				   : -1;
-		if (i + 1 >= argc) {
-			snprintf(err, err_len, "option '-%c' needs a value",
+			snprintf(ps->err, ps->err_len, "unknown option '-%c'",
 				 *p);
 			return -1;
 		}
-		return apply_value(opt, argv[i + 1], o, err, err_len) == 0 ? 2
-									   : -1;
+		if (opt->kind == VALUE)
+			return take_value(ps, opt, false,
+					  p[1] != '\0' ? p + 1 : NULL, argc,
+					  argv, i);
+		apply_flag(opt, ps->o);
 	}
 	return 1;
 }
 
-static int set_port(const char *text, struct options *o, bool *have_port,
-		    char *err, size_t err_len)
+static int set_port(struct parse *ps, const char *text)
 {
 	uintmax_t v;
 
-	if (*have_port) {
-		snprintf(err, err_len,
+	if (ps->o->have_port) {
+		snprintf(ps->err, ps->err_len,
 			 "unexpected argument '%s' (one port only)", text);
 		return -1;
 	}
 	if (!parse_number(text, 0, 65535, &v)) {
-		snprintf(err, err_len, "invalid port '%s' (expected 0..65535)",
-			 text);
+		snprintf(ps->err, ps->err_len,
+			 "invalid port '%s' (expected 0..65535)", text);
 		return -1;
 	}
-	o->port = (unsigned)v;
-	*have_port = true;
+	ps->o->port = (unsigned)v;
+	ps->o->have_port = true;
 	return 0;
 }
 
@@ -264,15 +346,17 @@ static bool looks_negative(const char *arg)
 	return arg[0] == '-' && arg[1] >= '0' && arg[1] <= '9';
 }
 
-int options_parse(int argc, char **argv, struct options *o, char *err,
-		  size_t err_len)
+int options_parse(int argc, char **argv, size_t ceiling, struct options *o,
+		  char *err, size_t err_len)
 {
-	bool have_port = false, only_operands = false;
+	struct parse ps = {o, ceiling, err, err_len};
+	bool only_operands = false;
 
 	memset(o, 0, sizeof(*o));
-	o->max_clients = max_clients_ceiling();
+	o->max_clients = ceiling;
 	o->max_line = MAX_LINE_DEFAULT;
 	o->idle_timeout = IDLE_TIMEOUT_DEFAULT;
+	o->line_timeout = LINE_TIMEOUT_DEFAULT;
 
 	for (int i = 1; i < argc;) {
 		const char *arg = argv[i];
@@ -280,23 +364,23 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 
 		if (only_operands || arg[0] != '-' || arg[1] == '\0' ||
 		    looks_negative(arg)) {
-			if (set_port(arg, o, &have_port, err, err_len) != 0)
+			if (set_port(&ps, arg) != 0)
 				return -1;
 			used = 1;
 		} else if (strcmp(arg, "--") == 0) {
 			only_operands = true;
 			used = 1;
 		} else if (arg[1] == '-') {
-			used = parse_long(argc, argv, i, o, err, err_len);
+			used = parse_long(&ps, argc, argv, i);
 		} else {
-			used = parse_short(argc, argv, i, o, err, err_len);
+			used = parse_short(&ps, argc, argv, i);
 		}
 		if (used < 0)
 			return -1;
 		i += used;
 	}
-	if (!have_port && !o->help && !o->version) {
-		snprintf(err, err_len, "missing port");
+	if (o->group != NULL && o->user == NULL) {
+		snprintf(err, err_len, "--group needs --user");
 		return -1;
 	}
 	return 0;

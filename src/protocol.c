@@ -65,14 +65,16 @@ static void owe_notice(struct session *s, const char *text, size_t len)
 
 /* ============================== framing ============================== */
 
-/* SPEC 3.3: the content (everything before the LF) is "quit" or "quit\r". */
+/* protocol.md 3.3: the content (everything before the LF) is "quit" or
+ * "quit\r". */
 static bool is_quit(const char *line, size_t len_with_lf)
 {
 	return (len_with_lf == 5 && memcmp(line, "quit\n", 5) == 0) ||
 	       (len_with_lf == 6 && memcmp(line, "quit\r\n", 6) == 0);
 }
 
-/* SPEC 3.5: replies already owed go first, then the error, then close. */
+/* protocol.md 3.5: replies already owed go first, then the error, then close.
+ */
 static void reject_long_line(struct session *s)
 {
 	int n =
@@ -120,6 +122,13 @@ static void frame_lines(struct session *s)
 		reject_long_line(s);
 }
 
+/* RFC 862: everything held is owed back as it is. */
+static void frame_raw(struct session *s)
+{
+	s->out_end = s->len;
+	s->scanned = s->len;
+}
+
 /* ============================== interface ============================== */
 
 void session_init(struct session *s, size_t max_line)
@@ -130,6 +139,12 @@ void session_init(struct session *s, size_t max_line)
 	s->buf_size =
 	    max_line > SESSION_MIN_BUFFER ? max_line : SESSION_MIN_BUFFER;
 	set_state(s, READING);
+}
+
+void session_set_raw(struct session *s)
+{
+	assert(s->buf == NULL && s->len == 0);
+	s->raw = true;
 }
 
 void session_free(struct session *s)
@@ -154,8 +169,14 @@ char *session_input_space(struct session *s, size_t *room)
 void session_on_input(struct session *s, size_t n)
 {
 	assert(s->state == READING && n > 0 && n <= s->buf_size - s->len);
+	size_t old_len = s->len;
 	s->len += n;
-	frame_lines(s);
+	if (s->raw)
+		frame_raw(s);
+	else
+		frame_lines(s);
+	/* The unfinished line starts at out_end: in this input or before? */
+	s->line_begun = session_has_partial_line(s) && s->out_end >= old_len;
 	settle(s);
 }
 
@@ -163,7 +184,7 @@ void session_on_eof(struct session *s)
 {
 	assert(s->state == READING);
 	if (s->len > 0) {
-		/* SPEC 3.6: a final unterminated line is echoed as it is. */
+		/* 3.6: a final unterminated line is echoed as it is. */
 		s->out_end = s->len;
 		s->out_lines = 1;
 	}
@@ -223,6 +244,8 @@ void session_finish(struct session *s, enum close_reason why)
 	drop_unframed_input(s);
 	if (why == CLOSE_TIMEOUT && s->notice == NULL)
 		owe_notice(s, MSG_IDLE_TIMEOUT, strlen(MSG_IDLE_TIMEOUT));
+	if (why == CLOSE_LINE_TIMEOUT && s->notice == NULL)
+		owe_notice(s, MSG_LINE_TIMEOUT, strlen(MSG_LINE_TIMEOUT));
 	settle(s);
 }
 
@@ -239,6 +262,21 @@ void session_abort(struct session *s, enum close_reason why)
 size_t session_lines_owed(const struct session *s)
 {
 	return s->out_lines;
+}
+
+size_t session_bytes_owed(const struct session *s)
+{
+	return s->out_end - s->out_sent;
+}
+
+bool session_has_partial_line(const struct session *s)
+{
+	return !s->raw && s->reason == CLOSE_NONE && s->len > s->out_end;
+}
+
+bool session_line_begun(const struct session *s)
+{
+	return s->line_begun;
 }
 
 const char *conn_state_name(enum conn_state st)
@@ -267,6 +305,8 @@ const char *close_reason_name(enum close_reason why)
 		return "reset";
 	case CLOSE_TIMEOUT:
 		return "timeout";
+	case CLOSE_LINE_TIMEOUT:
+		return "line timeout";
 	case CLOSE_TOO_LONG:
 		return "line too long";
 	case CLOSE_SHUTDOWN:

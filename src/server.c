@@ -4,16 +4,20 @@
  * One round of the loop, as in the lecture:
  *
  *     build the sets   READING clients in readfds, WRITING clients in
- *                      writefds, plus the listening socket and signal pipe
+ *                      writefds, plus the listening sockets and the signal
+ *                      pipe (and stderr, while log lines wait for it)
  *     select           sleep until something is ready or the nearest deadline
  *     signals          begin (or abandon) the graceful shutdown
- *     accept           take new clients, turning away those we cannot watch
+ *     accept           take new clients, turning away those we cannot serve
  *     service          one read or write per ready client
- *     expire           end the sessions of clients idle for too long
+ *     expire           end the sessions of clients too slow or too quiet
  *     reap             close clients whose session is DONE, politely
  *
- * Sessions change state only inside protocol.c; this file moves bytes and
- * reports the changes it sees (trace_transition).
+ * A connection's life: its session goes READING <-> WRITING -> DONE, and
+ * those transitions happen inside protocol.c.  What follows DONE is this
+ * file's: the connection either closes at once (DONE -> CLOSED) or first
+ * lingers (DONE -> LINGERING -> CLOSED, see begin_linger).  Every
+ * transition is traced with -T.
  */
 #include "server.h"
 
@@ -31,7 +35,9 @@
 
 #include "log.h"
 #include "net.h"
+#include "peers.h"
 #include "protocol.h"
+#include "trace.h"
 
 #define NS_PER_SEC  INT64_C(1000000000)
 #define NS_PER_MS   INT64_C(1000000)
@@ -40,10 +46,10 @@
 /* Graceful shutdown delivers queued replies for at most this long. */
 #define DRAIN_TIME (2 * NS_PER_SEC)
 /* After an accept failure we could not shed, wait this long before the
- * listening socket goes back into readfds (no busy loop). */
+ * listening sockets go back into readfds (no busy loop). */
 #define ACCEPT_PAUSE (100 * NS_PER_MS)
-/* Clients accepted per round at most, so a connect storm cannot starve the
- * clients already connected. */
+/* Clients accepted per listening socket per round at most, so a connect
+ * storm cannot starve the clients already connected. */
 #define ACCEPT_BATCH 64
 /* A finished connection lingers (see begin_linger) until the client closes,
  * its input has been quiet this long, or LINGER_MAX has passed. */
@@ -52,21 +58,29 @@
 
 /* ========================= data structures ========================= */
 
+/* Where a connection is: in conversation (its session's state says more),
+ * or lingering after it.  A closed connection is no longer in the table. */
+enum conn_phase { CONVERSING, LINGERING };
+
 struct connection {
 	int fd;
+	enum conn_phase phase;
 	struct session session;
 	/* Monotonic ns of the last byte read or written: the idle clock. */
 	int64_t last_progress;
+	/* When the first byte of the unfinished line arrived: the line clock
+	 * (meaningful while session_has_partial_line()). */
+	int64_t line_started;
+	int64_t linger_end; /* LINGERING: closed by then at the latest */
+	bool per_addr;      /* counted in srv->peers */
+	struct peer_key peer_key;
 	char peer[NET_ADDR_LEN];
-	/* After DONE: FIN sent, input read and discarded until linger_end. */
-	bool lingering;
-	bool linger_over; /* the client closed or failed: close now */
-	int64_t linger_end;
 };
 
 struct server {
 	const struct server_config *cfg;
-	int listen_fd; /* -1 once shutdown has begun */
+	const struct listener *listeners;
+	size_t nlisteners; /* 0 once shutdown has begun */
 	int signal_fd;
 	/* A spare descriptor, given up to shed a client on EMFILE. */
 	int reserve_fd;
@@ -75,8 +89,9 @@ struct server {
 	 * FD_SETSIZE never enter it, so every index is safe for FD_SET. */
 	struct connection *conns[FD_SETSIZE];
 	int max_fd;        /* highest fd in conns[], or -1 */
-	size_t nclients;   /* in conversation: what --max-clients limits */
-	size_t nlingering; /* finished, waiting for the client to close */
+	size_t nclients;   /* CONVERSING: what --max-clients limits */
+	size_t nlingering; /* LINGERING: waiting for the client to close */
+	struct peer_table peers; /* CONVERSING clients per address */
 
 	int64_t now;           /* monotonic ns, read after each select() */
 	int64_t accept_resume; /* accepting is paused until then, if > now */
@@ -100,63 +115,14 @@ static int64_t monotonic_ns(void)
 	return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
 }
 
-static int64_t idle_ns(const struct server *srv)
+static int64_t seconds_ns(unsigned seconds)
 {
-	return (int64_t)srv->cfg->idle_timeout * NS_PER_SEC;
+	return (int64_t)seconds * NS_PER_SEC;
 }
 
-/* ============================== trace ============================== */
-
-/* "{3,4,5}": the members of set below nfds. */
-static void format_fd_set(const fd_set *set, int nfds, char *buf, size_t len)
+static bool would_block(int err)
 {
-	size_t used = 0;
-
-	used += (size_t)snprintf(buf, len, "{");
-	for (int fd = 0; fd < nfds && used < len; fd++)
-		if (FD_ISSET(fd, set))
-			used += (size_t)snprintf(buf + used, len - used,
-						 used > 1 ? ",%d" : "%d", fd);
-	if (used < len)
-		snprintf(buf + used, len - used, "}");
-}
-
-static void trace_sets(const char *what, const fd_set *r, const fd_set *w,
-		       int nfds, const char *timeout)
-{
-	static char rtext[FD_SETSIZE * 6], wtext[FD_SETSIZE * 6];
-
-	format_fd_set(r, nfds, rtext, sizeof(rtext));
-	format_fd_set(w, nfds, wtext, sizeof(wtext));
-	trace_line("select: %-8s read=%s write=%s%s%s", what, rtext, wtext,
-		   timeout != NULL ? " timeout=" : "",
-		   timeout != NULL ? timeout : "");
-}
-
-/*
- * Report the state change (if any) a session went through, e.g.
- * "fd 4: READING -> WRITING (2 lines)" or "fd 4: WRITING -> DONE (quit)".
- */
-static void trace_transition(const struct connection *c, enum conn_state before)
-{
-	/* First, before any work: with tracing off this costs one branch. */
-	if (!trace_on || c->session.state == before)
-		return;
-
-	const struct session *s = &c->session;
-	const char *why = close_reason_name(s->reason);
-	char detail[64] = "";
-	if (s->state == WRITING && before == READING) {
-		size_t lines = session_lines_owed(s);
-		snprintf(detail, sizeof(detail), " (%zu line%s%s%s)", lines,
-			 lines == 1 ? "" : "s",
-			 s->reason != CLOSE_NONE ? ", then " : "",
-			 s->reason != CLOSE_NONE ? why : "");
-	} else if (s->state == DONE) {
-		snprintf(detail, sizeof(detail), " (%s)", why);
-	}
-	trace_line("fd %d: %s -> %s%s", c->fd, conn_state_name(before),
-		   conn_state_name(s->state), detail);
+	return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
 }
 
 /* ============================== clients ============================== */
@@ -171,20 +137,19 @@ static void conn_on_writable(struct server *srv, struct connection *c)
 		ssize_t n = write(c->fd, out, len);
 
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK ||
-			    errno == EINTR)
+			if (would_block(errno))
 				return; /* select will tell us when to retry */
 			TRACE("fd %d: write failed: %s", c->fd,
 			      strerror(errno));
 			session_abort(&c->session, CLOSE_RESET);
-			trace_transition(c, before);
+			TRACE_TRANSITION(c->fd, before, &c->session);
 			return;
 		}
 		TRACE("fd %d: wrote %zd of %zu bytes%s", c->fd, n, len,
 		      (size_t)n < len ? " (partial)" : "");
 		c->last_progress = srv->now;
 		session_on_output(&c->session, (size_t)n);
-		trace_transition(c, before);
+		TRACE_TRANSITION(c->fd, before, &c->session);
 		if ((size_t)n < len)
 			return; /* the socket buffer is full */
 	}
@@ -204,7 +169,7 @@ static void conn_on_readable(struct server *srv, struct connection *c)
 	if (space == NULL) {
 		log_server("client %s: out of memory", c->peer);
 		session_abort(&c->session, CLOSE_NO_MEMORY);
-		trace_transition(c, before);
+		TRACE_TRANSITION(c->fd, before, &c->session);
 		return;
 	}
 	ssize_t n = read(c->fd, space, room);
@@ -212,79 +177,71 @@ static void conn_on_readable(struct server *srv, struct connection *c)
 		TRACE("fd %d: read %zd bytes", c->fd, n);
 		c->last_progress = srv->now;
 		session_on_input(&c->session, (size_t)n);
+		if (session_line_begun(&c->session))
+			c->line_started = srv->now; /* its clock starts */
 	} else if (n == 0) {
 		TRACE("fd %d: read end of input", c->fd);
 		session_on_eof(&c->session);
-	} else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+	} else if (would_block(errno)) {
 		return;
 	} else {
 		TRACE("fd %d: read failed: %s", c->fd, strerror(errno));
 		session_abort(&c->session, CLOSE_RESET);
 	}
-	trace_transition(c, before);
+	TRACE_TRANSITION(c->fd, before, &c->session);
 	if (c->session.state == WRITING)
 		conn_on_writable(srv, c);
 }
 
+/* ============================== closing ============================== */
+
 /*
  * Closing politely.  close() on a socket with unread input makes TCP send a
  * reset, and a reset throws away the replies still queued for the client,
- * e.g. those a slow reader has not taken yet (SPEC 3.8).  So when the client
- * may still be sending (it said quit, sent a line too long, or we are
- * shutting down), the connection first sends FIN after its replies
- * (shutdown), then reads and discards input until the client closes too, its
- * input has been quiet for LINGER_QUIET, or LINGER_MAX has passed.  Only then
- * is the socket closed.  After EOF, a reset or an idle timeout no more input
- * is coming, and the socket is closed at once.
+ * e.g. those a slow reader has not taken yet (protocol.md 3.8).  So when the
+ * client may still be sending (it said quit, sent a line too long or too
+ * slowly, or we are shutting down), the connection first sends FIN after
+ * its replies (shutdown) and lingers: it reads and discards input until
+ * the client closes too, its input has been quiet for LINGER_QUIET, or
+ * LINGER_MAX has passed.  Only then is the socket closed.  After EOF, a
+ * reset or an idle timeout no more input is coming, and the socket is
+ * closed at once.
  */
 static bool wants_linger(const struct connection *c)
 {
 	enum close_reason why = c->session.reason;
 	return why == CLOSE_QUIT || why == CLOSE_TOO_LONG ||
-	       why == CLOSE_SHUTDOWN;
+	       why == CLOSE_LINE_TIMEOUT || why == CLOSE_SHUTDOWN;
 }
 
-/* Read and drop one buffer of input from a lingering client. */
-static void conn_discard_input(struct server *srv, struct connection *c)
+/* The conversation is over: the client's places under --max-clients and
+ * --max-per-addr are free for others. */
+static void conn_leave_conversation(struct server *srv, struct connection *c)
 {
-	char sink[16384];
-	ssize_t n = read(c->fd, sink, sizeof(sink));
-
-	if (n > 0) {
-		TRACE("fd %d: discarded %zd bytes", c->fd, n);
-		c->last_progress = srv->now;
-	} else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
-			      errno != EINTR)) {
-		c->linger_over = true; /* the client closed, or is gone */
-	}
+	srv->nclients--;
+	if (c->per_addr)
+		peers_remove(&srv->peers, &c->peer_key);
+	c->per_addr = false;
 }
 
-static void begin_linger(struct server *srv, struct connection *c)
+/* The name of where c is, as the trace shows it. */
+static const char *conn_phase_name(const struct connection *c)
 {
-	TRACE("fd %d: FIN sent; discarding input until the client closes",
-	      c->fd);
-	(void)shutdown(c->fd, SHUT_WR); /* fails only if the peer is gone */
-	c->lingering = true;
-	srv->nclients--; /* its slot is free for a new client */
-	srv->nlingering++;
-	c->last_progress = srv->now;
-	c->linger_end = srv->now + LINGER_MAX;
-	conn_discard_input(srv, c); /* the client may have closed already */
+	return c->phase == LINGERING ? "LINGERING"
+				     : conn_state_name(c->session.state);
 }
 
-/* Close a client whose session is DONE, log it and forget it. */
-static void conn_close(struct server *srv, struct connection *c)
+/* DONE or LINGERING -> CLOSED: log, close and forget c.  why says what
+ * ended a linger, for the trace ("client closed", "quiet", ...). */
+static void conn_close(struct server *srv, struct connection *c,
+		       const char *why)
 {
 	const struct session *s = &c->session;
 
-	log_client("client %s closed (fd %d): %s; echoed %llu line%s, %llu "
-		   "byte%s",
-		   c->peer, c->fd, close_reason_name(s->reason),
-		   (unsigned long long)s->lines_echoed,
-		   s->lines_echoed == 1 ? "" : "s",
-		   (unsigned long long)s->bytes_echoed,
-		   s->bytes_echoed == 1 ? "" : "s");
-	TRACE("fd %d: closed", c->fd);
+	TRACE("fd %d: %s -> CLOSED%s%s%s", c->fd, conn_phase_name(c),
+	      why != NULL ? " (" : "", why != NULL ? why : "",
+	      why != NULL ? ")" : "");
+	log_closed(c->peer, c->fd, s);
 	srv->lines_echoed += s->lines_echoed;
 	srv->bytes_echoed += s->bytes_echoed;
 
@@ -294,32 +251,79 @@ static void conn_close(struct server *srv, struct connection *c)
 		net_close_gracefully(c->fd); /* FIN, drop unread input, close */
 
 	srv->conns[c->fd] = NULL;
-	if (c->lingering)
+	if (c->phase == LINGERING)
 		srv->nlingering--;
 	else
-		srv->nclients--;
+		conn_leave_conversation(srv, c);
 	while (srv->max_fd >= 0 && srv->conns[srv->max_fd] == NULL)
 		srv->max_fd--;
 	session_free(&c->session);
 	free(c);
 }
 
+/* Read and drop one buffer of input from a lingering client; close it
+ * when the client has closed too, or is gone. */
+static void conn_discard_input(struct server *srv, struct connection *c)
+{
+	char sink[16384];
+	ssize_t n = read(c->fd, sink, sizeof(sink));
+
+	if (n > 0) {
+		TRACE("fd %d: discarded %zd bytes", c->fd, n);
+		c->last_progress = srv->now;
+	} else if (n == 0) {
+		conn_close(srv, c, "client closed");
+	} else if (!would_block(errno)) {
+		conn_close(srv, c, "client gone");
+	}
+}
+
+/* DONE -> LINGERING: FIN after the replies, then discard what comes. */
+static void begin_linger(struct server *srv, struct connection *c)
+{
+	TRACE("fd %d: DONE -> LINGERING (FIN sent, discarding input)", c->fd);
+	(void)shutdown(c->fd, SHUT_WR); /* fails only if the peer is gone */
+	conn_leave_conversation(srv, c);
+	c->phase = LINGERING;
+	srv->nlingering++;
+	c->last_progress = srv->now;
+	c->linger_end = srv->now + LINGER_MAX;
+	conn_discard_input(srv, c); /* the client may have closed already */
+}
+
 /* ============================== accepting ============================== */
 
-/* Accept and immediately close with "server full" (best effort). */
-static void turn_away(int fd, const char *peer)
+/* Accepted, but not to be served: say why (best effort), close politely. */
+static void turn_away(int fd, const char *peer, const char *why,
+		      const char *msg)
 {
-	log_client("client %s turned away: server full", peer);
-	net_send_best_effort(fd, MSG_SERVER_FULL);
+	TRACE("fd %d: turned away: %s", fd, why);
+	log_turned_away(peer, why);
+	net_send_best_effort(fd, msg);
 	net_close_gracefully(fd);
 }
 
+/* Has this client's address its share of clients already?  If not, and
+ * there is a limit, count it (*key then names its entry). */
+static bool over_per_addr_limit(struct server *srv, const struct sockaddr *addr,
+				struct peer_key *key, bool *counted)
+{
+	*counted = false;
+	if (srv->cfg->max_per_addr == 0 || !peer_key_of(addr, key))
+		return false;
+	if (peers_count(&srv->peers, key) >= srv->cfg->max_per_addr)
+		return true;
+	*counted = peers_add(&srv->peers, key);
+	return false;
+}
+
 /* A newly accepted socket: admit it to the table, or turn it away. */
-static void admit_client(struct server *srv, int fd,
+static void admit_client(struct server *srv, int listen_fd, int fd,
 			 const struct sockaddr *addr)
 {
 	char peer[NET_ADDR_LEN];
-	struct connection *c;
+	struct peer_key key;
+	bool counted;
 
 	net_format_addr(addr, peer, sizeof(peer));
 	if (net_set_nonblocking(fd) != 0) {
@@ -328,30 +332,41 @@ static void admit_client(struct server *srv, int fd,
 		close(fd);
 		return;
 	}
-	TRACE("fd %d: accepted fd %d from %s", srv->listen_fd, fd, peer);
+	TRACE("fd %d: accepted fd %d from %s", listen_fd, fd, peer);
 	/* An fd >= FD_SETSIZE must never reach FD_SET: memory corruption. */
 	if (fd >= FD_SETSIZE || srv->nclients >= srv->cfg->max_clients) {
-		turn_away(fd, peer);
+		turn_away(fd, peer, "server full", MSG_SERVER_FULL);
 		return;
 	}
-	c = calloc(1, sizeof(*c));
+	if (over_per_addr_limit(srv, addr, &key, &counted)) {
+		turn_away(fd, peer, "too many connections", MSG_TOO_MANY);
+		return;
+	}
+	struct connection *c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		log_server("client %s: out of memory", peer);
+		if (counted)
+			peers_remove(&srv->peers, &key);
 		close(fd);
 		return;
 	}
 	/* Not fatal if it fails: replies may just leave a little later. */
 	(void)net_set_nodelay(fd);
 	c->fd = fd;
+	c->phase = CONVERSING;
 	c->last_progress = srv->now;
+	c->per_addr = counted;
+	c->peer_key = key;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	session_init(&c->session, srv->cfg->max_line);
+	if (srv->cfg->raw)
+		session_set_raw(&c->session);
 	srv->conns[fd] = c;
 	if (fd > srv->max_fd)
 		srv->max_fd = fd;
 	srv->nclients++;
 	srv->clients_served++;
-	log_client("client %s connected (fd %d)", peer, fd);
+	log_connected(peer, fd);
 }
 
 enum shed_result { SHED_ONE, SHED_NONE_WAITING, SHED_FAILED };
@@ -363,7 +378,8 @@ enum shed_result { SHED_ONE, SHED_NONE_WAITING, SHED_FAILED };
  * reserve back.  (accept() reports EMFILE before it looks at the queue, so
  * there may be no one waiting at all.)
  */
-static enum shed_result shed_client(struct server *srv, int accept_errno)
+static enum shed_result shed_client(struct server *srv, int listen_fd,
+				    int accept_errno)
 {
 	struct sockaddr_storage addr;
 	socklen_t len = sizeof(addr);
@@ -372,7 +388,7 @@ static enum shed_result shed_client(struct server *srv, int accept_errno)
 	if (srv->reserve_fd < 0)
 		return SHED_FAILED;
 	close(srv->reserve_fd);
-	int fd = accept(srv->listen_fd, (struct sockaddr *)&addr, &len);
+	int fd = accept(listen_fd, (struct sockaddr *)&addr, &len);
 	if (fd >= 0) {
 		char peer[NET_ADDR_LEN];
 		net_format_addr((struct sockaddr *)&addr, peer, sizeof(peer));
@@ -395,8 +411,8 @@ static enum shed_result shed_client(struct server *srv, int accept_errno)
 	return result;
 }
 
-/* Stop watching the listening socket for a moment after a failure we could
- * do nothing about, instead of spinning on it. */
+/* Stop watching the listening sockets for a moment after a failure we
+ * could do nothing about, instead of spinning on them. */
 static void pause_accepting(struct server *srv, int err)
 {
 	log_server("accept: %s; pausing new connections for %lld ms",
@@ -404,15 +420,16 @@ static void pause_accepting(struct server *srv, int err)
 	srv->accept_resume = srv->now + ACCEPT_PAUSE;
 }
 
-static void accept_clients(struct server *srv)
+static void accept_clients(struct server *srv, int listen_fd)
 {
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage addr;
 		socklen_t len = sizeof(addr);
-		int fd = accept(srv->listen_fd, (struct sockaddr *)&addr, &len);
+		int fd = accept(listen_fd, (struct sockaddr *)&addr, &len);
 
 		if (fd >= 0) {
-			admit_client(srv, fd, (struct sockaddr *)&addr);
+			admit_client(srv, listen_fd, fd,
+				     (struct sockaddr *)&addr);
 			continue;
 		}
 		int err = errno;
@@ -421,7 +438,7 @@ static void accept_clients(struct server *srv)
 		if (err == EINTR || err == ECONNABORTED || err == EPROTO)
 			continue; /* that client gave up; try the next */
 		if (err == EMFILE || err == ENFILE) {
-			enum shed_result r = shed_client(srv, err);
+			enum shed_result r = shed_client(srv, listen_fd, err);
 			if (r == SHED_ONE)
 				continue;
 			if (r == SHED_NONE_WAITING)
@@ -441,15 +458,17 @@ static void begin_shutdown(struct server *srv)
 		   (long long)(DRAIN_TIME / NS_PER_SEC));
 	srv->shutting_down = true;
 	srv->drain_deadline = srv->now + DRAIN_TIME;
-	close(srv->listen_fd); /* new clients are refused, not left waiting */
-	srv->listen_fd = -1;
+	/* New clients are refused, not left waiting. */
+	for (size_t i = 0; i < srv->nlisteners; i++)
+		close(srv->listeners[i].fd);
+	srv->nlisteners = 0;
 	for (int fd = 0; fd <= srv->max_fd; fd++) {
 		struct connection *c = srv->conns[fd];
-		if (c == NULL)
+		if (c == NULL || c->phase != CONVERSING)
 			continue;
 		enum conn_state before = c->session.state;
 		session_finish(&c->session, CLOSE_SHUTDOWN);
-		trace_transition(c, before);
+		TRACE_TRANSITION(c->fd, before, &c->session);
 	}
 }
 
@@ -469,20 +488,53 @@ static void on_signals(struct server *srv)
 	}
 }
 
-/* ============================== the loop ============================== */
+/* ============================== deadlines ============================== */
 
-/* When the loop must next act on a client of its own accord: the idle
- * timeout, or the end of its linger.  NO_DEADLINE if never. */
+/* When c's idle clock runs out; NO_DEADLINE if never. */
+static int64_t idle_deadline(const struct server *srv,
+			     const struct connection *c)
+{
+	if (srv->cfg->idle_timeout == 0)
+		return NO_DEADLINE;
+	return c->last_progress + seconds_ns(srv->cfg->idle_timeout);
+}
+
+/* When c's unfinished line must be whole; NO_DEADLINE if never. */
+static int64_t line_deadline(const struct server *srv,
+			     const struct connection *c)
+{
+	if (srv->cfg->line_timeout == 0 ||
+	    !session_has_partial_line(&c->session))
+		return NO_DEADLINE;
+	return c->line_started + seconds_ns(srv->cfg->line_timeout);
+}
+
+/* When a lingering c is closed: once quiet for a while, or at the end. */
+static int64_t linger_deadline(const struct connection *c)
+{
+	int64_t quiet = c->last_progress + LINGER_QUIET;
+	return quiet < c->linger_end ? quiet : c->linger_end;
+}
+
+/* When the loop must next act on c of its own accord. */
 static int64_t conn_deadline(const struct server *srv,
 			     const struct connection *c)
 {
-	if (c->lingering) {
-		int64_t quiet = c->last_progress + LINGER_QUIET;
-		return quiet < c->linger_end ? quiet : c->linger_end;
-	}
-	if (srv->cfg->idle_timeout == 0)
-		return NO_DEADLINE;
-	return c->last_progress + idle_ns(srv);
+	if (c->phase == LINGERING)
+		return linger_deadline(c);
+	if (c->session.state == DONE)
+		return NO_DEADLINE; /* reaped this very round */
+	int64_t idle = idle_deadline(srv, c), line = line_deadline(srv, c);
+	return idle < line ? idle : line;
+}
+
+/* ============================== the loop ============================== */
+
+static void watch(int fd, fd_set *set, int *nfds)
+{
+	FD_SET(fd, set);
+	if (fd >= *nfds)
+		*nfds = fd + 1;
 }
 
 /*
@@ -492,35 +544,29 @@ static int64_t conn_deadline(const struct server *srv,
 static int build_fd_sets(const struct server *srv, fd_set *readfds,
 			 fd_set *writefds, int64_t *deadline)
 {
-	int nfds = srv->signal_fd + 1;
+	int nfds = 0;
 
 	FD_ZERO(readfds);
 	FD_ZERO(writefds);
-	*deadline = NO_DEADLINE;
+	*deadline = srv->shutting_down ? srv->drain_deadline : NO_DEADLINE;
 
-	FD_SET(srv->signal_fd, readfds);
-	if (srv->listen_fd >= 0) {
-		if (srv->accept_resume <= srv->now) {
-			FD_SET(srv->listen_fd, readfds);
-			if (srv->listen_fd >= nfds)
-				nfds = srv->listen_fd + 1;
-		} else {
+	watch(srv->signal_fd, readfds, &nfds);
+	if (log_pending())
+		watch(STDERR_FILENO, writefds, &nfds);
+	for (size_t i = 0; i < srv->nlisteners; i++) {
+		if (srv->accept_resume <= srv->now)
+			watch(srv->listeners[i].fd, readfds, &nfds);
+		else if (srv->accept_resume < *deadline)
 			*deadline = srv->accept_resume;
-		}
 	}
-	if (srv->shutting_down)
-		*deadline = srv->drain_deadline;
-
 	for (int fd = 0; fd <= srv->max_fd; fd++) {
 		const struct connection *c = srv->conns[fd];
 		if (c == NULL)
 			continue;
-		if (c->session.state == READING || c->lingering)
-			FD_SET(fd, readfds);
+		if (c->phase == LINGERING || c->session.state == READING)
+			watch(fd, readfds, &nfds);
 		else if (c->session.state == WRITING)
-			FD_SET(fd, writefds);
-		if (fd >= nfds)
-			nfds = fd + 1;
+			watch(fd, writefds, &nfds);
 		int64_t d = conn_deadline(srv, c);
 		if (d < *deadline)
 			*deadline = d;
@@ -542,6 +588,13 @@ static struct timeval *timeout_until(int64_t deadline, int64_t now,
 	return tv;
 }
 
+static void accept_ready(struct server *srv, const fd_set *readfds)
+{
+	for (size_t i = 0; i < srv->nlisteners; i++)
+		if (FD_ISSET(srv->listeners[i].fd, readfds))
+			accept_clients(srv, srv->listeners[i].fd);
+}
+
 static void service_clients(struct server *srv, const fd_set *readfds,
 			    const fd_set *writefds)
 {
@@ -549,48 +602,67 @@ static void service_clients(struct server *srv, const fd_set *readfds,
 		struct connection *c = srv->conns[fd];
 		if (c == NULL)
 			continue;
-		if (c->session.state == READING && FD_ISSET(fd, readfds))
+		if (c->phase == LINGERING) {
+			if (FD_ISSET(fd, readfds))
+				conn_discard_input(srv, c);
+		} else if (c->session.state == READING &&
+			   FD_ISSET(fd, readfds)) {
 			conn_on_readable(srv, c);
-		else if (c->session.state == WRITING && FD_ISSET(fd, writefds))
+		} else if (c->session.state == WRITING &&
+			   FD_ISSET(fd, writefds)) {
 			conn_on_writable(srv, c);
-		else if (c->lingering && FD_ISSET(fd, readfds))
-			conn_discard_input(srv, c);
-	}
-}
-
-/* SPEC 4: no byte read or written for --idle-timeout seconds. */
-static void expire_idle_clients(struct server *srv)
-{
-	for (int fd = 0; fd <= srv->max_fd; fd++) {
-		struct connection *c = srv->conns[fd];
-		if (c == NULL || c->session.state == DONE ||
-		    srv->now < conn_deadline(srv, c))
-			continue;
-		enum conn_state before = c->session.state;
-		session_finish(&c->session, CLOSE_TIMEOUT);
-		trace_transition(c, before);
-		conn_on_writable(srv, c); /* the notice, best effort */
-		if (c->session.state != DONE) {
-			before = c->session.state;
-			session_abort(&c->session, CLOSE_TIMEOUT);
-			trace_transition(c, before);
 		}
 	}
 }
 
-/* Close DONE clients: at once if the peer is gone, else after lingering. */
+/* End c's conversation for a timeout: the notice after what is owed.
+ * After an idle timeout the client is not reading, so what the socket
+ * cannot take at once is dropped; after a line timeout it may be. */
+static void conn_time_out(struct server *srv, struct connection *c,
+			  enum close_reason why)
+{
+	enum conn_state before = c->session.state;
+
+	session_finish(&c->session, why);
+	TRACE_TRANSITION(c->fd, before, &c->session);
+	conn_on_writable(srv, c); /* usually all of it, at once */
+	if (why == CLOSE_TIMEOUT && c->session.state != DONE) {
+		before = c->session.state;
+		session_abort(&c->session, CLOSE_TIMEOUT);
+		TRACE_TRANSITION(c->fd, before, &c->session);
+	}
+}
+
+/* protocol.md 4: the idle timeout, the line timeout, the end of a linger. */
+static void expire_clients(struct server *srv)
+{
+	for (int fd = 0; fd <= srv->max_fd; fd++) {
+		struct connection *c = srv->conns[fd];
+		if (c == NULL || srv->now < conn_deadline(srv, c))
+			continue;
+		if (c->phase == LINGERING)
+			conn_close(srv, c,
+				   srv->now >= c->linger_end ? "linger limit"
+							     : "quiet");
+		else if (srv->now >= idle_deadline(srv, c))
+			conn_time_out(srv, c, CLOSE_TIMEOUT);
+		else
+			conn_time_out(srv, c, CLOSE_LINE_TIMEOUT);
+	}
+}
+
+/* DONE clients: linger if the client may still be sending, else close. */
 static void reap_done_clients(struct server *srv)
 {
 	for (int fd = 0; fd <= srv->max_fd; fd++) {
 		struct connection *c = srv->conns[fd];
-		if (c == NULL || c->session.state != DONE)
+		if (c == NULL || c->phase != CONVERSING ||
+		    c->session.state != DONE)
 			continue;
-		if (!c->lingering && wants_linger(c))
+		if (wants_linger(c))
 			begin_linger(srv, c);
-		if (c->lingering && !c->linger_over &&
-		    srv->now < conn_deadline(srv, c))
-			continue;
-		conn_close(srv, c);
+		else
+			conn_close(srv, c, NULL);
 	}
 }
 
@@ -602,50 +674,70 @@ static void close_all(struct server *srv)
 		if (c == NULL)
 			continue;
 		enum conn_state before = c->session.state;
-		if (before != DONE)
+		if (c->phase == CONVERSING && before != DONE) {
 			session_abort(&c->session, CLOSE_SHUTDOWN);
-		trace_transition(c, before);
-		conn_close(srv, c);
+			TRACE_TRANSITION(c->fd, before, &c->session);
+		}
+		conn_close(srv, c, c->phase == LINGERING ? "shutdown" : NULL);
 	}
 }
 
-static void trace_before_select(const fd_set *r, const fd_set *w, int nfds,
-				const struct timeval *tv)
+/* With -T: who the descriptors the trace will name are. */
+static void trace_descriptors(const struct server *srv)
 {
-	char timeout[32];
-
-	if (tv == NULL)
-		snprintf(timeout, sizeof(timeout), "none");
-	else
-		snprintf(timeout, sizeof(timeout), "%.1fs",
-			 (double)tv->tv_sec + (double)tv->tv_usec / 1e6);
-	trace_sets("waiting", r, w, nfds, timeout);
+	trace_header();
+	for (size_t i = 0; i < srv->nlisteners; i++)
+		TRACE("fd %d: listening socket %s", srv->listeners[i].fd,
+		      srv->listeners[i].where);
+	TRACE("fd %d: signal pipe", srv->signal_fd);
 }
 
-int server_run(const struct server_config *cfg, int listen_fd, int signal_fd)
+static void server_init(struct server *srv, const struct server_config *cfg,
+			const struct listener *listeners, size_t n,
+			int signal_fd)
+{
+	memset(srv, 0, sizeof(*srv));
+	srv->cfg = cfg;
+	srv->listeners = listeners;
+	srv->nlisteners = n;
+	srv->signal_fd = signal_fd;
+	srv->max_fd = -1;
+	srv->now = monotonic_ns();
+	peers_init(&srv->peers);
+	srv->reserve_fd = open("/dev/null", O_RDONLY);
+	if (srv->reserve_fd >= 0)
+		(void)net_set_cloexec(srv->reserve_fd);
+	if (trace_on)
+		trace_descriptors(srv);
+}
+
+/* Shutdown is complete once nobody is left, or the drain time is up. */
+static bool drain_over(const struct server *srv)
+{
+	return srv->shutting_down &&
+	       ((srv->nclients == 0 && srv->nlingering == 0) ||
+		srv->now >= srv->drain_deadline);
+}
+
+int server_run(const struct server_config *cfg,
+	       const struct listener *listeners, size_t n, int signal_fd)
 {
 	static struct server srv; /* the table is large: not on the stack */
 	int status = 0;
 
-	memset(&srv, 0, sizeof(srv));
-	srv.cfg = cfg;
-	srv.listen_fd = listen_fd;
-	srv.signal_fd = signal_fd;
-	srv.max_fd = -1;
-	srv.now = monotonic_ns();
-	srv.reserve_fd = open("/dev/null", O_RDONLY);
-	if (srv.reserve_fd >= 0)
-		(void)net_set_cloexec(srv.reserve_fd);
-
+	server_init(&srv, cfg, listeners, n, signal_fd);
 	for (;;) {
 		fd_set readfds, writefds;
 		struct timeval tv, *timeout;
 		int64_t deadline;
 
+		log_flush(); /* what the last round logged, as far as it goes */
 		int nfds = build_fd_sets(&srv, &readfds, &writefds, &deadline);
 		timeout = timeout_until(deadline, srv.now, &tv);
-		if (trace_on)
-			trace_before_select(&readfds, &writefds, nfds, timeout);
+		if (trace_on) {
+			trace_select(&readfds, &writefds, nfds, timeout, false);
+			log_flush();
+		}
 
 		int ready = select(nfds, &readfds, &writefds, NULL, timeout);
 		srv.now = monotonic_ns();
@@ -657,7 +749,7 @@ int server_run(const struct server_config *cfg, int listen_fd, int signal_fd)
 			break;
 		}
 		if (trace_on)
-			trace_sets("ready", &readfds, &writefds, nfds, NULL);
+			trace_select(&readfds, &writefds, nfds, NULL, true);
 
 		if (FD_ISSET(signal_fd, &readfds))
 			on_signals(&srv);
@@ -665,30 +757,19 @@ int server_run(const struct server_config *cfg, int listen_fd, int signal_fd)
 			status = 1;
 			break;
 		}
-		if (srv.listen_fd >= 0 && FD_ISSET(srv.listen_fd, &readfds))
-			accept_clients(&srv);
+		accept_ready(&srv, &readfds);
 		service_clients(&srv, &readfds, &writefds);
-		expire_idle_clients(&srv);
+		expire_clients(&srv);
 		reap_done_clients(&srv);
-
-		if (srv.shutting_down &&
-		    ((srv.nclients == 0 && srv.nlingering == 0) ||
-		     srv.now >= srv.drain_deadline))
+		if (drain_over(&srv))
 			break;
 	}
 
 	close_all(&srv);
-	if (srv.listen_fd >= 0)
-		close(srv.listen_fd);
+	for (size_t i = 0; i < srv.nlisteners; i++)
+		close(srv.listeners[i].fd);
 	if (srv.reserve_fd >= 0)
 		close(srv.reserve_fd);
-	log_server("shutdown: served %llu client%s, echoed %llu line%s, %llu "
-		   "byte%s",
-		   (unsigned long long)srv.clients_served,
-		   srv.clients_served == 1 ? "" : "s",
-		   (unsigned long long)srv.lines_echoed,
-		   srv.lines_echoed == 1 ? "" : "s",
-		   (unsigned long long)srv.bytes_echoed,
-		   srv.bytes_echoed == 1 ? "" : "s");
+	log_summary(srv.clients_served, srv.lines_echoed, srv.bytes_echoed);
 	return status;
 }

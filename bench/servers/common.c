@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "net.h"
+#include "server.h"
 #include "signals.h"
 
 int server_start(int argc, char **argv, const char *model, struct options *o,
@@ -20,10 +21,11 @@ int server_start(int argc, char **argv, const char *model, struct options *o,
 {
 	char err[512], where[NET_ADDR_LEN];
 
-	if (options_parse(argc, argv, o, err, sizeof(err)) != 0)
+	if (options_parse(argc, argv, max_clients_ceiling(), o, err,
+			  sizeof(err)) != 0)
 		return options_usage_error(err);
 	if (o->help) {
-		options_print_help(stdout);
+		options_print_help(stdout, max_clients_ceiling());
 		printf("\nThis build is a comparison server for benchmarks: "
 		       "%s.\n",
 		       model);
@@ -33,6 +35,8 @@ int server_start(int argc, char **argv, const char *model, struct options *o,
 		printf("echoserv %s (%s)\n", ECHOSERV_VERSION, model);
 		return 0;
 	}
+	if (!o->have_port)
+		return options_usage_error("missing port");
 	log_quiet = o->quiet;
 
 	int rc = net_listen(o->bind_addr, o->port, listen_fd, where,

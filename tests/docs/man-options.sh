@@ -64,14 +64,23 @@ from_help() {
 
 # The man page, rendered as plain text on very long lines without
 # hyphenation: in OPTIONS, a tag is indented 7 columns and starts with "-",
-# its description is indented further.
+# its description is indented further (or follows a short tag on its line
+# after two or more spaces).
 from_man() {
 	groff -man -Tascii -P-cbou -rLL=3000n -rHY=0 "$1" 2>/dev/null | awk '
 	function flush() { if (tag != "") print tag "\t" desc; tag = "" }
 	/^OPTIONS$/ { inside = 1; next }
 	/^[A-Z]/ { if (inside) flush(); inside = 0; next }
 	!inside { next }
-	/^       -/ { flush(); tag = $0; sub(/^ +/, "", tag); sub(/ +$/, "", tag); desc = ""; next }
+	/^       -/ {
+		flush(); tag = $0; sub(/^ +/, "", tag); sub(/ +$/, "", tag); desc = ""
+		# A tag shorter than the indent shares its line with the text.
+		if (match(tag, /   */)) {
+			desc = substr(tag, RSTART + RLENGTH)
+			tag = substr(tag, 1, RSTART - 1)
+		}
+		next
+	}
 	/^        +[^ ]/ && tag != "" { d = $0; sub(/^ +/, "", d); desc = desc " " d; next }
 	END { flush() }' | numbers
 }

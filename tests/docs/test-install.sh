@@ -104,7 +104,24 @@ fi
 pid=
 mk uninstall DESTDIR="$dest" PREFIX=/opt/echoserv || fail "make uninstall failed"
 
+# The systemd units: only with install-systemd, ExecStart at the binary.
+units=$dest/opt/echoserv/lib/systemd/system
+mk install DESTDIR="$dest" PREFIX=/opt/echoserv || fail "make install failed"
+[ ! -e "$units" ] || fail "make install installed systemd units unasked"
+mk install-systemd DESTDIR="$dest" PREFIX=/opt/echoserv ||
+	fail "make install-systemd failed"
+for u in echoserv.socket echoserv.service; do
+	[ -f "$units/$u" ] || fail "install-systemd did not install $u"
+done
+grep -q '^ExecStart=/opt/echoserv/bin/echoserv ' "$units/echoserv.service" ||
+	fail "echoserv.service: ExecStart is not the installed binary"
+grep -q '@BINDIR@' "$units/echoserv.service" && fail "echoserv.service: @BINDIR@ left"
+mk uninstall-systemd DESTDIR="$dest" PREFIX=/opt/echoserv ||
+	fail "make uninstall-systemd failed"
+left=$(find "$dest" -type f)
+[ -z "$left" ] || fail "uninstall-systemd left: $left"
+
 if [ "$failures" -ne 0 ]; then
 	exit 1
 fi
-echo "ok: make install/uninstall ($PROGRAMS and their man pages)"
+echo "ok: make install/uninstall ($PROGRAMS and their man pages), install-systemd"

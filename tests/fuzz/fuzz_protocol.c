@@ -3,7 +3,8 @@
  *
  * The input is a small header and then the byte stream a client sends:
  *
- *     byte 0      bit 7 clear: max_line = 16 + byte1 % 48 (small limits)
+ *     byte 0      bit 7 clear: max_line = 16 + byte1 % 48 (small limits),
+ *                              and bit 6 set: raw framing (RFC 862)
  *                 bit 7 set:   max_line = 16 + ((byte0 & 0x7f) << 8 | byte1)
  *                              % 6000, which reaches past the module's
  *                              4096-byte minimum buffer
@@ -22,10 +23,12 @@
  * The session is driven the way the server drives it (input only while
  * READING, output while WRITING, with short reads and short writes), and
  * what it sends is compared byte for byte with oracle.c, which computes the
- * expected reply from SPEC 3 without reads, buffers or states.  Counters
+ * expected reply from docs/protocol.md section 3 without reads, buffers or
+ * states (in raw mode the expected reply is simply every byte given).  Counters
  * and the close reason are checked too, and every loop is bounded: a
  * session that stops making progress is a failure, not a hang.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +85,7 @@ struct run {
 	const uint8_t *in;
 	size_t n;
 	size_t max_line;
+	int raw;
 	int eof, shutdown;
 	enum cut cut;
 	unsigned read_mode, write_mode;
@@ -196,6 +200,27 @@ static enum close_reason expected_reason(enum oracle_end end)
 	return CLOSE_NONE;
 }
 
+/* The whole of the raw oracle (protocol.md 3.9): every byte comes back as
+ * it was given; nothing ends the conversation but the end of input. */
+static void raw_expect(const uint8_t *in, size_t n, bool eof, uint8_t *out,
+		       struct oracle_result *res)
+{
+	memcpy(out, in, n);
+	res->end = eof ? ORACLE_EOF : ORACLE_OPEN;
+	res->echo_len = res->out_len = res->consumed = n;
+	res->echo_lines = 0;
+}
+
+/* The expected reply to in[0..n), in the framing of the run. */
+static void expect(const struct run *r, size_t n, bool eof, uint8_t *want,
+		   size_t want_cap, struct oracle_result *res)
+{
+	if (r->raw)
+		raw_expect(r->in, n, eof, want, res);
+	else
+		oracle_expect(r->in, n, r->max_line, eof, want, want_cap, res);
+}
+
 /* After session_abort: DONE at once, nothing more owed, and what was sent
  * before is a prefix of what the oracle expects. */
 static void check_reset(struct run *r, uint8_t *want, size_t want_cap)
@@ -203,8 +228,7 @@ static void check_reset(struct run *r, uint8_t *want, size_t want_cap)
 	struct oracle_result res;
 	size_t len = 1;
 
-	oracle_expect(r->in, r->fed_at_finish, r->max_line, 0, want, want_cap,
-		      &res);
+	expect(r, r->fed_at_finish, false, want, want_cap, &res);
 	if (r->s.state != DONE || r->s.reason != CLOSE_RESET)
 		fail(r, "session_abort did not end the session");
 	(void)session_output(&r->s, &len);
@@ -227,8 +251,7 @@ static void check(struct run *r, uint8_t *want, size_t want_cap)
 		check_reset(r, want, want_cap);
 		return;
 	}
-	oracle_expect(r->in, upto, r->max_line, r->eof_given, want, want_cap,
-		      &res);
+	expect(r, upto, r->eof_given, want, want_cap, &res);
 	/* An idle timeout comes while the conversation is open (the session
 	 * was READING): the replies so far, then the notice. */
 	if (r->finished && r->cut == CUT_TIMEOUT) {
@@ -270,6 +293,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    16 + (((size_t)(data[0] & 0x7f) << 8) | data[1]) % 6000;
 	else
 		r.max_line = 16 + data[1] % 48;
+	r.raw = (data[0] & 0xc0) == 0x40;
 	r.eof = data[2] & 1;
 	r.shutdown = (data[2] >> 1) & 1;
 	r.cut = (data[2] >> 6) == 3   ? CUT_RESET
@@ -290,12 +314,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort(); /* the fuzzer's own memory: nothing to test */
 
 	struct oracle_result whole;
-	oracle_expect(r.in, r.n, r.max_line, r.eof, want, r.out_cap, &whole);
+	expect(&r, r.n, r.eof, want, r.out_cap, &whole);
 	r.end_at = whole.end == ORACLE_QUIT || whole.end == ORACLE_TOO_LONG
 		       ? whole.consumed
 		       : SIZE_MAX;
 
 	session_init(&r.s, r.max_line);
+	if (r.raw)
+		session_set_raw(&r.s);
 	drive(&r);
 	check(&r, want, r.out_cap);
 	session_free(&r.s);

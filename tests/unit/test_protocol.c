@@ -515,6 +515,146 @@ static void test_random_conversation_echoes_exactly(void **state)
 	}
 }
 
+/* ============================== line timeout ============================== */
+
+/* Feed one chunk to a READING session (no draining). */
+static void input(struct session *s, const char *data)
+{
+	size_t room, n = strlen(data);
+	char *space = session_input_space(s, &room);
+	assert_true(n <= room);
+	memcpy(space, data, n);
+	session_on_input(s, n);
+}
+
+static void test_line_clock_starts_with_a_line_first_byte(void **state)
+{
+	struct session s;
+	(void)state;
+	session_init(&s, 8192);
+	assert_false(session_has_partial_line(&s));
+	input(&s, "ab");
+	assert_true(session_has_partial_line(&s));
+	assert_true(session_line_begun(&s)); /* the clock starts */
+	input(&s, "c");
+	assert_true(session_has_partial_line(&s));
+	assert_false(session_line_begun(&s)); /* the same line goes on */
+	input(&s, "\n");
+	assert_false(session_has_partial_line(&s)); /* whole: no clock */
+	drain(&s, &out, 0);
+	assert_sent(&out, "abc\n");
+	session_free(&s);
+}
+
+static void test_line_clock_restarts_for_the_next_line(void **state)
+{
+	struct session s;
+	(void)state;
+	session_init(&s, 8192);
+	input(&s, "ab");
+	drain(&s, &out, 0);
+	input(&s, "c\nde"); /* ends one line, begins the next */
+	assert_true(session_has_partial_line(&s));
+	assert_true(session_line_begun(&s));
+	drain(&s, &out, 0);
+	assert_sent(&out, "abc\n");
+	input(&s, "f");
+	assert_false(session_line_begun(&s));
+	session_free(&s);
+}
+
+static void test_line_timeout_owes_replies_then_the_notice(void **state)
+{
+	struct session s;
+	(void)state;
+	session_init(&s, 8192);
+	input(&s, "one\ntw");
+	session_finish(&s, CLOSE_LINE_TIMEOUT);
+	assert_false(session_has_partial_line(&s));
+	drain(&s, &out, 0);
+	assert_sent(&out, "one\nerror: line timeout\r\n");
+	assert_int_equal(s.state, DONE);
+	assert_string_equal(close_reason_name(s.reason), "line timeout");
+	session_free(&s);
+}
+
+/* ============================== raw (RFC 862) ==============================
+ */
+
+static void test_raw_echoes_bytes_without_a_newline(void **state)
+{
+	struct session s;
+	(void)state;
+	session_init(&s, 16);
+	session_set_raw(&s);
+	feed(&s, "no newline here, and longer than the line limit", 47, 5,
+	     &out);
+	assert_sent(&out, "no newline here, and longer than the line limit");
+	assert_false(session_has_partial_line(&s));
+	assert_int_equal(s.state, READING);
+	assert_int_equal(s.bytes_echoed, 47);
+	session_free(&s);
+}
+
+static void test_raw_has_no_quit(void **state)
+{
+	struct session s;
+	(void)state;
+	session_init(&s, 8192);
+	session_set_raw(&s);
+	feed(&s, "quit\nquit\r\nmore", 15, 0, &out);
+	assert_sent(&out, "quit\nquit\r\nmore");
+	assert_int_equal(s.reason, CLOSE_NONE);
+	session_on_eof(&s);
+	assert_int_equal(s.state, DONE);
+	assert_int_equal(s.reason, CLOSE_EOF);
+	session_free(&s);
+}
+
+static void test_raw_takes_no_input_while_owing(void **state)
+{
+	struct session s;
+	(void)state;
+	session_init(&s, 8192);
+	session_set_raw(&s);
+	input(&s, "abc");
+	assert_int_equal(s.state, WRITING); /* backpressure as in line mode */
+	assert_int_equal(session_bytes_owed(&s), 3);
+	size_t len;
+	session_output(&s, &len);
+	session_on_output(&s, 1);
+	assert_int_equal(session_bytes_owed(&s), 2);
+	drain(&s, &out, 0);
+	assert_int_equal(s.state, READING);
+	assert_sent(&out, "bc"); /* the first byte went out above */
+	session_free(&s);
+}
+
+static void test_raw_random_binary_split_anywhere(void **state)
+{
+	static char in[20000];
+	uint32_t seed = 7;
+	(void)state;
+	for (size_t i = 0; i < sizeof(in); i++) {
+		seed = seed * 1103515245u + 12345u;
+		in[i] =
+		    (char)(seed >> 16); /* every byte value, LF and NUL too */
+	}
+	for (size_t chunk = 1; chunk < 30000; chunk = chunk * 5 + 2) {
+		struct session s;
+		memset(&out, 0, sizeof(out));
+		session_init(&s, 16);
+		session_set_raw(&s);
+		feed(&s, in, sizeof(in), chunk, &out);
+		session_on_eof(&s);
+		drain(&s, &out, 0);
+		assert_int_equal(out.len, sizeof(in));
+		assert_memory_equal(out.bytes, in, sizeof(in));
+		assert_int_equal(s.state, DONE);
+		session_free(&s);
+	}
+}
+
 #define T(f) cmocka_unit_test_setup(f, reset_out)
 
 int main(void)
@@ -550,6 +690,13 @@ int main(void)
 	    T(test_counters_count_echoed_lines_and_bytes),
 	    T(test_names_for_logs),
 	    T(test_random_conversation_echoes_exactly),
+	    T(test_line_clock_starts_with_a_line_first_byte),
+	    T(test_line_clock_restarts_for_the_next_line),
+	    T(test_line_timeout_owes_replies_then_the_notice),
+	    T(test_raw_echoes_bytes_without_a_newline),
+	    T(test_raw_has_no_quit),
+	    T(test_raw_takes_no_input_while_owing),
+	    T(test_raw_random_binary_split_anywhere),
 	};
 	return cmocka_run_group_tests_name("protocol", tests, NULL, NULL);
 }

@@ -1,0 +1,59 @@
+/*
+ * trace.h - what the event loop tells: the classroom trace (-T) and the
+ * per-client log lines, formatted here so that server.c holds only the
+ * loop.  It formats and hands lines to log.h; it decides nothing.
+ *
+ * The trace of one round looks like this (docs/protocol.md section 5):
+ *
+ *     select: waiting  read={3,4,7} write={} timeout=299.8s
+ *     select: ready    read={7} write={}
+ *     fd 7: read 6 bytes
+ *     fd 7: READING -> WRITING (1 line)
+ *     fd 7: wrote 6 of 6 bytes
+ *     fd 7: WRITING -> READING
+ */
+#ifndef ECHOSERV_TRACE_H
+#define ECHOSERV_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/select.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "protocol.h"
+
+/* "trace: echoserv VERSION pid N FD_SETSIZE N": the first trace line, so a
+ * reader can tell one server's trace from another's. */
+void trace_header(void);
+
+/* "select: waiting  read={...} write={...} timeout=1.5s" (timeout NULL:
+ * "none") before select(), or with ready set "select: ready ..." after it,
+ * listing the members of the sets below nfds. */
+void trace_select(const fd_set *r, const fd_set *w, int nfds,
+		  const struct timeval *timeout, bool ready);
+
+/* "fd 7: READING -> WRITING (2 lines, then quit)": the session of fd moved
+ * from before to its present state.  Call it through TRACE_TRANSITION,
+ * which costs one branch when tracing is off. */
+void trace_transition(int fd, enum conn_state before, const struct session *s);
+
+#define TRACE_TRANSITION(fd, before, s)                                        \
+	do {                                                                   \
+		if (trace_on && (s)->state != (before))                        \
+			trace_transition(fd, before, s);                       \
+	} while (0)
+
+/* The per-client log lines (-q hides them):
+ *   "client ADDR:PORT connected (fd N)"
+ *   "client ADDR:PORT closed (fd N): REASON; echoed L lines, B bytes"
+ *   "client ADDR:PORT turned away: WHY" */
+void log_connected(const char *peer, int fd);
+void log_closed(const char *peer, int fd, const struct session *s);
+void log_turned_away(const char *peer, const char *why);
+
+/* "shutdown: served C clients, echoed L lines, B bytes" (always shown). */
+void log_summary(uint64_t clients, uint64_t lines, uint64_t bytes);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * trace.c - formatting of the classroom trace and of the per-client log
+ * lines (see trace.h).
+ */
+#include "trace.h"
+
+#include <stdio.h>
+
+#include "options.h"
+
+/* "s" unless there is exactly one. */
+static const char *plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+void trace_header(void)
+{
+	TRACE("trace: echoserv %s pid %ld FD_SETSIZE %d", ECHOSERV_VERSION,
+	      (long)getpid(), FD_SETSIZE);
+}
+
+/* "{3,4,5}": the members of set below nfds. */
+static void format_fd_set(const fd_set *set, int nfds, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	used += (size_t)snprintf(buf, len, "{");
+	for (int fd = 0; fd < nfds && used < len; fd++)
+		if (FD_ISSET(fd, set))
+			used += (size_t)snprintf(buf + used, len - used,
+						 used > 1 ? ",%d" : "%d", fd);
+	if (used < len)
+		snprintf(buf + used, len - used, "}");
+}
+
+void trace_select(const fd_set *r, const fd_set *w, int nfds,
+		  const struct timeval *timeout, bool ready)
+{
+	/* Static: with every fd set these are 6 KiB each. */
+	static char rtext[FD_SETSIZE * 6], wtext[FD_SETSIZE * 6];
+	char ttext[32] = "";
+
+	format_fd_set(r, nfds, rtext, sizeof(rtext));
+	format_fd_set(w, nfds, wtext, sizeof(wtext));
+	if (!ready && timeout == NULL)
+		snprintf(ttext, sizeof(ttext), " timeout=none");
+	else if (!ready)
+		snprintf(ttext, sizeof(ttext), " timeout=%.1fs",
+			 (double)timeout->tv_sec +
+			     (double)timeout->tv_usec / 1e6);
+	trace_line("select: %-8s read=%s write=%s%s",
+		   ready ? "ready" : "waiting", rtext, wtext, ttext);
+}
+
+void trace_transition(int fd, enum conn_state before, const struct session *s)
+{
+	const char *why = close_reason_name(s->reason);
+	char detail[80] = "";
+
+	if (s->state == WRITING && before == READING && s->raw) {
+		snprintf(detail, sizeof(detail), " (raw, %zu bytes)",
+			 session_bytes_owed(s));
+	} else if (s->state == WRITING && before == READING) {
+		size_t lines = session_lines_owed(s);
+		snprintf(detail, sizeof(detail), " (%zu line%s%s%s)", lines,
+			 plural(lines),
+			 s->reason != CLOSE_NONE ? ", then " : "",
+			 s->reason != CLOSE_NONE ? why : "");
+	} else if (s->state == DONE) {
+		snprintf(detail, sizeof(detail), " (%s)", why);
+	}
+	trace_line("fd %d: %s -> %s%s", fd, conn_state_name(before),
+		   conn_state_name(s->state), detail);
+}
+
+void log_connected(const char *peer, int fd)
+{
+	log_client("client %s connected (fd %d)", peer, fd);
+}
+
+void log_closed(const char *peer, int fd, const struct session *s)
+{
+	const char *reason = close_reason_name(s->reason);
+	unsigned long long bytes = (unsigned long long)s->bytes_echoed;
+
+	if (s->raw)
+		log_client("client %s closed (fd %d): %s; echoed %llu byte%s "
+			   "raw",
+			   peer, fd, reason, bytes, plural(bytes));
+	else
+		log_client("client %s closed (fd %d): %s; echoed %llu line%s, "
+			   "%llu byte%s",
+			   peer, fd, reason,
+			   (unsigned long long)s->lines_echoed,
+			   plural(s->lines_echoed), bytes, plural(bytes));
+}
+
+void log_turned_away(const char *peer, const char *why)
+{
+	log_client("client %s turned away: %s", peer, why);
+}
+
+void log_summary(uint64_t clients, uint64_t lines, uint64_t bytes)
+{
+	log_server("shutdown: served %llu client%s, echoed %llu line%s, %llu "
+		   "byte%s",
+		   (unsigned long long)clients, plural(clients),
+		   (unsigned long long)lines, plural(lines),
+		   (unsigned long long)bytes, plural(bytes));
+}

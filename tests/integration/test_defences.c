@@ -1,0 +1,446 @@
+/*
+ * test_defences.c - docs/protocol.md sections 2 and 4: the defences against
+ * hostile clients and a hostile environment.  A trickling client is cut at
+ * its line deadline while a slow honest one is not; one address cannot take
+ * every slot (--max-per-addr); a log reader that stalls does not stop
+ * service; the bind forms "[::1]" and a name with several addresses.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+/* cmocka needs the three headers above it. */
+#include <cmocka.h>
+
+static struct proc server;
+
+#define MSG_LINE_TIMEOUT_TEXT "error: line timeout\r\n"
+
+static int start(const char *const *args)
+{
+	return check_server_start(&server, NULL, args);
+}
+
+static int connect_or_fail(const char *host, int port)
+{
+	int fd = client_connect(host, port);
+	if (fd < 0)
+		harness_fail("connect to %s: %s", host, strerror(errno));
+	return fd;
+}
+
+/* Run the server under tests/integration/wrappers/NAME: ECHOSERV_BIN
+ * becomes the wrapper, which runs the real binary from WRAP_PROGRAM. */
+static void use_wrapper(const char *name)
+{
+	static char real[HARNESS_PATH_MAX], wrapper[HARNESS_PATH_MAX];
+	const char *bin = getenv("ECHOSERV_BIN");
+
+	if (real[0] == '\0')
+		snprintf(real, sizeof(real), "%s",
+			 bin != NULL && *bin != '\0' ? bin : "build/echoserv");
+	snprintf(wrapper, sizeof(wrapper), "tests/integration/wrappers/%s",
+		 name);
+	setenv("WRAP_PROGRAM", real, 1);
+	setenv("ECHOSERV_BIN", wrapper, 1);
+}
+
+/* Back to the real binary (teardown of the tests that wrap it). */
+static int unwrap(void **state)
+{
+	const char *real = getenv("WRAP_PROGRAM");
+
+	if (real != NULL)
+		setenv("ECHOSERV_BIN", real, 1);
+	return harness_teardown(state);
+}
+
+/* ============================== line timeout ============================== */
+
+/* A client that trickles a byte at a time and never ends its line is cut
+ * when the line is --line-timeout old: it gets the notice, then EOF. */
+static void line_timeout_cuts_a_trickler_at_its_deadline(void **state)
+{
+	(void)state;
+	static const char *const args[] = {
+	    "--line-timeout", "1", "-t", "0", "0", NULL};
+	int port = start(args);
+	int fd = connect_or_fail("127.0.0.1", port);
+	double first = now_s(), cut = 0;
+	char got[64];
+	size_t len = 0;
+
+	/* One byte every 0.2 s: each is progress, none ends the line. */
+	for (int i = 0; i < 40 && cut == 0; i++) {
+		if (client_send_str(fd, "x", io_timeout()) != 0)
+			break; /* the server may have closed already */
+		struct recv_result r =
+		    client_recv(fd, got + len, sizeof(got) - 1 - len, 0.2);
+		len += r.len;
+		if (len > 0)
+			cut = now_s();
+	}
+	if (cut == 0)
+		harness_fail("a trickler was never cut by --line-timeout 1");
+	struct recv_result r = client_recv(
+	    fd, got + len, strlen(MSG_LINE_TIMEOUT_TEXT) - len, io_timeout());
+	len += r.len;
+	assert_bytes("the notice", got, len, MSG_LINE_TIMEOUT_TEXT,
+		     strlen(MSG_LINE_TIMEOUT_TEXT));
+	if (cut - first < 0.95 || cut - first > 1.0 + 1.5 * harness_scale())
+		harness_fail("cut %.2f s after the line's first byte, want 1 s",
+			     cut - first);
+	client_close(fd);
+	assert_true(
+	    log_wait(&server, "): line timeout; echoed 0 lines", io_timeout()));
+}
+
+/* Complete lines that each take most of the deadline to arrive are never
+ * cut, however long the conversation lasts in all. */
+static void line_timeout_spares_slow_but_whole_lines(void **state)
+{
+	(void)state;
+	static const char *const args[] = {
+	    "--line-timeout", "1", "-t", "0", "0", NULL};
+	int port = start(args);
+	int fd = connect_or_fail("127.0.0.1", port);
+
+	for (int line = 0; line < 4; line++) {
+		/* "ab\n" over 0.6 s: 3 lines' worth of time beyond 1 s. */
+		assert_int_equal(client_send_str(fd, "a", io_timeout()), 0);
+		sleep_s(0.3);
+		assert_int_equal(client_send_str(fd, "b", io_timeout()), 0);
+		sleep_s(0.3);
+		assert_int_equal(client_send_str(fd, "\n", io_timeout()), 0);
+		check_recv(fd, "ab\n", io_timeout());
+	}
+	check_echo(fd, "still here\n");
+	assert_int_equal(log_count(&server, "line timeout"), 0);
+}
+
+/* The replies a client is owed go out before the notice. */
+static void line_timeout_delivers_owed_replies_first(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"--line-timeout", "1", "0", NULL};
+	int port = start(args);
+	int fd = connect_or_fail("127.0.0.1", port);
+
+	assert_int_equal(client_send_str(fd, "one\ntwo\nthr", io_timeout()), 0);
+	check_recv(fd, "one\ntwo\n", io_timeout());
+	check_recv(fd, MSG_LINE_TIMEOUT_TEXT, 1.0 + io_timeout());
+	check_eof(fd, io_timeout());
+}
+
+/* 0 means never: a line may take as long as it likes. */
+static void line_timeout_zero_never_cuts(void **state)
+{
+	(void)state;
+	static const char *const args[] = {
+	    "--line-timeout", "0", "-t", "0", "0", NULL};
+	int port = start(args);
+	int fd = connect_or_fail("127.0.0.1", port);
+
+	assert_int_equal(client_send_str(fd, "slow", io_timeout()), 0);
+	assert_true(client_silent(fd, 1.5));
+	assert_int_equal(client_send_str(fd, " line\n", io_timeout()), 0);
+	check_recv(fd, "slow line\n", io_timeout());
+}
+
+/* The first "select: waiting" line after the line containing after, within
+ * timeout; fails if none comes. */
+static void next_wait_line(const char *after, char *line, size_t len,
+			   double timeout)
+{
+	double deadline = now_s() + timeout;
+
+	for (;;) {
+		char *log = proc_log(&server);
+		bool found =
+		    find_line(log, "select: waiting", after, line, len);
+		free(log);
+		if (found)
+			return;
+		if (now_s() > deadline)
+			harness_fail("no select after '%s'", after);
+		sleep_s(0.02);
+	}
+}
+
+/* The line deadline is select()'s timeout: the server sleeps until it. */
+static void line_deadline_is_the_select_timeout(void **state)
+{
+	(void)state;
+	static const char *const args[] = {
+	    "-T", "--line-timeout", "7", "-t", "0", "0", NULL};
+	int port = start(args);
+	int fd = connect_or_fail("127.0.0.1", port);
+	char line[256];
+
+	/* A client with nothing pending: no deadline, select waits forever. */
+	next_wait_line("connected (fd", line, sizeof(line), io_timeout());
+	if (strstr(line, "timeout=none") == NULL)
+		harness_fail("with -t 0 and no partial line: %s", line);
+	assert_int_equal(client_send_str(fd, "partial", io_timeout()), 0);
+	next_wait_line(": read 7 bytes", line, sizeof(line), io_timeout());
+	if (strstr(line, "timeout=7.0s") == NULL &&
+	    strstr(line, "timeout=6.9s") == NULL)
+		harness_fail("after a partial line select waited: %s", line);
+}
+
+/* ============================== per address ============================== */
+
+/* A TCP connection to 127.0.0.1:port from the local address from. */
+static int connect_from(const char *from, int port)
+{
+	struct sockaddr_in local = {.sin_family = AF_INET}, remote = local;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		harness_fail("socket: %s", strerror(errno));
+	inet_pton(AF_INET, from, &local.sin_addr);
+	inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
+	remote.sin_port = htons((unsigned short)port);
+	if (bind(fd, (struct sockaddr *)&local, sizeof(local)) != 0 ||
+	    connect(fd, (struct sockaddr *)&remote, sizeof(remote)) != 0)
+		harness_fail("connect from %s: %s", from, strerror(errno));
+	return fd;
+}
+
+/* The client after N from one address is told and closed; another
+ * address is not affected, and a freed place can be taken again. */
+static void max_per_addr_turns_away_the_next_from_that_address(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"--max-per-addr", "2", "0", NULL};
+	int port = start(args);
+	int a = connect_from("127.0.0.1", port);
+	int b = connect_from("127.0.0.1", port);
+
+	check_echo(a, "a\n");
+	check_echo(b, "b\n");
+	int c = connect_from("127.0.0.1", port);
+	check_recv(c, "error: too many connections\r\n", io_timeout());
+	check_eof(c, io_timeout());
+	close(c);
+	assert_true(log_wait(&server, "turned away: too many connections",
+			     io_timeout()));
+
+	int other = connect_from("127.0.0.2", port);
+	check_echo(other, "from another address\n");
+
+	close(a); /* its place is free once the server has closed it */
+	assert_true(log_wait(&server, "closed (fd", io_timeout()));
+	int d = connect_from("127.0.0.1", port);
+	check_echo(d, "d\n");
+	check_echo(b, "b again\n");
+	close(b);
+	close(d);
+	close(other);
+	assert_int_equal(log_count(&server, "too many connections"), 1);
+}
+
+/* ============================== stalled log ============================== */
+
+/* Read from fd (nonblocking) into buf until "\n" after needle, or the
+ * deadline; returns true if it arrived. */
+static bool read_until(int fd, char *buf, size_t cap, size_t *len,
+		       const char *needle, double timeout)
+{
+	double deadline = now_s() + timeout;
+
+	while (now_s() < deadline) {
+		buf[*len] = '\0';
+		const char *at = strstr(buf, needle);
+		if (at != NULL && strchr(at, '\n') != NULL)
+			return true;
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		ssize_t n = read(fd, buf + *len, cap - 1 - *len);
+		if (n <= 0)
+			return false;
+		*len += (size_t)n;
+	}
+	return false;
+}
+
+/* Total N of the "N log lines dropped" lines in text. */
+static long dropped_total(const char *text)
+{
+	long total = 0;
+
+	for (const char *p = strstr(text, " log line"); p != NULL;
+	     p = strstr(p + 1, " log line")) {
+		const char *start = p;
+		while (start > text && start[-1] >= '0' && start[-1] <= '9')
+			start--;
+		total += strtol(start, NULL, 10);
+	}
+	return total;
+}
+
+#define STALL_CLIENTS 3000
+
+/* stderr is a FIFO the test holds open and does not read: the server must
+ * serve thousands of clients anyway, drop the log lines that do not fit,
+ * and say how many once the reader catches up. */
+static void stalled_log_reader_does_not_stop_service(void **state)
+{
+	(void)state;
+	static char text[1 << 20];
+	char fifo[HARNESS_PATH_MAX];
+	static const char *const args[] = {"-b", "127.0.0.1", "0", NULL};
+	size_t len = 0;
+
+	snprintf(fifo, sizeof(fifo), "/tmp/echoserv-it-fifo-%ld",
+		 (long)getpid());
+	unlink(fifo);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	int rd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(rd >= 0);
+	setenv("WRAP_STDERR", fifo, 1);
+	use_wrapper("stderr-to.sh");
+	assert_int_equal(proc_spawn(&server, NULL, args), 0);
+	if (!read_until(rd, text, sizeof(text), &len, "listening on ",
+			5 * harness_scale()))
+		harness_fail("no listening line on the FIFO: %s", text);
+	int port = atoi(strrchr(strstr(text, "listening on "), ':') + 1);
+
+	/* From here on nobody reads: 64 KiB of pipe fill after ~500. */
+	for (int i = 0; i < STALL_CLIENTS; i++) {
+		char line[32];
+		snprintf(line, sizeof(line), "client %d\n", i);
+		int fd = connect_or_fail("127.0.0.1", port);
+		assert_int_equal(client_send_str(fd, line, io_timeout()), 0);
+		check_recv(fd, line, io_timeout());
+		client_close(fd);
+	}
+	/* The reader catches up: everything buffered, then the count. */
+	if (!read_until(rd, text, sizeof(text), &len, "log lines dropped",
+			5 * harness_scale()))
+		harness_fail("no 'log lines dropped' after the stall");
+	proc_signal(&server, SIGTERM);
+	read_until(rd, text, sizeof(text), &len, "shutdown: served",
+		   5 * harness_scale());
+	assert_int_equal(proc_wait(&server, 5 * harness_scale()), 0);
+	close(rd);
+	unlink(fifo);
+
+	int seen = 0;
+	for (const char *p = strstr(text, "connected (fd"); p != NULL;
+	     p = strstr(p + 1, "connected (fd"))
+		seen++;
+	for (const char *p = strstr(text, "closed (fd"); p != NULL;
+	     p = strstr(p + 1, "closed (fd"))
+		seen++;
+	long dropped = dropped_total(text);
+	/* Every per-client line was either written or counted. */
+	assert_true(dropped > 0);
+	assert_int_equal(seen + dropped, 2 * STALL_CLIENTS);
+	assert_non_null(strstr(text, "shutdown: served 3000 clients"));
+}
+
+/* ============================== bind forms ============================== */
+
+/* "[::1]", the form the server prints IPv6 addresses in, is accepted. */
+static void bind_accepts_a_bracketed_ipv6_literal(void **state)
+{
+	(void)state;
+	if (!have_ipv6()) {
+		print_message("skipped: no IPv6 on loopback\n");
+		skip();
+	}
+	static const char *const args[] = {"-b", "[::1]", "0", NULL};
+	int port = start(args);
+	assert_non_null(strstr(server.listen_addr, "[::1]:"));
+	int fd = connect_or_fail("::1", port);
+	check_echo(fd, "bracketed\n");
+}
+
+/* A name with several addresses gets a socket on each, all on the port
+ * the first was given (port 0), and one listening line each. */
+static void bind_name_listens_on_every_address(void **state)
+{
+	(void)state;
+	char hosts[HARNESS_PATH_MAX], line[128];
+	static const char *const args[] = {"-b", "several.test", "0", NULL};
+	bool v6 = have_ipv6();
+
+	snprintf(hosts, sizeof(hosts), "/tmp/echoserv-it-hosts-%ld",
+		 (long)getpid());
+	FILE *f = fopen(hosts, "w");
+	assert_non_null(f);
+	fprintf(f, "127.0.0.1 several.test\n127.0.0.2 several.test\n%s",
+		v6 ? "::1 several.test\n" : "");
+	fclose(f);
+	setenv("WRAP_HOSTS", hosts, 1);
+	use_wrapper("with-hosts.sh");
+	assert_int_equal(proc_spawn(&server, NULL, args), 0);
+	int n = v6 ? 3 : 2;
+	bool up =
+	    log_wait_count(&server, "listening on", n, 5 * harness_scale());
+	if (!up && proc_wait(&server, 1) == 125) {
+		print_message("skipped: cannot make a mount namespace\n");
+		unlink(hosts);
+		skip();
+	}
+	unlink(hosts);
+	assert_true(up);
+	char *log = proc_log(&server);
+	assert_true(find_line(log, "listening on 127.0.0.1:", NULL, line,
+			      sizeof(line)));
+	int port = atoi(strrchr(line, ':') + 1);
+	assert_true(port > 0);
+	char want[64];
+	snprintf(want, sizeof(want), "listening on 127.0.0.2:%d\n", port);
+	assert_non_null(strstr(log, want));
+	snprintf(want, sizeof(want), "listening on [::1]:%d\n", port);
+	assert_true(!v6 || strstr(log, want) != NULL);
+	free(log);
+	assert_int_equal(log_count(&server, "listening on"), n);
+
+	int a = connect_or_fail("127.0.0.1", port);
+	int b = connect_or_fail("127.0.0.2", port);
+	check_echo(a, "first address\n");
+	check_echo(b, "second address\n");
+	if (v6) {
+		int c = connect_or_fail("::1", port);
+		check_echo(c, "third address\n");
+	}
+}
+
+#define T(f) cmocka_unit_test_teardown(f, harness_teardown)
+#define W(f) cmocka_unit_test_teardown(f, unwrap)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(line_timeout_cuts_a_trickler_at_its_deadline),
+	    T(line_timeout_spares_slow_but_whole_lines),
+	    T(line_timeout_delivers_owed_replies_first),
+	    T(line_timeout_zero_never_cuts),
+	    T(line_deadline_is_the_select_timeout),
+	    T(max_per_addr_turns_away_the_next_from_that_address),
+	    W(stalled_log_reader_does_not_stop_service),
+	    T(bind_accepts_a_bracketed_ipv6_literal),
+	    W(bind_name_listens_on_every_address),
+	};
+
+	harness_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
