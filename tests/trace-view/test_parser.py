@@ -320,12 +320,13 @@ class TestMixedServers(unittest.TestCase):
 
 
 class TestRealTrace(unittest.TestCase):
-    """A session recorded from the server before it announced its own
-    descriptors (record_session.py, old line formats)."""
+    """A session recorded by record_session.py from the server before it
+    announced its own descriptors (old line formats)."""
+    FILE = "old-server.trace"
 
     def setUp(self):
-        with open(os.path.join(HERE, "old-server.trace")) as f:
-            self.text = f.read()
+        with open(os.path.join(HERE, self.FILE)) as f:
+            self.text = re.sub(r"(?m)^\S+Z ", "", f.read())
         self.parser, self.sink = parse(self.text)
 
     def test_every_line_is_understood(self):
@@ -350,6 +351,20 @@ class TestRealTrace(unittest.TestCase):
                 seen.update(row[tv.ROW_STATE] for row in table.values())
         self.assertTrue({"READING", "WRITING", "DONE", "LINGERING", "CLOSED",
                          "LISTENING", "SIGNAL_PIPE"} <= seen, seen)
+
+
+class TestRealTraceNew(TestRealTrace):
+    """The same session from the server that prints the trace header, its
+    descriptors, LINGERING and CLOSED, with --log-time stamps."""
+    FILE = "new-server.trace"
+
+    def test_header_and_time_stamps(self):
+        with open(os.path.join(HERE, self.FILE)) as f:
+            parser, sink = parse(f.read())
+        self.assertIsNotNone(parser.header)
+        self.assertTrue(parser.declared)
+        self.assertRegex(sink.rounds[1]["ts"], r"^\d{4}-\d\d-\d\dT")
+        self.assertEqual(parser.unknown, 0)
 
 
 class TestOutputs(unittest.TestCase):
