@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -248,6 +249,37 @@ def part_skipping(b, rounds):
         stop(viewer, "trace-view")
 
 
+def part_fifo(b, workdir):
+    """From a FIFO, a second writer after the first one's end is a new run:
+    the open page starts over with it."""
+    fifo = os.path.join(workdir, "trace.fifo")
+    if os.path.exists(fifo):
+        os.unlink(fifo)
+    os.mkfifo(fifo)
+    viewer = subprocess.Popen([sys.executable, VIEWER, "--live", "--port",
+                               "0", fifo], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        r, _, _ = select.select([viewer.stdout], [], [], WAIT_S)
+        line = viewer.stdout.readline().decode() if r else ""
+        m = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
+        if not check(m is not None, "no URL on the first line: %r" % line):
+            return
+        for run, rounds in ((1, 50), (2, 80)):
+            with open(fifo, "w") as f:   # blocks until the viewer reads
+                for l in big_trace.rounds(rounds):
+                    f.write(l + "\n")
+            if run == 1:
+                b.open(m.group(1))
+            v = wait_view(b, "run %d ended" % run, lambda v: v["live"] ==
+                          "ended" and v["round"] == v["rounds"] == rounds)
+            check(v["skipped"] == 0, "run %d: %d rounds skipped" %
+                  (run, v["skipped"]))
+    finally:
+        stop(viewer, "trace-view")
+        os.unlink(fifo)
+
+
 def main(argv):
     if len(argv) != 2:
         print("usage: test_live.py SERVER", file=sys.stderr)
@@ -265,6 +297,9 @@ def main(argv):
         skipped, took = part_skipping(b, 10000)
         print("trace-view live: 10000 rounds in %.1f s, %d skipped to keep up"
               % (took, skipped))
+        with tempfile.TemporaryDirectory() as tmp:
+            part_fifo(b, tmp)
+        print("trace-view live: a FIFO's second writer starts the page over")
     except (BrowserError, OSError) as e:
         check(False, str(e))
     finally:
