@@ -435,6 +435,44 @@ class TestOutputs(unittest.TestCase):
             tv.write_svg(self.trace, 99, os.path.join(self.dir.name, "x.svg"))
 
 
+class TestCommandLine(unittest.TestCase):
+    def run_viewer(self, *args, stdin=""):
+        import subprocess
+        import sys
+        return subprocess.run([sys.executable, os.path.join(ROOT, "scripts",
+                                                            "trace-view")]
+                              + list(args), input=stdin, capture_output=True,
+                              text=True, timeout=30)
+
+    def test_mixed_servers_is_one_clear_error(self):
+        with tempfile.TemporaryDirectory() as d:
+            trace = os.path.join(d, "mixed.trace")
+            with open(trace, "w") as f:
+                f.write(NEW + NEW.replace("pid 4242", "pid 4300"))
+            r = self.run_viewer(trace, "-o", os.path.join(d, "x.html"))
+            self.assertEqual(r.returncode, 1)
+            self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+            self.assertIn("mixed", r.stderr)
+            self.assertFalse(os.path.exists(os.path.join(d, "x.html")))
+
+    def test_page_from_stdin_says_what_it_wrote(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "p.html")
+            r = self.run_viewer("-", "-o", out, stdin=NEW + "odd line\n")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("5 rounds", r.stdout)
+            self.assertIn("1 line not understood", r.stdout)
+            with open(out) as f:
+                self.assertIn('"odd":[5]', f.read())
+
+    def test_bad_usage(self):
+        for args in ([], ["t", "--svg", "x.svg"], ["--live", "-o", "x"],
+                     ["--live", "--port", "70000"]):
+            r = self.run_viewer(*args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn("usage:", r.stderr)
+
+
 class FakeOut:
     def __init__(self):
         self.data = b""
