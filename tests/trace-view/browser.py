@@ -41,6 +41,17 @@ def find(*names):
     return None
 
 
+def cannot_have():
+    """Why Chromium cannot be had here, or None.  Where apt-get exists,
+    make deps installs it, so its absence there is a failure, not a skip."""
+    if find("chromium", "chromium-browser") and find("chromedriver"):
+        return None
+    if find("apt-get"):
+        return None
+    return "chromium and chromedriver are not installed and this system " \
+        "has no apt-get to install them"
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -580,8 +580,12 @@ class TestLive(unittest.TestCase):
         self.assertFalse(any(r.get("open") for r in ev[-2][2]))
 
     def test_mixed_input_is_reported(self):
+        import contextlib
         store = live_store(3)
-        store.feed("trace: echoserv 1.1.0 pid 999 FD_SETSIZE 1024")
+        said = io.StringIO()
+        with contextlib.redirect_stderr(said):
+            store.feed("trace: echoserv 1.1.0 pid 999 FD_SETSIZE 1024")
+        self.assertIn("mixed", said.getvalue())
         out = FakeOut()
         s = tv.Stream(store, out, None)
         out.write(b"".join(self.pump(s, store)))
