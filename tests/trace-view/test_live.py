@@ -12,6 +12,13 @@ stopped by its PID (end of input), while trace-view goes on serving.
 Part 2: a synthetic trace of 10,000 rounds written into trace-view as fast
 as it reads: the page must keep up by skipping, say how many rounds it
 skipped, and end on the trace's last round with the right table.
+
+Part 3: read from a FIFO, a second writer after the first one's end starts
+the open page over with the new run.
+
+First, without a browser: Ctrl-C reaching the whole pipeline `echoserv -T
+| trace-view --live` (one process group) stops echoserv gracefully while
+the view stays, serving; a second Ctrl-C ends the view, exit 0.
 """
 
 import os
@@ -280,11 +287,70 @@ def part_fifo(b, workdir):
         os.unlink(fifo)
 
 
+def part_ctrl_c(server):
+    """Ctrl-C reaches the whole pipeline `echoserv -T | trace-view --live`:
+    echoserv shuts down gracefully, the view stays for the rest of the trace
+    and after it; a second Ctrl-C ends the view."""
+    # The two in one process group, as a shell puts a pipeline.
+    srv = subprocess.Popen([server, "-T", "-b", "127.0.0.1", "0"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, process_group=0)
+    pipeline = subprocess.Popen(
+        [sys.executable, VIEWER, "--live", "--port", "0"], stdin=srv.stderr,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        process_group=srv.pid,
+        bufsize=0)  # unbuffered: select() then sees every line
+    srv.stderr.close()
+    group = srv.pid
+    out = []
+
+    def said(pattern):
+        end = time.monotonic() + WAIT_S
+        while time.monotonic() < end:
+            r, _, _ = select.select([pipeline.stdout], [], [], 0.2)
+            if r:
+                line = pipeline.stdout.readline().decode()
+                if not line:
+                    break
+                out.append(line)
+                m = re.search(pattern, line)
+                if m:
+                    return m
+        raise BrowserError("trace-view did not say /%s/ (it said %r)"
+                           % (pattern, out))
+
+    try:
+        url = said(r"live view at (http://\S+/)").group(1)
+        time.sleep(0.3)  # the server is in select()
+        os.killpg(group, signal.SIGINT)
+        said(r"Ctrl-C again quits now")
+        said(r"end of the trace after \d+ rounds; still serving")
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})) \
+                .open(url, timeout=WAIT_S) as r:
+            check(r.status == 200, "the page is not served after Ctrl-C")
+        check(srv.wait(WAIT_S) == 0, "echoserv did not exit 0 on Ctrl-C")
+        pipeline.send_signal(signal.SIGINT)  # the group is the view alone
+        said(r"stopped after \d+ rounds")
+        check(pipeline.wait(WAIT_S) == 0, "the view did not exit 0 on the "
+              "second Ctrl-C")
+    finally:
+        for proc in (srv, pipeline):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(WAIT_S)
+
+
 def main(argv):
     if len(argv) != 2:
         print("usage: test_live.py SERVER", file=sys.stderr)
         return 2
     t0 = time.monotonic()
+    try:
+        part_ctrl_c(argv[1])
+        print("trace-view live: Ctrl-C stops the server, the view stays "
+              "until a second one")
+    except (BrowserError, OSError) as e:
+        check(False, str(e))
     why = cannot_have()
     if why is not None:
         print("trace-view live: skipped: %s" % why)
