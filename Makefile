@@ -17,12 +17,13 @@ SERVER_OBJS := $(SERVER_SRCS:src/%.c=$(BUILD)/obj/%.o)
 SAN_OBJS    := $(SERVER_SRCS:src/%.c=$(BUILD)/asan/obj/%.o)
 HEADERS     := $(wildcard include/*.h)
 
-.PHONY: all programs run check unit integration integration-asan deps clean format format-check
+.PHONY: all programs run check unit integration protocol-check smoke integration-asan \
+	deps clean format format-check
 
 # Programs `make` builds; fragments in mk/ add theirs (the load generator...).
 PROGRAMS := $(BUILD)/echoserv
 # What `make check` runs, in order; fragments in mk/ append their checks.
-CHECKS := format-check unit integration integration-asan
+CHECKS := format-check unit integration protocol-check smoke integration-asan
 
 all: programs
 
@@ -56,13 +57,50 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_SRCS) $(TEST_LIBS)
 
+# The test-support library (tests/support/): the server as a helper
+# process, its log, /proc figures, client sockets, conversations, the
+# verified load and the cmocka checks.  One archive that the integration
+# tests, the stress suite and the smoke test link.
+SUPPORT_SRCS    := $(wildcard tests/support/*.c)
+SUPPORT_HEADERS := $(wildcard tests/support/*.h)
+SUPPORT_OBJS    := $(SUPPORT_SRCS:tests/support/%.c=$(BUILD)/obj/tests/support/%.o)
+SUPPORT_LIB     := $(BUILD)/tests/libtestsupport.a
+
+$(BUILD)/obj/tests/support/%.o: tests/support/%.c $(SUPPORT_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/support -c -o $@ $<
+
+$(SUPPORT_LIB): $(SUPPORT_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
 # Integration tests (cmocka): each drives the real binary over loopback.
-IT_HARNESS := $(wildcard tests/integration/harness*.c)
 IT_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(wildcard tests/integration/test_*.c))
 
-$(BUILD)/tests/integration/%: tests/integration/%.c $(IT_HARNESS) $(wildcard tests/integration/*.h)
+# The protocol-rule suite (docs/protocol.md section 3) runs against every
+# server in PROTOCOL_SERVERS (programs in build/) under make
+# protocol-check, echoserv included, so `make integration` leaves it out.
+# Fragments append: PROTOCOL_SERVERS += echoserv-iterative; servers that
+# hold one client at a time go in PROTOCOL_ONE_CLIENT, servers that may be
+# unavailable at run time in PROTOCOL_MAY_BE_UNAVAILABLE, and tests known to
+# fail for a server in PROTOCOL_KNOWN_GAPS as SERVER:PATTERN (one pattern
+# per server; see tests/integration/protocol-check.sh).
+PROTOCOL_TESTS := $(BUILD)/tests/integration/test_protocol_rules
+PROTOCOL_SERVERS := echoserv echoserv-poll echoserv-epoll echoserv-threads \
+		    echoserv-fork echoserv-co
+PROTOCOL_ONE_CLIENT :=
+PROTOCOL_MAY_BE_UNAVAILABLE :=
+# docs/protocol.md 3.8: the comparison servers close with input unread, so
+# the kernel resets the connection and replies not yet read are lost.
+PROTOCOL_KNOWN_GAPS := echoserv-poll:rule8_* echoserv-epoll:rule8_* \
+		       echoserv-threads:rule8_* echoserv-fork:rule8_* \
+		       echoserv-co:rule8_*
+IT_ECHOSERV_TESTS = $(filter-out $(PROTOCOL_TESTS),$(IT_TESTS))
+
+$(BUILD)/tests/integration/%: tests/integration/%.c $(SUPPORT_LIB) $(SUPPORT_HEADERS) $(wildcard tests/integration/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/integration -o $@ $< $(IT_HARNESS) $(TEST_LIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/support -Itests/integration -o $@ $< $(SUPPORT_LIB) $(TEST_LIBS)
 
 deps:
 	@sh scripts/install-test-deps.sh
@@ -74,9 +112,29 @@ unit: deps $(UNIT_TESTS)
 	echo "unit: $$failed test program(s) failed"; [ $$failed -eq 0 ]
 
 integration: deps $(BUILD)/echoserv $(IT_TESTS)
-	@failed=0; for t in $(IT_TESTS); do echo "== $$t"; \
+	@failed=0; for t in $(IT_ECHOSERV_TESTS); do echo "== $$t"; \
 		ECHOSERV_BIN=$(BUILD)/echoserv $$t || failed=$$((failed + 1)); done; \
 	echo "integration: $$failed test program(s) failed"; [ $$failed -eq 0 ]
+
+protocol-check: deps programs $(PROTOCOL_TESTS)
+	@PROTOCOL_ONE_CLIENT='$(PROTOCOL_ONE_CLIENT)' \
+	PROTOCOL_MAY_BE_UNAVAILABLE='$(PROTOCOL_MAY_BE_UNAVAILABLE)' \
+	PROTOCOL_KNOWN_GAPS='$(PROTOCOL_KNOWN_GAPS)' \
+	sh tests/integration/protocol-check.sh $(BUILD) '$(PROTOCOL_SERVERS)' \
+		$(PROTOCOL_TESTS)
+
+# The smoke test: a short verified load against every protocol server.
+SMOKE := $(BUILD)/tests/smoke/smoke
+
+$(SMOKE): tests/smoke/smoke.c $(SUPPORT_LIB) $(SUPPORT_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/support -o $@ $< $(SUPPORT_LIB)
+
+smoke: programs $(SMOKE)
+	@$(SMOKE) --build $(BUILD) --logdir $(BUILD)/smoke \
+		--one-client '$(PROTOCOL_ONE_CLIENT)' \
+		--may-be-unavailable '$(PROTOCOL_MAY_BE_UNAVAILABLE)' \
+		$(PROTOCOL_SERVERS)
 
 integration-asan: deps $(BUILD)/asan/echoserv $(IT_TESTS)
 	@failed=0; for t in $(IT_TESTS); do echo "== $$t (ASan+UBSan server)"; \

@@ -1,4 +1,4 @@
-# docs.mk - checks of what teaches and packages echoserv (issue 5):
+# docs.mk - checks of what teaches and packages echoserv:
 #
 #   man-check      every man/NAME.1 renders without warnings and its OPTIONS
 #                  match `build/NAME --help` (tests/docs/test-man.sh)

@@ -1,4 +1,4 @@
-# mk/fuzz.mk - libFuzzer target over the protocol module (issue 4).
+# mk/fuzz.mk - libFuzzer target over the protocol module.
 #
 #   make fuzz           fuzz for FUZZ_SECONDS (default 60)
 #   make fuzz-short     replay the seed corpus (any compiler), then fuzz 5 s

@@ -1,4 +1,4 @@
-# mk/lint.mk - static checks (issue 4): cppcheck and clang-tidy over the
+# mk/lint.mk - static checks: cppcheck and clang-tidy over the
 # server and this project's own test tools, with the checked-in .clang-tidy
 # (tests/stress/.clang-tidy adds one exception, explained there).
 #
@@ -6,8 +6,9 @@
 #
 # Not part of make check: clang-tidy takes a while on a busy machine.
 
-LINT_C    := $(wildcard src/*.c tests/stress/*.c tests/fuzz/*.c)
-LINT_INC  := -Iinclude -Itests/stress -Itests/fuzz
+LINT_C    := $(wildcard src/*.c tests/support/*.c tests/stress/*.c tests/smoke/*.c \
+		     tests/fuzz/*.c)
+LINT_INC  := -Iinclude -Itests/support -Itests/stress -Itests/fuzz
 CPPCHECK_FLAGS := --enable=warning,style,performance,portability --std=c11 \
                   -D_POSIX_C_SOURCE=200809L --inline-suppr --quiet \
                   --error-exitcode=1 $(LINT_INC)
@@ -15,7 +16,8 @@ CPPCHECK_FLAGS := --enable=warning,style,performance,portability --std=c11 \
 .PHONY: lint lint-cppcheck lint-clang-tidy
 
 lint-cppcheck:
-	cppcheck $(CPPCHECK_FLAGS) src include tests/stress tests/fuzz
+	cppcheck $(CPPCHECK_FLAGS) src include tests/support tests/stress tests/smoke \
+		tests/fuzz
 
 lint-clang-tidy:
 	clang-tidy --quiet $(LINT_C) -- $(STD) $(LINT_INC)

@@ -1,4 +1,5 @@
-# mk/stress.mk - the stress and fault suite (issue 4), tests/stress/.
+# mk/stress.mk - the stress and fault suite, tests/stress/, on the
+# test-support library (tests/support/).
 #
 #   make stress         every scenario at full size (1,000 clients...)
 #   make stress-short   the same scenarios in about 30 s (part of make check)
@@ -12,13 +13,16 @@ STRESS_SEED ?= 1
 STRESS_ARGS ?=
 STRESS_SRCS := $(wildcard tests/stress/*.c)
 STRESS_MAIN_SRCS := $(filter-out tests/stress/vg_session.c,$(STRESS_SRCS))
-STRESS_DEPS := $(STRESS_SRCS) $(wildcard tests/stress/*.h)
+STRESS_DEPS := $(STRESS_SRCS) $(wildcard tests/stress/*.h) $(SUPPORT_LIB) \
+	       $(SUPPORT_HEADERS)
+STRESS_INC  := -Itests/stress -Itests/support
 
 .PHONY: stress stress-short valgrind-check
 
 $(BUILD)/tests/stress/stress: $(STRESS_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/stress -o $@ $(STRESS_MAIN_SRCS) -pthread
+	$(CC) $(ALL_CFLAGS) $(STRESS_INC) -o $@ $(STRESS_MAIN_SRCS) \
+		$(SUPPORT_LIB) -pthread
 
 stress: $(BUILD)/echoserv $(BUILD)/tests/stress/stress
 	$(BUILD)/tests/stress/stress --long --seed $(STRESS_SEED) \
@@ -30,11 +34,11 @@ stress-short: $(BUILD)/echoserv $(BUILD)/tests/stress/stress
 
 
 # One representative session under valgrind (see tests/stress/vg_session.c).
-VG_SRCS := tests/stress/vg_session.c tests/stress/sutil.c
-
-$(BUILD)/tests/stress/vg_session: $(VG_SRCS) tests/stress/sutil.h
+$(BUILD)/tests/stress/vg_session: tests/stress/vg_session.c tests/stress/stress.h \
+		$(SUPPORT_LIB) $(SUPPORT_HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/stress -o $@ $(VG_SRCS)
+	$(CC) $(ALL_CFLAGS) $(STRESS_INC) -o $@ tests/stress/vg_session.c \
+		$(SUPPORT_LIB)
 
 valgrind-check: deps $(BUILD)/echoserv $(BUILD)/tests/stress/vg_session
 	@mkdir -p $(BUILD)/stress

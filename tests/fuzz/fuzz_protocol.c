@@ -128,8 +128,9 @@ static void feed(struct run *r)
 	memcpy(space, r->in + r->fed, k);
 	r->fed += k;
 	session_on_input(&r->s, k);
-	/* SPEC 3.3 and 3.5: the end is seen in the read that brings it, not
-	 * later ("as soon as the server holds max_line bytes"). */
+	/* docs/protocol.md §3.3 and §3.5: the end is seen in the read that
+	 * brings it, not later ("as soon as the server holds max_line
+	 * bytes"). */
 	if (r->fed >= r->end_at && r->s.state == READING)
 		fail(r, "still reading after quit or an over-long line");
 }

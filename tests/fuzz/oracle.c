@@ -1,5 +1,6 @@
 /*
- * oracle.c - the expected reply to a byte stream, straight from SPEC 3.
+ * oracle.c - the expected reply to a byte stream, straight from
+ * docs/protocol.md §3.
  *
  * Deliberately naive: one pass over the whole input, one line at a time,
  * no buffers, no state machine.  Its only job is to be obviously right.
@@ -9,7 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* SPEC 3.3: the content before the LF is exactly "quit" or "quit\r". */
+/* docs/protocol.md §3.3: the content before the LF is exactly "quit" or
+ * "quit\r". */
 static bool content_is_quit(const unsigned char *line, size_t content_len)
 {
 	if (content_len == 4)
@@ -29,7 +31,7 @@ static void put(unsigned char *out, size_t out_cap, struct oracle_result *res,
 	res->out_len += n;
 }
 
-/* SPEC 3.5: the error message after the replies already owed. */
+/* docs/protocol.md §3.5: the error message after the replies already owed. */
 static void put_too_long(unsigned char *out, size_t out_cap,
 			 struct oracle_result *res, size_t max_line)
 {
@@ -80,7 +82,7 @@ void oracle_expect(const unsigned char *in, size_t n, size_t max_line, bool eof,
 	res->consumed = n;
 	if (!eof)
 		return;
-	if (start < n) { /* SPEC 3.6: echoed as it is */
+	if (start < n) { /* docs/protocol.md §3.6: echoed as it is */
 		put(out, out_cap, res, in + start, n - start);
 		res->echo_len += n - start;
 		res->echo_lines++;

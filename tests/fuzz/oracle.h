@@ -1,6 +1,6 @@
 /*
- * oracle.h - what SPEC section 3 says a session must send back, computed
- * directly from the rules, written without looking at protocol.c.
+ * oracle.h - what docs/protocol.md section 3 says a session must send back,
+ * computed directly from the rules, written without looking at protocol.c.
  *
  * The oracle sees the whole input at once (no reads, no buffers): it walks
  * the lines of the stream and applies rules 3.1-3.6.  The fuzzer compares
@@ -34,7 +34,7 @@ struct oracle_result {
  * max_line, written to out (out_cap must be at least n + 64).  eof: the
  * client half-closed after the last byte.  partial_kept: when false, an
  * unterminated final line is simply not echoed (graceful shutdown drops it,
- * SPEC 4); when eof is true it is echoed (SPEC 3.6).
+ * docs/protocol.md §4); when eof is true it is echoed (§3.6).
  */
 void oracle_expect(const unsigned char *in, size_t n, size_t max_line, bool eof,
 		   unsigned char *out, size_t out_cap,

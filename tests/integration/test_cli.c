@@ -1,7 +1,8 @@
 /*
- * test_cli.c - SPEC section 2, the command line: every kind of bad usage
- * exits 2 with a message and a usage line, start-up failures exit 1, help
- * and version exit 0, and the options that are accepted take effect.
+ * test_cli.c - docs/protocol.md section 2, the command line: every kind of
+ * bad usage exits 2 with a message and a usage line, start-up failures exit
+ * 1, help and version exit 0, and the options that are accepted take
+ * effect.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -5,17 +5,13 @@
  * every slot (--max-per-addr); a log reader that stalls does not stop
  * service; the bind forms "[::1]" and a name with several addresses.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -41,32 +37,6 @@ static int connect_or_fail(const char *host, int port)
 	if (fd < 0)
 		harness_fail("connect to %s: %s", host, strerror(errno));
 	return fd;
-}
-
-/* Run the server under tests/integration/wrappers/NAME: ECHOSERV_BIN
- * becomes the wrapper, which runs the real binary from WRAP_PROGRAM. */
-static void use_wrapper(const char *name)
-{
-	static char real[HARNESS_PATH_MAX], wrapper[HARNESS_PATH_MAX];
-	const char *bin = getenv("ECHOSERV_BIN");
-
-	if (real[0] == '\0')
-		snprintf(real, sizeof(real), "%s",
-			 bin != NULL && *bin != '\0' ? bin : "build/echoserv");
-	snprintf(wrapper, sizeof(wrapper), "tests/integration/wrappers/%s",
-		 name);
-	setenv("WRAP_PROGRAM", real, 1);
-	setenv("ECHOSERV_BIN", wrapper, 1);
-}
-
-/* Back to the real binary (teardown of the tests that wrap it). */
-static int unwrap(void **state)
-{
-	const char *real = getenv("WRAP_PROGRAM");
-
-	if (real != NULL)
-		setenv("ECHOSERV_BIN", real, 1);
-	return harness_teardown(state);
 }
 
 /* ============================== line timeout ============================== */
@@ -204,19 +174,12 @@ static void line_deadline_is_the_select_timeout(void **state)
 
 /* ============================== per address ============================== */
 
-/* A TCP connection to 127.0.0.1:port from the local address from. */
+/* A connection to 127.0.0.1:port from the local address from. */
 static int connect_from(const char *from, int port)
 {
-	struct sockaddr_in local = {.sin_family = AF_INET}, remote = local;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
+	int fd = client_connect_opts("127.0.0.1", port,
+				     &(struct connect_opts){.source = from});
 	if (fd < 0)
-		harness_fail("socket: %s", strerror(errno));
-	inet_pton(AF_INET, from, &local.sin_addr);
-	inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
-	remote.sin_port = htons((unsigned short)port);
-	if (bind(fd, (struct sockaddr *)&local, sizeof(local)) != 0 ||
-	    connect(fd, (struct sockaddr *)&remote, sizeof(remote)) != 0)
 		harness_fail("connect from %s: %s", from, strerror(errno));
 	return fd;
 }
@@ -236,21 +199,21 @@ static void max_per_addr_turns_away_the_next_from_that_address(void **state)
 	int c = connect_from("127.0.0.1", port);
 	check_recv(c, "error: too many connections\r\n", io_timeout());
 	check_eof(c, io_timeout());
-	close(c);
+	client_close(c);
 	assert_true(log_wait(&server, "turned away: too many connections",
 			     io_timeout()));
 
 	int other = connect_from("127.0.0.2", port);
 	check_echo(other, "from another address\n");
 
-	close(a); /* its place is free once the server has closed it */
+	client_close(a); /* its place is free once the server closed it */
 	assert_true(log_wait(&server, "closed (fd", io_timeout()));
 	int d = connect_from("127.0.0.1", port);
 	check_echo(d, "d\n");
 	check_echo(b, "b again\n");
-	close(b);
-	close(d);
-	close(other);
+	client_close(b);
+	client_close(d);
+	client_close(other);
 	assert_int_equal(log_count(&server, "too many connections"), 1);
 }
 
@@ -279,48 +242,20 @@ static bool read_until(int fd, char *buf, size_t cap, size_t *len,
 	return false;
 }
 
-/* Total N of the "N log lines dropped" lines in text. */
-static long dropped_total(const char *text)
-{
-	long total = 0;
-
-	for (const char *p = strstr(text, " log line"); p != NULL;
-	     p = strstr(p + 1, " log line")) {
-		const char *start = p;
-		while (start > text && start[-1] >= '0' && start[-1] <= '9')
-			start--;
-		total += strtol(start, NULL, 10);
-	}
-	return total;
-}
-
 #define STALL_CLIENTS 3000
 
-/* stderr is a FIFO the test holds open and does not read: the server must
+/* stderr is a pipe the test holds open and does not read: the server must
  * serve thousands of clients anyway, drop the log lines that do not fit,
  * and say how many once the reader catches up. */
 static void stalled_log_reader_does_not_stop_service(void **state)
 {
 	(void)state;
 	static char text[1 << 20];
-	char fifo[HARNESS_PATH_MAX];
 	static const char *const args[] = {"-b", "127.0.0.1", "0", NULL};
+	const struct proc_opts piped = {.stderr_pipe = true};
 	size_t len = 0;
 
-	snprintf(fifo, sizeof(fifo), "/tmp/echoserv-it-fifo-%ld",
-		 (long)getpid());
-	unlink(fifo);
-	assert_int_equal(mkfifo(fifo, 0600), 0);
-	int rd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	assert_true(rd >= 0);
-	setenv("WRAP_STDERR", fifo, 1);
-	use_wrapper("stderr-to.sh");
-	assert_int_equal(proc_spawn(&server, NULL, args), 0);
-	if (!read_until(rd, text, sizeof(text), &len, "listening on ",
-			5 * harness_scale()))
-		harness_fail("no listening line on the FIFO: %s", text);
-	int port = atoi(strrchr(strstr(text, "listening on "), ':') + 1);
-
+	int port = check_server_start(&server, &piped, args);
 	/* From here on nobody reads: 64 KiB of pipe fill after ~500. */
 	for (int i = 0; i < STALL_CLIENTS; i++) {
 		char line[32];
@@ -331,6 +266,7 @@ static void stalled_log_reader_does_not_stop_service(void **state)
 		client_close(fd);
 	}
 	/* The reader catches up: everything buffered, then the count. */
+	int rd = server.err_pipe;
 	if (!read_until(rd, text, sizeof(text), &len, "log lines dropped",
 			5 * harness_scale()))
 		harness_fail("no 'log lines dropped' after the stall");
@@ -338,8 +274,6 @@ static void stalled_log_reader_does_not_stop_service(void **state)
 	read_until(rd, text, sizeof(text), &len, "shutdown: served",
 		   5 * harness_scale());
 	assert_int_equal(proc_wait(&server, 5 * harness_scale()), 0);
-	close(rd);
-	unlink(fifo);
 
 	int seen = 0;
 	for (const char *p = strstr(text, "connected (fd"); p != NULL;
@@ -348,7 +282,7 @@ static void stalled_log_reader_does_not_stop_service(void **state)
 	for (const char *p = strstr(text, "closed (fd"); p != NULL;
 	     p = strstr(p + 1, "closed (fd"))
 		seen++;
-	long dropped = dropped_total(text);
+	long dropped = log_dropped_total(text, NULL);
 	/* Every per-client line was either written or counted. */
 	assert_true(dropped > 0);
 	assert_int_equal(seen + dropped, 2 * STALL_CLIENTS);
@@ -389,8 +323,8 @@ static void bind_name_listens_on_every_address(void **state)
 		v6 ? "::1 several.test\n" : "");
 	fclose(f);
 	setenv("WRAP_HOSTS", hosts, 1);
-	use_wrapper("with-hosts.sh");
-	assert_int_equal(proc_spawn(&server, NULL, args), 0);
+	const struct proc_opts wrapped = {.wrapper = "with-hosts.sh"};
+	assert_int_equal(proc_spawn(&server, &wrapped, args), 0);
 	int n = v6 ? 3 : 2;
 	bool up =
 	    log_wait_count(&server, "listening on", n, 5 * harness_scale());
@@ -425,7 +359,6 @@ static void bind_name_listens_on_every_address(void **state)
 }
 
 #define T(f) cmocka_unit_test_teardown(f, harness_teardown)
-#define W(f) cmocka_unit_test_teardown(f, unwrap)
 
 int main(void)
 {
@@ -436,9 +369,9 @@ int main(void)
 	    T(line_timeout_zero_never_cuts),
 	    T(line_deadline_is_the_select_timeout),
 	    T(max_per_addr_turns_away_the_next_from_that_address),
-	    W(stalled_log_reader_does_not_stop_service),
+	    T(stalled_log_reader_does_not_stop_service),
 	    T(bind_accepts_a_bracketed_ipv6_literal),
-	    W(bind_name_listens_on_every_address),
+	    T(bind_name_listens_on_every_address),
 	};
 
 	harness_init();

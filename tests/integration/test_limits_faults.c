@@ -1,8 +1,8 @@
 /*
- * test_limits_faults.c - SPEC section 4: a client that does not read, a
- * client that resets, a flooding client, idle clients, capacity, descriptor
- * exhaustion and graceful shutdown.  One test per bullet (or per case of a
- * bullet), each against a fresh server.
+ * test_limits_faults.c - docs/protocol.md section 4: a client that does not
+ * read, a client that resets, a flooding client, idle clients, capacity,
+ * descriptor exhaustion and graceful shutdown.  One test per bullet (or per
+ * case of a bullet), each against a fresh server.
  */
 #include <errno.h>
 #include <poll.h>
@@ -415,12 +415,6 @@ static void capacity_client_beyond_max_clients_gets_server_full(void **state)
 	check_echo(d, "d\n");
 }
 
-/*
- * With descriptors to spare (RLIMIT_NOFILE 4096) and the default
- * --max-clients, more clients than select() can watch: those beyond the
- * capacity are turned away with "server full", never put in an fd_set (the
- * ASan build would catch the overflow), and the rest are served.
- */
 /* A client that has said quit stops counting against -c at once, even
  * while the server waits for it to close its socket (lingering close). */
 static void capacity_finished_client_frees_its_slot_at_once(void **state)
@@ -441,6 +435,12 @@ static void capacity_finished_client_frees_its_slot_at_once(void **state)
 	check_eof(c, io_timeout());
 }
 
+/*
+ * With descriptors to spare (RLIMIT_NOFILE 4096) and the default
+ * --max-clients, more clients than select() can watch: those beyond the
+ * capacity are turned away with "server full", never put in an fd_set (the
+ * ASan build would catch the overflow), and the rest are served.
+ */
 static void capacity_beyond_fd_setsize_turns_clients_away(void **state)
 {
 	(void)state;
@@ -596,7 +596,7 @@ static void emfile_extra_clients_are_shed_without_busy_loop(void **state)
 
 static double exit_limit(void)
 {
-	/* SPEC: within 3 s of the signal in all cases. */
+	/* docs/protocol.md §4: within 3 s of the signal in all cases. */
 	return harness_sanitized() ? 4.0 : 3.0;
 }
 

@@ -1,6 +1,7 @@
 /*
- * test_logging.c - SPEC section 5: the default log (connect and close lines
- * with peer, fd, reason and counts), -q, and the -T classroom trace.
+ * test_logging.c - docs/protocol.md section 5: the default log (connect and
+ * close lines with peer, fd, reason and counts), -q, and the -T classroom
+ * trace.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -585,6 +586,45 @@ static void trace_idle_server_sleeps_until_the_nearest_deadline(void **state)
 			     line);
 }
 
+/* docs/protocol.md 3.4: many complete lines in one read are echoed with
+ * one write, as the trace shows (so this rule is tested here, on echoserv
+ * alone, not in test_protocol_rules.c). */
+static void rule4_pipelined_lines_are_answered_with_one_write(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"-T", "0", NULL};
+	int fd = start_and_connect(args);
+	char lines[1001], want[80], line[256];
+
+	/* The server's fd for this client, from its accept trace. */
+	if (!log_wait(&server, "connected (fd ", io_timeout()))
+		harness_fail("no connect line");
+	char *log = proc_log(&server);
+	assert_true(find_line(log, "connected (fd ", NULL, line, sizeof(line)));
+	free(log);
+	int sfd = atoi(strstr(line, "(fd ") + 4);
+
+	for (int i = 0; i < 100; i++)
+		snprintf(lines + i * 10, 11, "line %04d\n", i);
+	if (client_send_all(fd, lines, 1000, io_timeout()) != 0)
+		harness_fail("send: %s", strerror(errno));
+	check_recv_bytes(fd, lines, 1000, io_timeout());
+
+	snprintf(want, sizeof(want), "fd %d: READING -> WRITING (100 lines)",
+		 sfd);
+	if (!log_wait(&server, want, io_timeout()))
+		harness_fail("no trace line \"%s\"", want);
+	snprintf(want, sizeof(want), "fd %d: wrote 1000 of 1000 bytes", sfd);
+	if (!log_wait(&server, want, io_timeout()))
+		harness_fail("no trace line \"%s\"", want);
+
+	char needle[32];
+	snprintf(needle, sizeof(needle), "fd %d: wrote ", sfd);
+	assert_int_equal(log_count(&server, needle), 1);
+	snprintf(needle, sizeof(needle), "fd %d: read ", sfd);
+	assert_int_equal(log_count(&server, needle), 1);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, harness_teardown)
 
 int main(void)
@@ -604,6 +644,7 @@ int main(void)
 	    T(trace_marks_partial_writes_and_shows_the_write_set),
 	    T(trace_is_shown_even_with_quiet),
 	    T(no_trace_without_T),
+	    T(rule4_pipelined_lines_are_answered_with_one_write),
 	};
 
 	harness_init();

@@ -3,9 +3,7 @@
  * section 7): RFC 862 raw echo, systemd socket activation with systemd's
  * own systemd-socket-activate, dropping root with --user, timestamps.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,40 +161,15 @@ static void raw_is_named_in_the_logs_and_the_trace(void **state)
 /* ============================== socket activation
  * ============================== */
 
-/* A port free on 127.0.0.1 a moment ago (systemd-socket-activate wants a
- * number; it cannot report an ephemeral one). */
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-		harness_fail("cannot find a free port: %s", strerror(errno));
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 /* Start the server under systemd-socket-activate on 127.0.0.1:port. */
 static void start_activated(int port, const char *const *args)
 {
-	static char real[HARNESS_PATH_MAX];
+	const struct proc_opts activated = {.wrapper = "socket-activate.sh"};
 	char listen[64];
-	const char *bin = getenv("ECHOSERV_BIN");
 
-	if (real[0] == '\0')
-		snprintf(real, sizeof(real), "%s",
-			 bin != NULL && *bin != '\0' ? bin : "build/echoserv");
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-	setenv("WRAP_PROGRAM", real, 1);
 	setenv("WRAP_LISTEN", listen, 1);
-	setenv("ECHOSERV_BIN", "tests/integration/wrappers/socket-activate.sh",
-	       1);
-	int rc = proc_spawn(&server, NULL, args);
-	setenv("ECHOSERV_BIN", real, 1);
-	assert_int_equal(rc, 0);
+	assert_int_equal(proc_spawn(&server, &activated, args), 0);
 	if (!log_wait(&server, "Listening on", 5 * harness_scale()))
 		harness_fail("systemd-socket-activate did not listen");
 }
@@ -207,7 +180,7 @@ static void activation_serves_the_inherited_socket(void **state)
 {
 	(void)state;
 	static const char *const args[] = {NULL};
-	int port = free_port();
+	int port = free_loopback_port();
 	char want[64];
 
 	start_activated(port, args);
@@ -230,7 +203,7 @@ static void activation_refuses_a_port_as_well(void **state)
 {
 	(void)state;
 	static const char *const args[] = {"7777", NULL};
-	int port = free_port();
+	int port = free_loopback_port();
 
 	start_activated(port, args);
 	int fd = client_connect("127.0.0.1", port);
@@ -330,19 +303,11 @@ static void user_drop_failure_is_fatal(void **state)
 {
 	(void)state;
 	static const char *const args[] = {"--user", "root", "0", NULL};
-	const char *bin = getenv("ECHOSERV_BIN");
-	char real[HARNESS_PATH_MAX];
+	const struct proc_opts as_nobody = {
+	    .wrapper = geteuid() == 0 ? "as-nobody.sh" : NULL};
 
-	snprintf(real, sizeof(real), "%s",
-		 bin != NULL && *bin != '\0' ? bin : "build/echoserv");
-	if (geteuid() == 0) {
-		setenv("WRAP_PROGRAM", real, 1);
-		setenv("ECHOSERV_BIN",
-		       "tests/integration/wrappers/as-nobody.sh", 1);
-	}
-	int rc = proc_run(&server, NULL, args, 5 * harness_scale());
-	setenv("ECHOSERV_BIN", real, 1);
-	assert_int_equal(rc, 1);
+	assert_int_equal(
+	    proc_run(&server, &as_nobody, args, 5 * harness_scale()), 1);
 	assert_true(log_wait(&server, "cannot drop supplementary groups", 0.1));
 	assert_int_equal(log_count(&server, "listening on"), 0);
 }

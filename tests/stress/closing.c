@@ -1,6 +1,7 @@
 /*
- * closing.c - SPEC 3.8, "closing never destroys replies", when the client
- * is slow to read and keeps sending after the conversation has ended.
+ * closing.c - "closing never destroys replies" (docs/protocol.md §3.8)
+ * when the client is slow to read and keeps sending after the
+ * conversation has ended.
  *
  * Each case uses a client with a small receive buffer (16 KB) that
  * pipelines 200 lines of 1000 bytes, then megabytes of further input,
@@ -8,12 +9,12 @@
  * its socket's send queue; it stops reading; megabytes wait unread.  Then
  * the conversation ends:
  *
- *   quit       a "quit" line follows the 200 lines (SPEC 3.3: the replies
+ *   quit       a "quit" line follows the 200 lines (§3.3: the replies
  *              before it are delivered, bytes after it are discarded)
- *   too-long   a 2 MB line without LF follows (SPEC 3.5: the replies, then
+ *   too-long   a 2 MB line without LF follows (§3.5: the replies, then
  *              "error: line too long ...", then close)
- *   shutdown   SIGTERM while the replies are owed (SPEC 4: replies
- *              already queued are delivered, within the 2 s drain, and the
+ *   shutdown   SIGTERM while the replies are owed (§4: replies already
+ *              queued are delivered, within the 2 s drain, and the
  *              server exits 0 within 3 s)
  *
  * Then the client reads everything.  It must receive every reply the
@@ -84,24 +85,24 @@ static char *build_input(enum close_case cc, size_t *len)
 
 /* A client with a small receive buffer (set before connect, so the
  * window is small from the start).  -1 on failure. */
-static int small_window_client(unsigned port)
+static int small_window_client(int port)
 {
-	struct sockaddr_in sin;
-	int rcv = RCVBUF;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct connect_opts co = {.rcvbuf = RCVBUF};
 
+	return tcp_connect(LOOPBACK, port, &co);
+}
+
+/* Start the server of one case (its log logdir/logname.log) and connect
+ * the small-window client to it.  The client's fd, or -1 with nothing
+ * left running. */
+static int start_case(const struct stress_opts *o, const char *logname,
+		      struct proc *sp)
+{
+	if (start_echoserv(o, sp, logname, 0, NULL) != 0)
+		return -1;
+	int fd = small_window_client(sp->port);
 	if (fd < 0)
-		return -1;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)) != 0 ||
-	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
-	    set_nonblocking(fd) != 0) {
-		close(fd);
-		return -1;
-	}
+		proc_stop(sp);
 	return fd;
 }
 
@@ -152,40 +153,36 @@ static bool run_case(const struct stress_opts *o, enum close_case cc)
 {
 	static const char *const names[] = {"quit", "too-long", "shutdown"};
 	const char *tag = "closing";
-	struct server_proc sp;
+	struct proc sp;
 	char logname[32];
 	size_t len, sent, want_echo = (size_t)LINES * LINE_LEN;
 	char *input = build_input(cc, &len);
 	static char reply[16 * 1024 * 1024];
-	bool eof = false;
-	int err = 0;
 
 	snprintf(logname, sizeof(logname), "closing-%s", names[cc]);
-	if (input == NULL || start_echoserv(o, &sp, logname, 0, NULL) != 0) {
-		free(input);
-		printf("%s: %s: cannot start\n", tag, names[cc]);
-		return false;
-	}
-	int fd = small_window_client(sp.port);
+	int fd = input != NULL ? start_case(o, logname, &sp) : -1;
 	if (fd < 0) {
 		free(input);
-		server_stop(&sp);
+		printf("%s: %s: cannot start\n", tag, names[cc]);
 		return false;
 	}
 	sent = send_for(fd, input, len,
 			cc == CASE_SHUTDOWN ? SEND_MS / 2 : SEND_MS);
 	int64_t signalled = now_ns();
 	if (cc == CASE_SHUTDOWN) {
-		server_signal(&sp, SIGTERM);
+		proc_signal(&sp, SIGTERM);
 		sleep_ms(SEND_MS / 2);
 	}
-	size_t got = read_until_eof(fd, reply, sizeof(reply), 3000, &eof, &err);
+	struct recv_result rr =
+	    client_recv_all(fd, reply, sizeof(reply), 6.0 * harness_scale());
+	size_t got = rr.len;
+	bool eof = rr.end == RECV_EOF;
+	int err = rr.err;
 	close(fd);
 	bool exit_ok = true;
 	if (cc == CASE_SHUTDOWN) {
 		int left = 3000 - (int)((now_ns() - signalled) / 1000000);
-		exit_ok = server_wait(&sp, left > 0 ? left : 0) &&
-			  WIFEXITED(sp.status) && WEXITSTATUS(sp.status) == 0;
+		exit_ok = proc_wait(&sp, left > 0 ? left / 1000.0 : 0) == 0;
 		if (!exit_ok)
 			printf(
 			    "%s: shutdown: no exit 0 within 3 s of SIGTERM\n",
@@ -193,8 +190,8 @@ static bool run_case(const struct stress_opts *o, enum close_case cc)
 	} else {
 		sleep_ms(100); /* let the close line reach the log */
 	}
-	long long logged = logged_bytes(sp.log_path);
-	server_stop(&sp);
+	long long logged = logged_bytes(sp.err_path);
+	proc_stop(&sp);
 
 	/* What must have arrived: the lines (all of them unless the
 	 * shutdown cut the conversation short), then the error, if any. */
@@ -219,32 +216,26 @@ static bool run_case(const struct stress_opts *o, enum close_case cc)
 /*
  * SIGTERM while a client floods the server with input and never reads nor
  * closes: the drain (and any polite close) is bounded, so the server must
- * still exit 0 within 3 s of the signal (SPEC 4).
+ * still exit 0 within 3 s of the signal (docs/protocol.md §4).
  */
 static bool shutdown_flood_case(const struct stress_opts *o)
 {
 	const char *tag = "closing";
-	struct server_proc sp;
+	struct proc sp;
 	size_t len, sent = 0;
 	char *input = build_input(CASE_SHUTDOWN, &len); /* lines, no quit */
 	int64_t signalled = 0, exited = 0;
 
-	if (input == NULL ||
-	    start_echoserv(o, &sp, "closing-flood", 0, NULL) != 0) {
-		free(input);
-		return false;
-	}
-	int fd = small_window_client(sp.port);
+	int fd = input != NULL ? start_case(o, "closing-flood", &sp) : -1;
 	if (fd < 0) {
 		free(input);
-		server_stop(&sp);
 		return false;
 	}
 	/* Flood for 500 ms, signal, flood on for up to 4 s more. */
 	int64_t start = now_ns();
 	while (now_ns() - start < INT64_C(4500000000) && exited == 0) {
 		if (signalled == 0 && now_ns() - start >= 500000000) {
-			server_signal(&sp, SIGTERM);
+			proc_signal(&sp, SIGTERM);
 			signalled = now_ns();
 		}
 		ssize_t n = write(fd, input + sent % (len / 2), len / 2);
@@ -252,21 +243,18 @@ static bool shutdown_flood_case(const struct stress_opts *o)
 			sent += (size_t)n;
 		else
 			sleep_ms(1);
-		if (signalled != 0 && server_wait(&sp, 0))
+		if (signalled != 0 && proc_wait(&sp, 0) >= 0)
 			exited = now_ns();
 	}
 	close(fd);
-	if (exited == 0 && server_wait(&sp, 1000))
+	if (exited == 0 && proc_wait(&sp, 1.0) >= 0)
 		exited = now_ns();
 	double secs = exited ? (double)(exited - signalled) / 1e9 : -1.0;
-	bool ok = exited != 0 && secs < 3.0 && WIFEXITED(sp.status) &&
-		  WEXITSTATUS(sp.status) == 0;
+	bool ok = exited != 0 && secs < 3.0 && sp.status == 0;
 	printf("%s: flood    sent %zu bytes, never reading nor closing; server "
 	       "exit status %d %.2f s after SIGTERM\n",
-	       tag, sent,
-	       exited && WIFEXITED(sp.status) ? WEXITSTATUS(sp.status) : -1,
-	       secs);
-	server_stop(&sp);
+	       tag, sent, exited ? sp.status : -1, secs);
+	proc_stop(&sp);
 	free(input);
 	return ok;
 }
@@ -282,20 +270,20 @@ static bool slot_freed_case(const struct stress_opts *o)
 {
 	const char *tag = "closing";
 	const char *const args[] = {"--max-clients", "1", NULL};
-	struct server_proc sp;
-	char buf[64];
-	bool eof = false;
-	int err = 0;
+	struct proc sp;
+	char buf[64] = "";
 
 	if (start_echoserv(o, &sp, "closing-slot", 0, args) != 0)
 		return false;
-	int a = connect_loopback(sp.port);
-	bool ok = a >= 0 && write_all(a, "hi\nquit\n", 8) == 0;
-	size_t got =
-	    ok ? read_until_eof(a, buf, sizeof(buf), 3000, &eof, &err) : 0;
-	ok = ok && eof && got == 3 && memcmp(buf, "hi\n", 3) == 0;
-	int b = connect_loopback(sp.port);
-	bool served = b >= 0 && echo_once(b, "next\n", 3000) == 0;
+	int a = tcp_connect(LOOPBACK, sp.port, NULL);
+	bool ok = a >= 0 && client_send_str(a, "hi\nquit\n", 3.0) == 0;
+	struct recv_result r = {0, RECV_ERROR, 0};
+	if (ok)
+		r = client_recv_all(a, buf, sizeof(buf), 3.0);
+	ok = ok && r.end == RECV_EOF && r.len == 3 &&
+	     memcmp(buf, "hi\n", 3) == 0;
+	int b = tcp_connect(LOOPBACK, sp.port, NULL);
+	bool served = b >= 0 && client_echo(b, "next\n", 3.0);
 	printf("%s: slot     --max-clients 1: the first client quit and got "
 	       "EOF%s; the next client, while the first still holds its "
 	       "socket, %s\n",
@@ -305,7 +293,7 @@ static bool slot_freed_case(const struct stress_opts *o)
 		close(a);
 	if (b >= 0)
 		close(b);
-	server_stop(&sp);
+	proc_stop(&sp);
 	return ok && served;
 }
 

@@ -2,8 +2,8 @@
  * exhaustion.c - descriptor exhaustion: the server runs under a low
  * RLIMIT_NOFILE (64) and a connect storm far above it arrives.
  *
- * SPEC 4: no busy loop, no exit; the pending client is shed and service
- * goes on.  While the storm lasts, a few resident clients keep doing
+ * docs/protocol.md §4: no busy loop, no exit; the pending client is shed and
+ * service goes on.  While the storm lasts, a few resident clients keep doing
  * lockstep echoes (every one must succeed).  Then the storm holds its
  * connections open but stops connecting, and the server's CPU time over
  * that quiet spell must be near zero: a spinning accept loop would show
@@ -54,13 +54,12 @@ static void *storm_main(void *arg)
 	for (size_t i = 0; i < STORM_HOLD; i++)
 		s->ring[i] = -1;
 	while (!atomic_load(&s->stop_connecting)) {
-		int fd = connect_loopback(s->port);
+		int fd = tcp_connect(LOOPBACK, s->port, NULL);
 		if (fd < 0) {
 			s->failures++;
 			sleep_ms(1);
 			continue;
 		}
-		(void)set_nonblocking(fd);
 		s->connects++;
 		if (s->ring[s->next] >= 0)
 			storm_close(s, s->ring[s->next]);
@@ -84,7 +83,8 @@ static int residents_echo(const int *fds, uint32_t *lat, size_t *nlat,
 
 	for (int i = 0; i < RESIDENTS; i++) {
 		int64_t t0 = now_ns();
-		if (fds[i] < 0 || echo_once(fds[i], "resident line\n", 5000)) {
+		if (fds[i] < 0 ||
+		    !client_echo(fds[i], "resident line\n", 5.0)) {
 			failed++;
 			continue;
 		}
@@ -107,7 +107,7 @@ int scenario_exhaustion(const struct stress_opts *o)
 	static struct storm s;
 	static uint32_t lat[200000];
 	size_t nlat = 0;
-	struct server_proc sp;
+	struct proc sp;
 	pthread_t th;
 	int fds[RESIDENTS];
 	int failed = 0;
@@ -125,13 +125,13 @@ int scenario_exhaustion(const struct stress_opts *o)
 	       storm_ms / 1000.0, STORM_HOLD);
 	fflush(stdout);
 	for (int i = 0; i < RESIDENTS; i++)
-		fds[i] = connect_loopback(sp.port);
+		fds[i] = tcp_connect(LOOPBACK, sp.port, NULL);
 	failed += residents_echo(fds, lat, &nlat, 200000);
 
 	s.port = sp.port;
 	int64_t t0 = now_ns(), cpu0 = proc_cpu_ns(sp.pid);
 	if (pthread_create(&th, NULL, storm_main, &s) != 0) {
-		server_stop(&sp);
+		proc_stop(&sp);
 		return verdict(tag, false, "cannot start the storm thread");
 	}
 	while (now_ns() - t0 < (int64_t)storm_ms * 1000000)
@@ -158,7 +158,7 @@ int scenario_exhaustion(const struct stress_opts *o)
 	       (double)s.connects / ((double)(t1 - t0) / 1e9),
 	       (unsigned long long)s.failures,
 	       (unsigned long long)s.turned_away,
-	       count_log_lines(sp.log_path, "shedding client"));
+	       file_count_lines(sp.err_path, "shedding client"));
 	printf("%s: server descriptors at the storm's end %d (limit %d); "
 	       "server CPU %.1f%% of a core during the storm, %.1f%% during "
 	       "the 2 s quiet spell at the limit\n",

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "stress.h"
-#include "vclient.h"
+#include "verified_load.h"
 
 #define IDLE_TIMEOUT "3"
 #define MAX_LINE     "2048"
@@ -85,17 +85,24 @@ static size_t push_lines(int fd, size_t limit, bool *dead)
 	return sent;
 }
 
-/* Connect nonblocking, or -1; counts the attempt. */
+/* Connect (tcp_connect's sockets are nonblocking), or -1; counts the
+ * connections made. */
 static int actor_connect(struct actor_ctx *a)
 {
-	int fd = connect_loopback(a->port);
+	int fd = tcp_connect(LOOPBACK, a->port, NULL);
 
-	if (fd >= 0 && set_nonblocking(fd) != 0) {
-		close(fd);
-		fd = -1;
-	}
 	if (fd >= 0)
 		a->connects++;
+	return fd;
+}
+
+/* actor_connect, or a 10 ms pause and -1 when the server refused. */
+static int actor_connect_or_pause(struct actor_ctx *a)
+{
+	int fd = actor_connect(a);
+
+	if (fd < 0)
+		sleep_ms(10);
 	return fd;
 }
 
@@ -128,7 +135,7 @@ static void run_nonreaders(struct actor_ctx *a)
 	}
 	for (int i = 0; i < n; i++)
 		if (fds[i] >= 0)
-			close_with_reset(fds[i]);
+			tcp_close_with_reset(fds[i]);
 }
 
 /* Pipeline a lot, read a little of the replies, then reset. */
@@ -137,11 +144,9 @@ static void run_resetters(struct actor_ctx *a)
 	char buf[4096];
 
 	while (!atomic_load(a->stop)) {
-		int fd = actor_connect(a);
-		if (fd < 0) {
-			sleep_ms(10);
+		int fd = actor_connect_or_pause(a);
+		if (fd < 0)
 			continue;
-		}
 		bool dead = false;
 		a->bytes_sent += push_lines(fd, (size_t)256 * 1024, &dead);
 		struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -150,7 +155,7 @@ static void run_resetters(struct actor_ctx *a)
 			if (r > 0 && memcmp(buf, "error: server full", 18) == 0)
 				a->refused++;
 		}
-		close_with_reset(fd);
+		tcp_close_with_reset(fd);
 		a->resets_sent++;
 		sleep_ms(5);
 	}
@@ -203,11 +208,9 @@ static void run_vanishers(struct actor_ctx *a)
 
 	rng_seed(&r, a->seed);
 	while (!atomic_load(a->stop)) {
-		int fd = actor_connect(a);
-		if (fd < 0) {
-			sleep_ms(10);
+		int fd = actor_connect_or_pause(a);
+		if (fd < 0)
 			continue;
-		}
 		bool dead = false;
 		switch (rng_below(&r, 5)) {
 		case 0: /* close at once */
@@ -223,7 +226,7 @@ static void run_vanishers(struct actor_ctx *a)
 			(void)shutdown(fd, SHUT_WR);
 			break;
 		default: /* reset at once */
-			close_with_reset(fd);
+			tcp_close_with_reset(fd);
 			a->resets_sent++;
 			fd = -1;
 			break;
@@ -360,9 +363,9 @@ int scenario_hostile(const struct stress_opts *o)
 {
 	const char *tag = "hostile";
 	static struct mix m; /* big enough to keep off the stack */
-	struct vconfig cfg = {0};
-	struct server_proc sp;
-	struct vresult res;
+	struct load_config cfg = {0};
+	struct proc sp;
+	struct load_result res;
 	char why[256] = "", cap[16];
 	size_t honest = o->long_run ? 400 : 60;
 	size_t max_clients = honest + (o->long_run ? 300 : 120);
@@ -404,11 +407,11 @@ int scenario_hostile(const struct stress_opts *o)
 	       tag, cap, IDLE_TIMEOUT, MAX_LINE, honest,
 	       (unsigned long long)cfg.lines);
 	fflush(stdout);
-	int rc = vclients_run(&cfg, &res);
+	int rc = load_run(&cfg, &res);
 	double secs = m.started ? (double)(now_ns() - m.started_at) / 1e9 : 0.0;
-	long hwm = proc_status_kb(sp.pid, "VmHWM");
+	long hwm = proc_status_number(sp.pid, "VmHWM");
 	stop_actors(&m);
-	vresult_print(tag, &res, false);
+	load_result_print(tag, &res, false);
 	print_actors(tag, &m, secs);
 	if (res.nlat > 0)
 		printf("%s: honest lockstep round trip p50 %.2f ms, p99 %.2f "
@@ -418,9 +421,9 @@ int scenario_hostile(const struct stress_opts *o)
 		       res.nlat);
 	printf("%s: server peak RSS (VmHWM) %ld kB; log: %ld idle timeouts, "
 	       "%ld turned away, %ld resets\n",
-	       tag, hwm, count_log_lines(sp.log_path, "): timeout;"),
-	       count_log_lines(sp.log_path, "turned away"),
-	       count_log_lines(sp.log_path, "): reset;"));
+	       tag, hwm, file_count_lines(sp.err_path, "): timeout;"),
+	       file_count_lines(sp.err_path, "turned away"),
+	       file_count_lines(sp.err_path, "): reset;"));
 
 	bool ok = rc == 0 && res.finished == honest && res.lost_lines == 0 &&
 		  res.mismatched == 0;
@@ -437,6 +440,6 @@ int scenario_hostile(const struct stress_opts *o)
 	sleep_ms(200); /* let the server reap the actors' connections */
 	ok = still_serving(tag, &sp) && ok;
 	ok = stop_echoserv(tag, &sp) && ok;
-	vresult_free(&res);
+	load_result_free(&res);
 	return verdict(tag, ok, why);
 }

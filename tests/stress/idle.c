@@ -1,6 +1,6 @@
 /*
- * idle.c - an idle server sleeps (SPEC 4: select()'s timeout is the nearest
- * deadline, so an idle server does not wake up needlessly).
+ * idle.c - an idle server sleeps (docs/protocol.md §4: select()'s timeout is
+ * the nearest deadline, so an idle server does not wake up needlessly).
  *
  * Many clients connect, each sends one line and gets its echo, and then
  * they all say nothing.  Over the next 2 s the server must use next to no
@@ -22,8 +22,8 @@ static size_t connect_idle(unsigned port, int *fds, size_t n)
 	size_t ok = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		fds[i] = connect_loopback(port);
-		if (fds[i] >= 0 && echo_once(fds[i], "hello\n", 3000) == 0)
+		fds[i] = tcp_connect(LOOPBACK, port, NULL);
+		if (fds[i] >= 0 && client_echo(fds[i], "hello\n", 3.0))
 			ok++;
 	}
 	return ok;
@@ -33,11 +33,11 @@ static size_t connect_idle(unsigned port, int *fds, size_t n)
 static void measure_quiet(pid_t pid, int ms, double *cpu, long *wakeups)
 {
 	int64_t t0 = now_ns(), c0 = proc_cpu_ns(pid);
-	long w0 = proc_status_kb(pid, "voluntary_ctxt_switches");
+	long w0 = proc_status_number(pid, "voluntary_ctxt_switches");
 
 	sleep_ms(ms);
 	int64_t t1 = now_ns(), c1 = proc_cpu_ns(pid);
-	long w1 = proc_status_kb(pid, "voluntary_ctxt_switches");
+	long w1 = proc_status_number(pid, "voluntary_ctxt_switches");
 	*cpu = c0 >= 0 && c1 >= 0
 		   ? 100.0 * (double)(c1 - c0) / (double)(t1 - t0)
 		   : -1.0;
@@ -50,15 +50,8 @@ static size_t count_timed_out(const int *fds, size_t n)
 	size_t count = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		char buf[64];
-		bool eof = false;
-		int err = 0;
-		size_t got = fds[i] >= 0
-				 ? read_until_eof(fds[i], buf, sizeof(buf),
-						  2000, &eof, &err)
-				 : 0;
-		if (eof && got == 21 &&
-		    memcmp(buf, "error: idle timeout\r\n", 21) == 0)
+		if (fds[i] >= 0 &&
+		    client_recv_final(fds[i], "error: idle timeout\r\n", 2.0))
 			count++;
 	}
 	return count;
@@ -69,7 +62,7 @@ int scenario_idle(const struct stress_opts *o)
 	const char *tag = "idle";
 	size_t n = o->long_run ? 1000 : 200;
 	int *fds = calloc(n, sizeof(*fds));
-	struct server_proc sp;
+	struct proc sp;
 	char why[160] = "";
 	double cpu;
 	long wakeups;

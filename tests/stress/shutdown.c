@@ -14,10 +14,11 @@
  *   received  the bytes the client got before its connection ended;
  *
  * and the rule is received == written == owed, with every received byte
- * equal to the byte sent (SPEC 4: replies already owed are delivered; SPEC
- * 3.8: closing never destroys them).  Unfinished lines are dropped, as the
- * SPEC allows.  The server must exit 0 within 3 s of the signal, and the
- * drain must not have needed its 2 s bound (every client reads).
+ * equal to the byte sent (docs/protocol.md §4: replies already owed are
+ * delivered; §3.8: closing never destroys them).  Unfinished lines are
+ * dropped, as §4 allows.  The server must exit 0 within 3 s of the
+ * signal, and the drain must not have needed its 2 s bound (every client
+ * reads).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -26,7 +27,7 @@
 #include <sys/wait.h>
 
 #include "stress.h"
-#include "vclient.h"
+#include "verified_load.h"
 
 #define MAX_LINE   "1024"
 #define MAX_LINE_N 1024
@@ -41,7 +42,7 @@ struct port_log {
 };
 
 struct sigterm_plan {
-	struct server_proc *sp;
+	struct proc *sp;
 	int64_t at_ms;  /* when to send SIGTERM, ms into the run */
 	int64_t sent;   /* monotonic ns it was sent, or 0 */
 	int64_t exited; /* monotonic ns the exit was first seen, or 0 */
@@ -52,10 +53,10 @@ static void sigterm_tick(void *arg, int64_t elapsed_ms)
 	struct sigterm_plan *p = arg;
 
 	if (p->sent == 0 && elapsed_ms >= p->at_ms) {
-		server_signal(p->sp, SIGTERM);
+		proc_signal(p->sp, SIGTERM);
 		p->sent = now_ns();
 	}
-	if (p->sent != 0 && p->exited == 0 && server_wait(p->sp, 0))
+	if (p->sent != 0 && p->exited == 0 && proc_wait(p->sp, 0) >= 0)
 		p->exited = now_ns();
 }
 
@@ -108,16 +109,16 @@ static int parse_log(const char *path, struct port_log *ports)
 }
 
 /* Check every client against the log; print the findings. */
-static bool check_clients(const char *tag, const struct vconfig *cfg,
-			  const struct vresult *res, struct port_log *ports)
+static bool check_clients(const char *tag, const struct load_config *cfg,
+			  const struct load_result *res, struct port_log *ports)
 {
 	size_t bad = 0, dropped_partial = 0, by_reason_shutdown = 0;
 	uint64_t owed_total = 0, read_total = 0;
 
 	for (size_t i = 0; i < cfg->nclients; i++) {
-		const struct vclient_result *r = &res->clients[i];
+		const struct load_client_result *r = &res->clients[i];
 		const struct port_log *pl = &ports[r->local_port];
-		uint64_t owed = vclient_owed(cfg, i, pl->read, pl->read_eof);
+		uint64_t owed = load_owed(cfg, i, pl->read, pl->read_eof);
 
 		owed_total += owed;
 		read_total += pl->read;
@@ -130,7 +131,7 @@ static bool check_clients(const char *tag, const struct vconfig *cfg,
 			printf("%s:   client %zu (%s, port %u): read by server "
 			       "%llu, owed %llu, written %llu (%s), received "
 			       "%llu%s%s\n",
-			       tag, i, vmode_name(r->mode), r->local_port,
+			       tag, i, send_mode_name(r->mode), r->local_port,
 			       (unsigned long long)pl->read,
 			       (unsigned long long)owed,
 			       (unsigned long long)pl->written,
@@ -154,9 +155,9 @@ int scenario_shutdown(const struct stress_opts *o)
 {
 	const char *tag = "shutdown";
 	static struct port_log ports[65536];
-	struct vconfig cfg = {0};
-	struct server_proc sp;
-	struct vresult res;
+	struct load_config cfg = {0};
+	struct proc sp;
+	struct load_result res;
 	struct sigterm_plan plan = {0};
 	char why[256] = "";
 	size_t want = o->long_run ? 1000 : 150;
@@ -186,17 +187,16 @@ int scenario_shutdown(const struct stress_opts *o)
 	       "-T); SIGTERM after %.1f s\n",
 	       tag, want, MAX_LINE, plan.at_ms / 1000.0);
 	fflush(stdout);
-	int rc = vclients_run(&cfg, &res);
+	int rc = load_run(&cfg, &res);
 	if (plan.sent != 0 && plan.exited == 0 &&
-	    server_wait(&sp, 3000 - (int)((now_ns() - plan.sent) / 1000000)))
+	    proc_wait(&sp, 3.0 - (double)(now_ns() - plan.sent) / 1e9) >= 0)
 		plan.exited = now_ns();
-	vresult_print(tag, &res, true);
+	load_result_print(tag, &res, true);
 
 	bool ok = rc == 0 && plan.sent != 0;
 	double secs =
 	    plan.exited ? (double)(plan.exited - plan.sent) / 1e9 : -1;
-	int status =
-	    sp.exited && WIFEXITED(sp.status) ? WEXITSTATUS(sp.status) : -1;
+	int status = sp.pid == 0 ? sp.status : -1;
 	printf("%s: server exit status %d, %.2f s after SIGTERM\n", tag, status,
 	       secs);
 	if (!(plan.exited && status == 0 && secs < 3.0)) {
@@ -206,7 +206,7 @@ int scenario_shutdown(const struct stress_opts *o)
 		ok = false;
 		snprintf(why, sizeof(why), "the drain ran into its 2 s bound");
 	}
-	if (parse_log(sp.log_path, ports) != 0 ||
+	if (parse_log(sp.err_path, ports) != 0 ||
 	    !check_clients(tag, &cfg, &res, ports)) {
 		ok = false;
 		snprintf(why, sizeof(why),
@@ -217,7 +217,7 @@ int scenario_shutdown(const struct stress_opts *o)
 		snprintf(why, sizeof(why), "%zu clients got corrupted replies",
 			 res.mismatched);
 	}
-	server_stop(&sp);
-	vresult_free(&res);
+	proc_stop(&sp);
+	load_result_free(&res);
 	return verdict(tag, ok, why);
 }

@@ -10,62 +10,32 @@
  * closed there is no listening line to read, so the port is chosen here:
  * an ephemeral port is bound, released and handed to the server.)
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "stress.h"
 
-/* A loopback port that was free a moment ago, or 0. */
-static unsigned free_port(void)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	unsigned port = 0;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (fd < 0)
-		return 0;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
-		port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
-}
-
 /* Start server on 127.0.0.1:port with every descriptor closed. */
-static pid_t start_closed(const char *server, unsigned port)
+static int start_closed(struct proc *sp, const char *server, int port)
 {
 	char port_text[16];
-	pid_t pid;
+	const char *const args[] = {"--bind", "127.0.0.1", port_text, NULL};
+	struct proc_opts opts = {.program = server, .stdio_closed = true};
 
-	snprintf(port_text, sizeof(port_text), "%u", port);
-	pid = fork();
-	if (pid != 0)
-		return pid;
-	long max = sysconf(_SC_OPEN_MAX);
-	for (long fd = 0; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
-		close((int)fd);
-	execl(server, server, "--bind", "127.0.0.1", port_text, (char *)NULL);
-	_exit(127);
+	snprintf(port_text, sizeof(port_text), "%d", port);
+	return proc_spawn(sp, &opts, args);
 }
 
 /* Connect and echo, retrying while the server starts (up to 3 s). */
-static bool echo_when_up(unsigned port)
+static bool echo_when_up(int port)
 {
 	for (int tries = 0; tries < 60; tries++) {
-		int fd = connect_loopback(port);
+		int fd = tcp_connect(LOOPBACK, port, NULL);
 		if (fd >= 0) {
-			bool ok = echo_once(fd, "are you there?\n", 3000) == 0;
+			bool ok = client_echo(fd, "are you there?\n", 3.0);
 			close(fd);
 			return ok;
 		}
@@ -77,26 +47,23 @@ static bool echo_when_up(unsigned port)
 int scenario_stdio(const struct stress_opts *o)
 {
 	const char *tag = "stdio";
-	struct server_proc sp;
-	unsigned port = free_port();
+	struct proc sp;
+	int port = free_loopback_port();
 
-	memset(&sp, 0, sizeof(sp));
-	if (port == 0)
+	if (port <= 0)
 		return verdict(tag, false, "no free port");
-	sp.pid = start_closed(o->server, port);
-	if (sp.pid < 0)
+	if (start_closed(&sp, o->server, port) != 0)
 		return verdict(tag, false, "fork failed");
 	bool served = echo_when_up(port);
-	bool alive = server_alive(&sp);
+	bool alive = proc_alive(&sp);
 	printf("%s: server started with descriptors 0, 1, 2 closed on "
-	       "127.0.0.1:%u: %s, a client %s\n",
+	       "127.0.0.1:%d: %s, a client %s\n",
 	       tag, port, alive ? "running" : "EXITED",
 	       served ? "gets its echo" : "gets NO echo");
 	if (!alive)
-		printf("%s: it exited with status %d\n", tag,
-		       WIFEXITED(sp.status) ? WEXITSTATUS(sp.status) : -1);
+		printf("%s: it exited with status %d\n", tag, sp.status);
 	bool ok = served && alive && stop_echoserv(tag, &sp);
-	server_stop(&sp);
+	proc_stop(&sp);
 	return verdict(tag, ok,
 		       ok ? ""
 			  : "with stdio closed the server does not serve "

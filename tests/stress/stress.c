@@ -1,14 +1,15 @@
 /*
- * stress.c - the stress and fault suite (issue 4), run as
+ * stress.c - the stress and fault suite, run as
  *
  *     stress [--long] [--server PATH] [--logdir DIR] [--seed N] [SCENARIO...]
  *
- * SCENARIO is volume, hostile, exhaustion, shutdown, closing, idle or
- * stdio (default: all, in that order).  Without --long each runs for a few
- * seconds (make check); with it, at full size (make stress).  Every scenario
- * starts its own server on an ephemeral loopback port, prints what it tried and
- * what it found, and ends with one "SCENARIO: PASS" or "SCENARIO: FAIL: why"
- * line. The exit status is the number of failed scenarios.
+ * SCENARIO is volume, hostile, exhaustion, shutdown, closing, idle, stdio,
+ * trickle or stalled-log (default: all, in that order).  Without --long
+ * each runs for a few seconds (make check); with it, at full size (make
+ * stress).  Every scenario starts its own server on an ephemeral loopback
+ * port, prints what it tried and what it found, and ends with one
+ * "SCENARIO: PASS" or "SCENARIO: FAIL: why" line.  The exit status is the
+ * number of failed scenarios.
  */
 #include "stress.h"
 
@@ -20,49 +21,52 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int start_echoserv(const struct stress_opts *o, struct server_proc *sp,
+int start_echoserv(const struct stress_opts *o, struct proc *sp,
 		   const char *name, long nofile, const char *const *args)
 {
 	char log_path[256];
-	char *argv[32];
+	const char *argv[HARNESS_ARGS_MAX + 1];
 	size_t n = 0;
 
 	snprintf(log_path, sizeof(log_path), "%s/%s.log", o->logdir, name);
-	argv[n++] = (char *)o->server;
-	argv[n++] = (char *)"0";
-	for (size_t i = 0; args != NULL && args[i] != NULL && n < 31; i++)
-		argv[n++] = (char *)args[i];
+	argv[n++] = "0";
+	for (size_t i = 0;
+	     args != NULL && args[i] != NULL && n < HARNESS_ARGS_MAX; i++)
+		argv[n++] = args[i];
 	argv[n] = NULL;
-	return server_start(sp, argv, log_path, nofile, 5000);
+	struct proc_opts opts = {.nofile =
+				     nofile > 0 ? (unsigned long)nofile : 0,
+				 .program = o->server,
+				 .log_path = log_path};
+	return server_start(sp, &opts, argv);
 }
 
-bool stop_echoserv(const char *tag, struct server_proc *sp)
+bool stop_echoserv(const char *tag, struct proc *sp)
 {
 	int64_t t0 = now_ns();
 
-	if (!server_alive(sp)) {
-		printf("%s: server already gone (wait status %d)\n", tag,
+	if (!proc_alive(sp)) {
+		printf("%s: server already gone (exit status %d)\n", tag,
 		       sp->status);
 		return false;
 	}
-	server_signal(sp, SIGTERM);
-	bool exited = server_wait(sp, 3000);
+	proc_signal(sp, SIGTERM);
+	int status = proc_wait(sp, 3.0);
 	double secs = (double)(now_ns() - t0) / 1e9;
-	if (!exited) {
+	if (status < 0) {
 		printf("%s: server still running 3 s after SIGTERM\n", tag);
-		server_stop(sp);
+		proc_stop(sp);
 		return false;
 	}
-	bool ok = WIFEXITED(sp->status) && WEXITSTATUS(sp->status) == 0;
-	printf("%s: SIGTERM -> exit status %d after %.2f s\n", tag,
-	       WIFEXITED(sp->status) ? WEXITSTATUS(sp->status) : -1, secs);
-	return ok;
+	printf("%s: SIGTERM -> exit status %d after %.2f s\n", tag, status,
+	       secs);
+	return status == 0;
 }
 
-bool still_serving(const char *tag, const struct server_proc *sp)
+bool still_serving(const char *tag, const struct proc *sp)
 {
-	int fd = connect_loopback(sp->port);
-	bool ok = fd >= 0 && echo_once(fd, "still there?\n", 3000) == 0;
+	int fd = tcp_connect(LOOPBACK, sp->port, NULL);
+	bool ok = fd >= 0 && client_echo(fd, "still there?\n", 3.0);
 
 	if (fd >= 0)
 		close(fd);
@@ -71,13 +75,24 @@ bool still_serving(const char *tag, const struct server_proc *sp)
 	return ok;
 }
 
+int verdict(const char *scenario, bool ok, const char *why)
+{
+	printf("%s: %s%s%s\n", scenario, ok ? "PASS" : "FAIL",
+	       why != NULL && why[0] != '\0' ? ": " : "",
+	       why != NULL ? why : "");
+	fflush(stdout);
+	return ok ? 0 : 1;
+}
+
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: stress [--long] [--server PATH] [--logdir DIR] "
-		"[--seed N] "
-		"[volume|hostile|exhaustion|shutdown|closing|idle|stdio]..."
-		"\n");
+	fprintf(
+	    stderr,
+	    "usage: stress [--long] [--server PATH] [--logdir DIR] "
+	    "[--seed N] "
+	    "[volume|hostile|exhaustion|shutdown|closing|idle|stdio|trickle|"
+	    "stalled-log]..."
+	    "\n");
 	exit(2);
 }
 
@@ -92,7 +107,9 @@ int main(int argc, char **argv)
 			 {"shutdown", scenario_shutdown},
 			 {"closing", scenario_closing},
 			 {"idle", scenario_idle},
-			 {"stdio", scenario_stdio}};
+			 {"stdio", scenario_stdio},
+			 {"trickle", scenario_trickle},
+			 {"stalled-log", scenario_stalled_log}};
 	enum { NSCEN = sizeof(scenarios) / sizeof(scenarios[0]) };
 	struct stress_opts o = {false, "build/echoserv", "build/stress", 1};
 	bool chosen[NSCEN] = {false};

@@ -20,56 +20,41 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sutil.h"
+#include "stress.h"
+#include "conversation.h"
 
-#define TIMEOUT_MS 5000
+#define TIMEOUT 5.0 /* seconds */
 
-/* Send what, half-close if asked, and expect exactly want then EOF. */
-static bool exchange(unsigned port, const char *what, bool half_close,
+/* Hold one conversation: send what, half-close if asked, and expect
+ * exactly want then EOF. */
+static bool exchange(int port, const char *what, bool half_close,
 		     const char *want, const char *name)
 {
-	char buf[256];
-	bool eof;
-	int err;
-	int fd = connect_loopback(port);
+	struct conversation cv = {name,       what, strlen(what),
+				  half_close, want, strlen(want)};
+	char why[512];
+	bool ok = converse(LOOPBACK, port, &cv, TIMEOUT, why, sizeof(why));
 
-	if (fd < 0 || write_all(fd, what, strlen(what)) != 0 ||
-	    (half_close && shutdown(fd, SHUT_WR) != 0)) {
-		printf("vg_session: %s: cannot talk to the server\n", name);
-		if (fd >= 0)
-			close(fd);
-		return false;
-	}
-	size_t got =
-	    read_until_eof(fd, buf, sizeof(buf) - 1, TIMEOUT_MS, &eof, &err);
-	close(fd);
-	bool ok = eof && got == strlen(want) && memcmp(buf, want, got) == 0;
-	printf("vg_session: %-14s %s\n", name,
-	       ok ? "ok" : "WRONG reply or no EOF");
+	printf("vg_session: %-14s %s%s\n", name,
+	       ok ? "ok" : "WRONG: ", ok ? "" : why);
 	return ok;
 }
 
 /* Say quit, keep sending 256 KB after it, then read: the reply before
  * quit and EOF (the server discards the rest while closing politely). */
-static bool quit_then_junk(unsigned port)
+static bool quit_then_junk(int port)
 {
 	static char junk[256 * 1024];
-	char buf[64];
-	bool eof = false;
-	int err = 0;
-	int fd = connect_loopback(port);
+	int fd = tcp_connect(LOOPBACK, port, NULL);
 
 	memset(junk, 'j', sizeof(junk));
-	bool ok = fd >= 0 && write_all(fd, "x\nquit\n", 7) == 0;
+	bool ok = fd >= 0 && client_send_str(fd, "x\nquit\n", TIMEOUT) == 0;
 	for (size_t i = 0; ok && i < sizeof(junk); i += 1024)
-		if (write_all(fd, junk + i, 1024) != 0)
+		if (client_send_all(fd, junk + i, 1024, TIMEOUT) != 0)
 			break; /* the server may close first: fine */
-	size_t got =
-	    ok ? read_until_eof(fd, buf, sizeof(buf), TIMEOUT_MS, &eof, &err)
-	       : 0;
+	ok = ok && client_recv_final(fd, "x\n", TIMEOUT);
 	if (fd >= 0)
 		close(fd);
-	ok = ok && eof && got == 2 && memcmp(buf, "x\n", 2) == 0;
 	printf("vg_session: %-14s %s\n", "quit + junk",
 	       ok ? "ok" : "WRONG reply or no EOF");
 	return ok;
@@ -95,7 +80,9 @@ static void print_summary(const char *log_path)
 
 int main(int argc, char **argv)
 {
-	struct server_proc sp;
+	struct proc sp;
+	struct proc_opts opts = {
+	    .program = "valgrind", .log_path = argv[2], .start_timeout = 30.0};
 	bool ok = true;
 
 	if (argc != 3) {
@@ -103,15 +90,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	char *vg[] = {"valgrind",
-		      "--leak-check=full",
-		      "--error-exitcode=1",
-		      argv[1],
-		      "0",
-		      "--max-line",
-		      "64",
-		      NULL};
-	if (server_start(&sp, vg, argv[2], 0, 30000) != 0)
+	const char *const vg[] = {"--leak-check=full",
+				  "--error-exitcode=1",
+				  argv[1],
+				  "0",
+				  "--max-line",
+				  "64",
+				  NULL};
+	if (server_start(&sp, &opts, vg) != 0)
 		return 1;
 
 	ok &= exchange(sp.port, "hello\nCRLF line\r\na\nb\nquit\nafter\n",
@@ -127,40 +113,36 @@ int main(int argc, char **argv)
 
 	ok &= quit_then_junk(sp.port);
 
-	int rst = connect_loopback(sp.port);
+	int rst = tcp_connect(LOOPBACK, sp.port, NULL);
 	if (rst >= 0) {
-		ok &= echo_once(rst, "then a reset\n", TIMEOUT_MS) == 0;
-		(void)write_all(rst, "x\ny\nz\n", 6);
-		close_with_reset(rst);
+		ok &= client_echo(rst, "then a reset\n", TIMEOUT);
+		(void)client_send_str(rst, "x\ny\nz\n", TIMEOUT);
+		tcp_close_with_reset(rst);
 		printf("vg_session: reset          done\n");
 	}
-	int open_fd = connect_loopback(sp.port);
-	ok &= open_fd >= 0 && echo_once(open_fd, "open\n", TIMEOUT_MS) == 0;
+	int open_fd = tcp_connect(LOOPBACK, sp.port, NULL);
+	ok &= open_fd >= 0 && client_echo(open_fd, "open\n", TIMEOUT);
 	if (open_fd >= 0)
-		(void)write_all(open_fd, "owed at shutdown\npartial", 24);
+		(void)client_send_str(open_fd, "owed at shutdown\npartial",
+				      TIMEOUT);
 	sleep_ms(300); /* let the server frame that line */
 
-	server_signal(&sp, SIGTERM);
+	proc_signal(&sp, SIGTERM);
 	if (open_fd >= 0) {
-		char buf[64];
-		bool eof;
-		int err;
-		size_t got = read_until_eof(open_fd, buf, sizeof(buf), 10000,
-					    &eof, &err);
-		bool good = eof && got == 17 &&
-			    memcmp(buf, "owed at shutdown\n", 17) == 0;
+		bool good = client_recv_final(open_fd, "owed at shutdown\n",
+					      2 * TIMEOUT);
 		printf("vg_session: %-14s %s\n", "shutdown",
 		       good ? "ok" : "WRONG reply or no EOF");
 		ok &= good;
 		close(open_fd);
 	}
-	if (!server_wait(&sp, 20000)) {
+	if (proc_wait(&sp, 20.0) < 0) {
 		printf("vg_session: server still running 20 s after SIGTERM\n");
-		server_stop(&sp);
+		proc_stop(&sp);
 		return 1;
 	}
 	print_summary(argv[2]);
-	int status = WIFEXITED(sp.status) ? WEXITSTATUS(sp.status) : -1;
+	int status = sp.status;
 	printf("vg_session: exit status %d (valgrind exits 1 on an error or "
 	       "a leak)\n",
 	       status);

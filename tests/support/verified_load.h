@@ -1,28 +1,30 @@
 /*
- * vclient.h - the verifying client engine: many honest clients over one
+ * verified_load.h - the verified load: many honest clients over one
  * poll() loop, each sending its own random line stream and checking every
  * byte that comes back.
  *
- * Used by the volume, hostile-mix and shutdown scenarios.
+ * Used by the stress suite (volume, hostile mix, shutdown) and the smoke
+ * test.
  */
-#ifndef ECHOSERV_STRESS_VCLIENT_H
-#define ECHOSERV_STRESS_VCLIENT_H
+#ifndef TEST_SUPPORT_VERIFIED_LOAD_H
+#define TEST_SUPPORT_VERIFIED_LOAD_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* How a client sends. */
-enum vmode {
-	VMODE_PIPELINED, /* random chunks, up to 64 lines in flight */
-	VMODE_LOCKSTEP,  /* one line at a time, waiting for each echo */
-	VMODE_BYTES,     /* one byte per write (TCP_NODELAY), 4 in flight */
-	VMODE_FLOOD,     /* random chunks, no limit: the server's backpressure
+enum send_mode {
+	SEND_PIPELINED, /* random chunks, up to 64 lines in flight */
+	SEND_LOCKSTEP,  /* one line at a time, waiting for each echo */
+	SEND_BYTES,     /* one byte per write (TCP_NODELAY), 4 in flight */
+	SEND_FLOOD,     /* random chunks, no limit: the server's backpressure
 			    is the only brake */
-	VMODE_COUNT
+	SEND_MODES
 };
 
-struct vconfig {
+struct load_config {
+	const char *host; /* the server's address; NULL: 127.0.0.1 */
 	unsigned port;
 	size_t nclients;
 	size_t max_line;    /* the server's --max-line */
@@ -42,9 +44,9 @@ struct vconfig {
 };
 
 /* What became of one client. */
-struct vclient_result {
+struct load_client_result {
 	unsigned local_port;
-	enum vmode mode;
+	enum send_mode mode;
 	bool half_close;
 	bool finished; /* sent all, got all back, then an orderly EOF */
 	bool eof;      /* the server closed with FIN */
@@ -56,40 +58,41 @@ struct vclient_result {
 	bool rx_line_aligned;        /* verified replies end at a line end */
 };
 
-struct vresult {
+struct load_result {
 	size_t connected;
 	size_t finished;
 	size_t mismatched;
 	size_t resets;
 	size_t early_eof;  /* server closed before echoing all we sent */
 	size_t unfinished; /* still going at the time limit */
-	size_t per_mode[VMODE_COUNT];
+	size_t per_mode[SEND_MODES];
 	size_t half_closed;
 	uint64_t tx_lines, tx_bytes, rx_lines, rx_bytes;
 	uint64_t lost_lines; /* sent but never echoed (finished clients: 0) */
 	double seconds;
 	uint32_t *lat_us; /* round-trip latencies of lockstep lines */
 	size_t nlat;
-	struct vclient_result *clients; /* nclients of them */
+	struct load_client_result *clients; /* nclients of them */
 };
 
 /* Connect cfg->nclients clients and run them to the end (or the time
  * limit).  Returns 0 when the run could start (connections made), -1
- * otherwise; the verdict is in *res.  Free with vresult_free. */
-int vclients_run(const struct vconfig *cfg, struct vresult *res);
+ * otherwise; the verdict is in *res.  Free with load_result_free. */
+int load_run(const struct load_config *cfg, struct load_result *res);
 
-void vresult_free(struct vresult *res);
+void load_result_free(struct load_result *res);
 
 /* Client i of a run with cfg: of the first read_bytes bytes of its stream,
  * how many a server owes back -- up to the last LF, or all of them when
  * the client half-closed after them (eof). */
-uint64_t vclient_owed(const struct vconfig *cfg, size_t i, uint64_t read_bytes,
-		      bool eof);
+uint64_t load_owed(const struct load_config *cfg, size_t i, uint64_t read_bytes,
+		   bool eof);
 
 /* Lines summing up *res, prefixed with tag.  cut: the server ended the
  * conversations (shutdown), so lines not echoed are not "lost". */
-void vresult_print(const char *tag, const struct vresult *res, bool cut);
+void load_result_print(const char *tag, const struct load_result *res,
+		       bool cut);
 
-const char *vmode_name(enum vmode m);
+const char *send_mode_name(enum send_mode m);
 
 #endif

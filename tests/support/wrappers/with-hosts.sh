@@ -1,5 +1,5 @@
 #!/bin/sh
-# with-hosts.sh [ARGS...] - run $WRAP_PROGRAM ARGS in this same process (so
+# with-hosts.sh [ARGS...] - run the program ARGS in this same process (so
 # its pid is ours) in a private mount namespace where /etc/hosts is the
 # file $WRAP_HOSTS.  It lets a test give a name several addresses without
 # touching the machine's own /etc/hosts.  Exits 125 if the namespace

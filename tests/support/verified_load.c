@@ -1,14 +1,15 @@
 /*
- * vclient.c - the verifying client engine (see vclient.h).
+ * verified_load.c - many verifying clients over one poll() loop (see
+ * verified_load.h).
  *
  * Each client owns two generators seeded alike: tx makes the bytes it
  * sends, rx makes the bytes it expects back.  Replies are compared byte by
  * byte as they arrive, so nothing sent needs to be kept.  A client that is
  * not half-closing ends with "quit\n" (never echoed); one that half-closes
  * stops at a random byte, often mid-line, and expects that unterminated
- * tail back too (SPEC 3.6).
+ * tail back too (docs/protocol.md §3.6).
  */
-#include "vclient.h"
+#include "verified_load.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -20,17 +21,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "sutil.h"
+#include "client_socket.h"
+#include "clock.h"
+#include "line_stream.h"
 
 #define OUT_CAP     16384
 #define LAT_RING    64 /* send times kept per client: the deepest window */
 #define PIPE_DEPTH  64
 #define BYTES_DEPTH 4
-#define BYTES_BURST 8 /* one-byte writes per round for VMODE_BYTES */
+#define BYTES_BURST 8 /* one-byte writes per round for SEND_BYTES */
 
-struct vclient {
+struct verifying_client {
 	int fd; /* -1 once done */
-	enum vmode mode;
+	enum send_mode mode;
 	uint64_t depth;       /* lines in flight at most; 0 = no limit */
 	uint64_t line_target; /* lines to send */
 	uint64_t byte_budget; /* half-close: stop after this many bytes */
@@ -45,34 +48,35 @@ struct vclient {
 	bool fin_sent;    /* quit written, or SHUT_WR done */
 	bool write_dead;  /* writes fail: the server is gone */
 	int64_t sent_at[LAT_RING];
-	struct vclient_result r;
+	struct load_client_result r;
 };
 
-static const char *const mode_names[VMODE_COUNT] = {"pipelined", "lockstep",
-						    "byte-at-a-time", "flood"};
+static const char *const mode_names[SEND_MODES] = {"pipelined", "lockstep",
+						   "byte-at-a-time", "flood"};
 
-const char *vmode_name(enum vmode m)
+const char *send_mode_name(enum send_mode m)
 {
-	return m < VMODE_COUNT ? mode_names[m] : "?";
+	return m < SEND_MODES ? mode_names[m] : "?";
 }
 
 /* ============================== set-up ============================== */
 
-static enum vmode pick_mode(const struct vconfig *cfg, struct rng *r)
+static enum send_mode pick_mode(const struct load_config *cfg, struct rng *r)
 {
 	unsigned x = (unsigned)rng_below(r, 100);
 
 	if (x < cfg->pct_bytes)
-		return VMODE_BYTES;
+		return SEND_BYTES;
 	if (x < cfg->pct_bytes + cfg->pct_lock)
-		return VMODE_LOCKSTEP;
+		return SEND_LOCKSTEP;
 	if (x < cfg->pct_bytes + cfg->pct_lock + cfg->pct_flood)
-		return VMODE_FLOOD;
-	return VMODE_PIPELINED;
+		return SEND_FLOOD;
+	return SEND_PIPELINED;
 }
 
 /* Decide how client i behaves, from the run's seed. */
-static void plan_client(const struct vconfig *cfg, struct vclient *c, size_t i,
+static void plan_client(const struct load_config *cfg,
+			struct verifying_client *c, size_t i,
 			const bool *extend)
 {
 	struct rng r;
@@ -85,15 +89,15 @@ static void plan_client(const struct vconfig *cfg, struct vclient *c, size_t i,
 	c->mode = pick_mode(cfg, &r);
 	c->line_target = cfg->lines;
 	switch (c->mode) {
-	case VMODE_BYTES:
+	case SEND_BYTES:
 		c->depth = BYTES_DEPTH;
 		c->line_target = cfg->lines / 50 > 10 ? cfg->lines / 50 : 10;
 		break;
-	case VMODE_LOCKSTEP:
+	case SEND_LOCKSTEP:
 		c->depth = 1;
 		c->line_target = cfg->lines / 4 > 10 ? cfg->lines / 4 : 10;
 		break;
-	case VMODE_FLOOD:
+	case SEND_FLOOD:
 		c->depth = 0;
 		break;
 	default:
@@ -111,42 +115,37 @@ static void plan_client(const struct vconfig *cfg, struct vclient *c, size_t i,
 	c->r.half_close = c->half_close;
 }
 
-static int connect_client(const struct vconfig *cfg, struct vclient *c)
+/* Connect client c; tcp_connect gives it TCP_NODELAY: every write leaves
+ * at once (with Nagle, split lines would wait for the server's delayed
+ * ACK and the latencies would measure that). */
+static int connect_client(const struct load_config *cfg,
+			  struct verifying_client *c)
 {
-	struct sockaddr_in local;
-	socklen_t len = sizeof(local);
-	int one = 1;
-
-	c->fd = connect_loopback(cfg->port);
+	c->fd = tcp_connect(cfg->host != NULL ? cfg->host : "127.0.0.1",
+			    (int)cfg->port, NULL);
 	if (c->fd < 0)
 		return -1;
-	if (set_nonblocking(c->fd) != 0)
-		return -1;
-	/* Every write leaves at once: with Nagle, split lines would wait for
-	 * the server's delayed ACK and the figures would measure that. */
-	if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
-		return -1;
-	if (getsockname(c->fd, (struct sockaddr *)&local, &len) == 0)
-		c->r.local_port = ntohs(local.sin_port);
+	int port = client_local_port(c->fd);
+	c->r.local_port = port > 0 ? (unsigned)port : 0;
 	return 0;
 }
 
 /* ============================== sending ============================== */
 
-static uint64_t in_flight(const struct vclient *c)
+static uint64_t in_flight(const struct verifying_client *c)
 {
 	return c->tx.lines - c->r.rx_lines;
 }
 
 /* May the stream go on with a new line now? */
-static bool may_start_line(const struct vclient *c)
+static bool may_start_line(const struct verifying_client *c)
 {
 	return c->depth == 0 || in_flight(c) < c->depth;
 }
 
 /* Is the stream at its end (line target or half-close budget)?  Never
  * while the run's minimum duration lasts. */
-static bool stream_ends_here(const struct vclient *c)
+static bool stream_ends_here(const struct verifying_client *c)
 {
 	if (*c->extend)
 		return false;
@@ -157,12 +156,12 @@ static bool stream_ends_here(const struct vclient *c)
 	return linegen_at_line_start(&c->tx) && c->tx.lines >= c->line_target;
 }
 
-static size_t chunk_size(struct vclient *c, size_t max_line)
+static size_t chunk_size(struct verifying_client *c, size_t max_line)
 {
 	switch (c->mode) {
-	case VMODE_BYTES:
+	case SEND_BYTES:
 		return 1;
-	case VMODE_LOCKSTEP:
+	case SEND_LOCKSTEP:
 		return 1 + (size_t)rng_below(&c->split, max_line);
 	default:
 		return 1 + (size_t)rng_below(&c->split, OUT_CAP);
@@ -170,7 +169,8 @@ static size_t chunk_size(struct vclient *c, size_t max_line)
 }
 
 /* Fill out with the next chunk of the stream, within the window. */
-static void generate_chunk(struct vclient *c, size_t max_line, int64_t now)
+static void generate_chunk(struct verifying_client *c, size_t max_line,
+			   int64_t now)
 {
 	size_t want = chunk_size(c, max_line);
 
@@ -190,7 +190,7 @@ static void generate_chunk(struct vclient *c, size_t max_line, int64_t now)
 }
 
 /* The stream is all sent: say goodbye the way this client does. */
-static void finish_stream(struct vclient *c)
+static void finish_stream(struct verifying_client *c)
 {
 	if (c->half_close) {
 		if (shutdown(c->fd, SHUT_WR) != 0)
@@ -204,7 +204,7 @@ static void finish_stream(struct vclient *c)
 	c->quit_queued = true;
 }
 
-static bool wants_to_write(const struct vclient *c)
+static bool wants_to_write(const struct verifying_client *c)
 {
 	if (c->fin_sent || c->write_dead)
 		return false;
@@ -215,9 +215,10 @@ static bool wants_to_write(const struct vclient *c)
 }
 
 /* The socket is writable: send what we can (one burst). */
-static void client_write(struct vclient *c, size_t max_line, int64_t now)
+static void on_writable(struct verifying_client *c, size_t max_line,
+			int64_t now)
 {
-	int writes = c->mode == VMODE_BYTES ? BYTES_BURST : 4;
+	int writes = c->mode == SEND_BYTES ? BYTES_BURST : 4;
 
 	while (writes-- > 0 && wants_to_write(c)) {
 		if (c->out_off == c->out_len) {
@@ -255,8 +256,8 @@ static void client_write(struct vclient *c, size_t max_line, int64_t now)
 /* ============================== receiving ============================ */
 
 /* Check n reply bytes against the expected stream. */
-static void verify(struct vclient *c, const unsigned char *buf, size_t n,
-		   struct vresult *res, int64_t now)
+static void verify(struct verifying_client *c, const unsigned char *buf,
+		   size_t n, struct load_result *res, int64_t now)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (c->rx.bytes >= c->tx.bytes ||
@@ -268,7 +269,7 @@ static void verify(struct vclient *c, const unsigned char *buf, size_t n,
 		if (buf[i] != '\n')
 			continue;
 		c->r.rx_lines++;
-		if (c->mode == VMODE_LOCKSTEP) {
+		if (c->mode == SEND_LOCKSTEP) {
 			int64_t t = c->sent_at[(c->r.rx_lines - 1) % LAT_RING];
 			uint32_t *grown = res->lat_us;
 			if (res->nlat % 65536 == 0)
@@ -284,7 +285,7 @@ static void verify(struct vclient *c, const unsigned char *buf, size_t n,
 	}
 }
 
-static void client_close(struct vclient *c)
+static void drop_client(struct verifying_client *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
@@ -292,7 +293,8 @@ static void client_close(struct vclient *c)
 }
 
 /* The socket is readable: read once and verify. */
-static void client_read(struct vclient *c, struct vresult *res, int64_t now)
+static void on_readable(struct verifying_client *c, struct load_result *res,
+			int64_t now)
 {
 	static unsigned char buf[65536];
 	ssize_t n = read(c->fd, buf, sizeof(buf));
@@ -300,7 +302,7 @@ static void client_read(struct vclient *c, struct vresult *res, int64_t now)
 	if (n > 0) {
 		verify(c, buf, (size_t)n, res, now);
 		if (c->r.mismatch)
-			client_close(c);
+			drop_client(c);
 		return;
 	}
 	if (n < 0 &&
@@ -313,18 +315,18 @@ static void client_read(struct vclient *c, struct vresult *res, int64_t now)
 	} else {
 		c->r.reset = true;
 	}
-	client_close(c);
+	drop_client(c);
 }
 
 /* ============================== the loop ============================== */
 
 /* Fold the clients' outcomes into the totals. */
-static void tally(const struct vconfig *cfg, struct vclient *cs,
-		  struct vresult *res)
+static void tally(const struct load_config *cfg, struct verifying_client *cs,
+		  struct load_result *res)
 {
 	for (size_t i = 0; i < cfg->nclients; i++) {
-		struct vclient *c = &cs[i];
-		struct vclient_result *r = &c->r;
+		struct verifying_client *c = &cs[i];
+		struct load_client_result *r = &c->r;
 
 		r->tx_bytes = c->tx.bytes;
 		r->tx_lines =
@@ -334,7 +336,7 @@ static void tally(const struct vconfig *cfg, struct vclient *cs,
 			r->rx_lines++; /* the unterminated tail, verified */
 		if (c->fd >= 0) {
 			res->unfinished++;
-			client_close(c);
+			drop_client(c);
 		}
 		res->per_mode[c->mode]++;
 		res->half_closed += c->half_close;
@@ -352,7 +354,7 @@ static void tally(const struct vconfig *cfg, struct vclient *cs,
 			fprintf(stderr,
 				"  client %zu (%s%s, port %u): %s after %llu "
 				"of %llu bytes echoed\n",
-				i, vmode_name(c->mode),
+				i, send_mode_name(c->mode),
 				c->half_close ? ", half-close" : "",
 				r->local_port,
 				r->reset ? "reset"
@@ -364,15 +366,16 @@ static void tally(const struct vconfig *cfg, struct vclient *cs,
 			fprintf(stderr,
 				"  client %zu (%s, port %u): reply byte %llu "
 				"differs from what was sent\n",
-				i, vmode_name(c->mode), r->local_port,
+				i, send_mode_name(c->mode), r->local_port,
 				(unsigned long long)r->rx_bytes);
 	}
 }
 
 /* Poll every live client once and serve what is ready.  Returns the
  * number of live clients. */
-static size_t one_round(const struct vconfig *cfg, struct vclient *cs,
-			struct pollfd *pfd, size_t *idx, struct vresult *res)
+static size_t one_round(const struct load_config *cfg,
+			struct verifying_client *cs, struct pollfd *pfd,
+			size_t *idx, struct load_result *res)
 {
 	size_t live = 0;
 
@@ -393,18 +396,18 @@ static size_t one_round(const struct vconfig *cfg, struct vclient *cs,
 		return live;
 	int64_t now = now_ns();
 	for (size_t k = 0; k < live; k++) {
-		struct vclient *c = &cs[idx[k]];
+		struct verifying_client *c = &cs[idx[k]];
 		if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR))
-			client_read(c, res, now);
+			on_readable(c, res, now);
 		if (c->fd >= 0 && (pfd[k].revents & POLLOUT))
-			client_write(c, cfg->max_line, now);
+			on_writable(c, cfg->max_line, now);
 	}
 	return live;
 }
 
-int vclients_run(const struct vconfig *cfg, struct vresult *res)
+int load_run(const struct load_config *cfg, struct load_result *res)
 {
-	struct vclient *cs = calloc(cfg->nclients, sizeof(*cs));
+	struct verifying_client *cs = calloc(cfg->nclients, sizeof(*cs));
 	struct pollfd *pfd = calloc(cfg->nclients, sizeof(*pfd));
 	size_t *idx = calloc(cfg->nclients, sizeof(*idx));
 	int rc = 0;
@@ -420,7 +423,7 @@ int vclients_run(const struct vconfig *cfg, struct vresult *res)
 	for (size_t i = 0; i < cfg->nclients; i++) {
 		plan_client(cfg, &cs[i], i, &extend);
 		if (connect_client(cfg, &cs[i]) != 0) {
-			fprintf(stderr, "stress: connect %zu: %s\n", i,
+			fprintf(stderr, "load: connect %zu: %s\n", i,
 				strerror(errno));
 			rc = -1;
 			break;
@@ -441,15 +444,15 @@ int vclients_run(const struct vconfig *cfg, struct vresult *res)
 out:
 	if (rc != 0 && cs != NULL)
 		for (size_t i = 0; i < cfg->nclients; i++)
-			client_close(&cs[i]);
+			drop_client(&cs[i]);
 	free(cs);
 	free(pfd);
 	free(idx);
 	return rc;
 }
 
-uint64_t vclient_owed(const struct vconfig *cfg, size_t i, uint64_t read_bytes,
-		      bool eof)
+uint64_t load_owed(const struct load_config *cfg, size_t i, uint64_t read_bytes,
+		   bool eof)
 {
 	struct linegen g;
 	uint64_t owed = 0;
@@ -463,7 +466,7 @@ uint64_t vclient_owed(const struct vconfig *cfg, size_t i, uint64_t read_bytes,
 	return owed;
 }
 
-void vresult_free(struct vresult *res)
+void load_result_free(struct load_result *res)
 {
 	free(res->lat_us);
 	free(res->clients);
@@ -471,13 +474,13 @@ void vresult_free(struct vresult *res)
 	res->clients = NULL;
 }
 
-void vresult_print(const char *tag, const struct vresult *res, bool cut)
+void load_result_print(const char *tag, const struct load_result *res, bool cut)
 {
 	printf("%s: %zu clients (%zu pipelined, %zu lockstep, %zu "
 	       "byte-at-a-time, %zu flood; %zu half-closed early) in %.1f s\n",
-	       tag, res->connected, res->per_mode[VMODE_PIPELINED],
-	       res->per_mode[VMODE_LOCKSTEP], res->per_mode[VMODE_BYTES],
-	       res->per_mode[VMODE_FLOOD], res->half_closed, res->seconds);
+	       tag, res->connected, res->per_mode[SEND_PIPELINED],
+	       res->per_mode[SEND_LOCKSTEP], res->per_mode[SEND_BYTES],
+	       res->per_mode[SEND_FLOOD], res->half_closed, res->seconds);
 	printf("%s: lines sent %llu, verified %llu; bytes sent %llu, verified "
 	       "%llu (%.1f MB/s each way)\n",
 	       tag, (unsigned long long)res->tx_lines,

@@ -1,0 +1,97 @@
+/*
+ * proc_stats.c - /proc readers (see proc_stats.h).
+ */
+#include "proc_stats.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+long proc_cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* Fields after "(comm)", which may hold spaces: state is field 3,
+	 * utime 14, stime 15. */
+	const char *p = strrchr(buf, ')');
+	if (p == NULL)
+		return -1;
+	p++;
+	long utime = -1, stime = -1;
+	for (int field = 2; field <= 15 && *p != '\0'; field++) {
+		while (*p == ' ')
+			p++;
+		if (field == 14)
+			utime = strtol(p, NULL, 10);
+		if (field == 15)
+			stime = strtol(p, NULL, 10);
+		while (*p != ' ' && *p != '\0')
+			p++;
+	}
+	return utime < 0 || stime < 0 ? -1 : utime + stime;
+}
+
+int64_t proc_cpu_ns(pid_t pid)
+{
+	long ticks = proc_cpu_ticks(pid);
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (ticks < 0 || hz <= 0)
+		return -1;
+	return (int64_t)ticks * (1000000000 / hz);
+}
+
+long proc_status_number(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	long value = -1;
+	size_t flen = strlen(field);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, field, flen) == 0 && line[flen] == ':') {
+			value = strtol(line + flen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return value;
+}
+
+long proc_rss_kb(pid_t pid)
+{
+	return proc_status_number(pid, "VmRSS");
+}
+
+int proc_open_fds(pid_t pid)
+{
+	char path[64];
+	int count = 0;
+	DIR *d;
+	const struct dirent *e;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+	d = opendir(path);
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			count++;
+	closedir(d);
+	return count;
+}
