@@ -1,4 +1,4 @@
-# trace-view.mk - the trace viewer, scripts/trace-view (issue 11), and its
+# trace-view.mk - the trace viewer, scripts/trace-view, and its
 # checks:
 #
 #   trace-view-unit     the parser, the page, the SVG and the live streams

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench.sh - benchmark echoserv against the comparison servers (SPEC 6).
+# bench.sh - benchmark echoserv against the comparison servers (protocol.md 6).
 #
 # usage: scripts/bench.sh [--quick | --smoke] [--servers "a b ..."]
 #                         [--out DIR] [--no-build] [--no-chart]
@@ -561,7 +561,7 @@ write_markdown() {
 	if echo " $SERVERS " | grep -q ' echoserv ' &&
 		echo " $SERVERS " | grep -q ' echoserv-epoll '; then
 		echo
-		echo "Speed targets (issue 3), as ratios from this run:"
+		echo "Speed targets, as ratios from this run:"
 		echo
 		echo "| target | measured | verdict |"
 		echo "|---|---:|---|"

@@ -6,13 +6,17 @@
 # command typed in, ready to run.  Each pane is an ordinary shell, so the
 # teacher can stop (Ctrl-C) and restart anything with the arrow keys.
 #
+# With --models, the window shows two of the comparison servers instead:
+# the iterative one, where a second client waits until the first leaves,
+# and the nonblocking one, burning a core while idle, under top.
+#
 # With --view, a second tmux window runs scripts/trace-view --live: the
 # server pane's trace also goes (through tee and a FIFO) to a page served on
 # 127.0.0.1 that draws select()'s sets and the connection table as they
 # change; a server restarted in the pane starts the page over.
 #
 # Everything stays on 127.0.0.1.  `demo.sh --stop` ends the demo: it stops
-# the server it started and the live view (SIGTERM, by PID) and kills its
+# the servers it started and the live view (SIGTERM, by PID) and kills its
 # tmux session.
 # tests/docs/test-demo.sh drives the demo headless (--detach).
 set -eu
@@ -23,6 +27,7 @@ PORT=7777
 SESSION=echoserv-demo
 SOCKET=
 DETACH=false
+MODELS=false
 VIEW=false
 VIEW_PORT=7778
 ACTION=start
@@ -49,9 +54,25 @@ command typed in (build/echobench if it is built, else a flood through
 nc): press Enter there to run it.  Move between panes with Ctrl-b and an
 arrow key; zoom one with Ctrl-b z; leave with Ctrl-b d.
 
+With --models, two comparison servers instead (docs/io-models.md):
+
+  +------------------------------+------------------------+
+  | echoserv-iterative           | client A: nc           |
+  +------------------------------+------------------------+
+  | echoserv-nonblock            | client B: nc           |
+  +------------------------------+------------------------+
+  | script                       | top: the nonblock one  |
+  +------------------------------+------------------------+
+
+Both clients talk to the iterative server: B's lines wait, unanswered,
+until A says quit.  top shows the nonblocking server at a full core
+with no client at all.
+
 Options:
   -p, --port PORT      port on 127.0.0.1 (default 7777; 0 = any free port,
-                       a new one each time the server is started)
+                       a new one each time the server is started); with
+                       --models the nonblocking server takes PORT+1
+  -m, --models         the iterative and nonblocking servers (above)
   -s, --session NAME   tmux session name (default echoserv-demo)
   -L, --socket NAME    run in a separate tmux server (tmux -L NAME)
   -d, --detach         start the demo but do not attach to it
@@ -66,7 +87,9 @@ Options:
 Needs tmux and nc (netcat-openbsd), and a built server (run make first);
 --view needs python3.
 The ECHOSERV and ECHOBENCH environment variables override the paths of
-build/echoserv and build/echobench.  Exit status: 0 on success, 1 if the
+build/echoserv and build/echobench; ECHOSERV_ITERATIVE and ECHOSERV_NONBLOCK
+those of build/echoserv-iterative and build/echoserv-nonblock (--models,
+which needs top too).  Exit status: 0 on success, 1 if the
 demo could not start or stop, 2 on bad usage.
 EOF
 }
@@ -78,7 +101,7 @@ die() {
 
 usage_error() {
 	echo "demo: $*" >&2
-	echo "usage: scripts/demo.sh [-p PORT] [-s NAME] [-L SOCKET] [-d] [-v] [--view-port PORT] [--stop] [-h]" >&2
+	echo "usage: scripts/demo.sh [-p PORT] [-m] [-v] [--view-port PORT] [-s NAME] [-L SOCKET] [-d] [--stop] [-h]" >&2
 	exit 2
 }
 
@@ -122,6 +145,10 @@ check_dependencies() {
 		missing="$missing  python3: $(install_hint python3 python3)
 "
 	fi
+	if $MODELS && ! command -v top >/dev/null 2>&1; then
+		missing="$missing  top: $(install_hint procps procps)
+"
+	fi
 	if [ -n "$missing" ]; then
 		printf 'demo: missing tools; install them with:\n%s' "$missing" >&2
 		exit 1
@@ -163,7 +190,8 @@ pane_shell() {
 	fi
 }
 
-# The PIDs of echoserv processes started from the server pane's shell.
+# The PIDs of echoserv processes (any of the comparison servers too)
+# started from the shell of pane $1.
 server_pids() {
 	shell_pid=$(t display-message -p -t "$1" '#{pane_pid}')
 	ps -A -o pid= -o ppid= -o comm= |
@@ -198,6 +226,24 @@ Panes: Ctrl-b arrow.  Zoom: Ctrl-b z.  Detach: Ctrl-b d.
 EOF
 }
 
+# The script of the --models window, under the same limits as notes().
+models_notes() { # models_notes ITERATIVE-PORT NONBLOCK-PORT STOP-COMMAND
+	cat <<EOF
+Two I/O models side by side.
+Stop: $3
+1. Type a line in client A: echoserv-iterative (port $1) echoes it.
+2. Type a line in client B: nothing comes back.  B is connected (the
+   kernel finished the handshake and queued it) but the server is inside
+   A's conversation, blocked in read(); it cannot even accept B.
+3. Type quit in A: the server closes A, accepts B, B's line comes back.
+   Ctrl-D ends A's nc; Up, Enter reconnects it: now A waits behind B.
+4. top: echoserv-nonblock (port $2) has no client at all and still
+   takes a whole core: its loop never sleeps, it asks every socket again
+   at once.  The iterative server meanwhile sleeps in accept() at 0 %.
+Panes: Ctrl-b arrow.  Zoom: Ctrl-b z.  Detach: Ctrl-b d.
+EOF
+}
+
 # ------------------------------------------------------------ start
 
 # The command that stops this demo.
@@ -208,8 +254,80 @@ stop_command() {
 	echo "$c --stop"
 }
 
+# Start "$2 -b 127.0.0.1 $3" in pane $1 (followed by $4, e.g. a pipe) and
+# wait for its listening line; prints the real port.  On failure the
+# session is killed and it fails.
+start_server_in() {
+	t send-keys -t "$1" -l "$2 -b 127.0.0.1 $3${4:-}"
+	t send-keys -t "$1" Enter
+	if ! wait_for "$1" '^echoserv: (listening on|cannot|invalid|usage)'; then
+		t kill-session -t "$SESSION"
+		die "$2 did not start within ${WAIT_SECS}s"
+	fi
+	line=$(screen "$1" | grep -E '^echoserv: listening on ' | tail -n 1)
+	if [ -z "$line" ]; then
+		screen "$1" | grep -E '^echoserv: ' >&2 || true
+		t kill-session -t "$SESSION"
+		die "$2 could not start (above: what it said)"
+	fi
+	echo "${line##*:}"
+}
+
+# The --models window: the iterative and nonblocking servers, two clients
+# of the iterative one, the script, and top watching the nonblocking one.
+start_models() {
+	iterative=${ECHOSERV_ITERATIVE:-build/echoserv-iterative}
+	nonblock=${ECHOSERV_NONBLOCK:-build/echoserv-nonblock}
+	for prog in "$iterative" "$nonblock"; do
+		(cd "$ROOT" && [ -x "$prog" ]) ||
+			die "no server at $prog: run 'make' in $ROOT first"
+	done
+	nb_port=0
+	[ "$PORT" -ne 0 ] && nb_port=$((PORT + 1))
+
+	t new-session -d -s "$SESSION" -n models -x 160 -y 45 -c "$ROOT" \
+		"$(pane_shell iterative)"
+	t set-option -t "$SESSION" pane-border-status top >/dev/null
+	t set-option -t "$SESSION" pane-border-format ' #{pane_title} ' >/dev/null
+	t select-pane -t "$SESSION:models.0" -T 'iterative server'
+	it=$(pane 'iterative server')
+	it_port=$(start_server_in "$it" "$iterative" "$PORT") || exit 1
+	nb=$(t split-window -v -P -F '#{pane_id}' -t "$it" -c "$ROOT" \
+		"$(pane_shell nonblock)")
+	t select-pane -t "$nb" -T 'nonblock server'
+	real_nb_port=$(start_server_in "$nb" "$nonblock" "$nb_port") || exit 1
+	nb_pid=$(server_pids "$nb")
+
+	a=$(t split-window -h -P -F '#{pane_id}' -t "$it" -c "$ROOT" \
+		"$(pane_shell 'client A')")
+	t select-pane -t "$a" -T 'client A'
+	b=$(t split-window -h -P -F '#{pane_id}' -t "$nb" -c "$ROOT" \
+		"$(pane_shell 'client B')")
+	t select-pane -t "$b" -T 'client B'
+	for c in "$a" "$b"; do
+		t send-keys -t "$c" -l "nc 127.0.0.1 $it_port"
+		t send-keys -t "$c" Enter
+	done
+	l=$(t split-window -v -l 15 -P -F '#{pane_id}' -t "$nb" -c "$ROOT" \
+		"$(shq "$ROOT/scripts/demo.sh") --models-notes $it_port $real_nb_port $(shq "$(stop_command)"); exec $(pane_shell script)")
+	t select-pane -t "$l" -T 'script'
+	top=$(t split-window -v -l 15 -P -F '#{pane_id}' -t "$b" -c "$ROOT" \
+		"top -d 1 -p $nb_pid")
+	t select-pane -t "$top" -T 'top: echoserv-nonblock'
+	t select-pane -t "$a"
+	echo "demo: echoserv-iterative on 127.0.0.1:$it_port and echoserv-nonblock on 127.0.0.1:$real_nb_port in tmux session '$SESSION'"
+}
+
 start() {
 	check_dependencies
+	if $MODELS; then
+		if t has-session -t "=$SESSION" 2>/dev/null; then
+			die "session '$SESSION' is already running: stop it with 'scripts/demo.sh --stop'"
+		fi
+		start_models
+		attach
+		return
+	fi
 	server=${ECHOSERV:-build/echoserv}
 	bench=${ECHOBENCH:-build/echobench}
 	(cd "$ROOT" && [ -x "$server" ]) ||
@@ -227,26 +345,14 @@ start() {
 	t select-pane -t "$SESSION:demo.0" -T server
 	srv=$(pane server)
 	view_url=
-	command="$server -T -b 127.0.0.1 $PORT"
+	pipe=
 	if $VIEW; then
 		start_view
 		# tee -i: Ctrl-C in the pane stops the server, not the copy of its
 		# trace, so the shutdown still shows in the pane and in the view.
-		command="$command 2>&1 | tee -i $(shq "$fifo")"
+		pipe=" 2>&1 | tee -i $(shq "$fifo")"
 	fi
-	t send-keys -t "$srv" -l "$command"
-	t send-keys -t "$srv" Enter
-	if ! wait_for "$srv" '^echoserv: (listening on|cannot|invalid|usage)'; then
-		t kill-session -t "$SESSION"
-		die "the server did not start within ${WAIT_SECS}s"
-	fi
-	line=$(screen "$srv" | grep -E '^echoserv: listening on ' | tail -n 1)
-	if [ -z "$line" ]; then
-		screen "$srv" | grep -E '^echoserv: ' >&2 || true
-		t kill-session -t "$SESSION"
-		die "the server could not start (above: what it said)"
-	fi
-	real_port=${line##*:}
+	real_port=$(start_server_in "$srv" "$server -T" "$PORT" "$pipe") || exit 1
 
 	# Clients on the right, the script below the server.
 	a=$(t split-window -h -P -F '#{pane_id}' -t "$srv" -c "$ROOT" \
@@ -278,6 +384,11 @@ start() {
 
 	echo "demo: echoserv on 127.0.0.1:$real_port in tmux session '$SESSION'"
 	[ -n "$view_url" ] && echo "demo: live view at $view_url (tmux window 'view')"
+	attach
+}
+
+# Attach to the session, or say how to (--detach).
+attach() {
 	if $DETACH; then
 		how=
 		[ -n "$SOCKET" ] && how=" -L $SOCKET"
@@ -322,9 +433,10 @@ stop() {
 	command -v tmux >/dev/null 2>&1 || die "tmux is not installed"
 	t has-session -t "=$SESSION" 2>/dev/null ||
 		die "no session '$SESSION' to stop"
-	srv=$(pane server)
 	pids=
-	[ -n "$srv" ] && pids=$(server_pids "$srv")
+	for p in $(t list-panes -s -t "$SESSION" -F '#{pane_id}'); do
+		pids="$pids $(server_pids "$p")"
+	done
 	for pid in $pids; do
 		kill -TERM "$pid" 2>/dev/null || true
 	done
@@ -396,6 +508,10 @@ while [ $# -gt 0 ]; do
 		DETACH=true
 		shift
 		;;
+	-m | --models)
+		MODELS=true
+		shift
+		;;
 	-v | --view)
 		VIEW=true
 		shift
@@ -419,6 +535,10 @@ while [ $# -gt 0 ]; do
 		notes "$2" "$3" "$4" "${5:-}"
 		exit 0
 		;;
+	--models-notes) # the same for --models
+		models_notes "$2" "$3" "$4"
+		exit 0
+		;;
 	-h | --help)
 		usage
 		exit 0
@@ -438,6 +558,9 @@ case $VIEW_PORT in
 esac
 if [ "${#VIEW_PORT}" -gt 5 ] || [ "$VIEW_PORT" -gt 65535 ]; then
 	usage_error "invalid view port '$VIEW_PORT' (expected 0..65535)"
+fi
+if $VIEW && $MODELS; then
+	usage_error "--view draws echoserv's trace: it does not go with --models"
 fi
 case $SESSION in
 '' | *[!A-Za-z0-9_-]*) usage_error "invalid session name '$SESSION' (letters, digits, - and _)" ;;

@@ -4,7 +4,8 @@
 # Each line of NEEDS is "test-for-presence package": a command to run that
 # succeeds when the dependency is there, and the Debian package providing it.
 # Nothing is installed when everything is present, so this is quick and safe
-# to run before every test run.
+# to run before every test run.  With --build, only what `make` itself
+# needs (it calls this so when liburing is missing).
 set -eu
 
 missing=""
@@ -14,6 +15,9 @@ need() { # need "check command" package
 	fi
 }
 
+# The build: liburing for the io_uring comparison server.
+need 'test -f /usr/include/liburing.h' liburing-dev
+if [ "${1:-}" != --build ]; then
 need 'test -f /usr/include/cmocka.h' libcmocka-dev
 # The fuzzer (clang and its libFuzzer runtime), valgrind-check, lint.
 need 'command -v clang' clang
@@ -24,6 +28,7 @@ need 'command -v clang-tidy' clang-tidy
 # The demo test drives tmux and nc; the man page test renders
 # with groff and man.
 need 'command -v tmux' tmux
+need 'command -v top' procps
 need 'nc -h 2>&1 | grep -q OpenBSD' netcat-openbsd
 need 'command -v groff' groff-base
 need 'command -v man' man-db
@@ -31,10 +36,11 @@ need 'command -v man' man-db
 # and setpriv (a private /etc/hosts, a process that is not root).
 need 'command -v systemd-socket-activate' systemd
 need 'command -v setpriv && command -v unshare' util-linux
-# Issue 11: the trace viewer's pages are checked in headless Chromium,
+# The trace viewer's pages are checked in headless Chromium,
 # driven through chromedriver.
 need 'command -v chromium' chromium
 need 'command -v chromedriver' chromium-driver
+fi
 
 [ -z "$missing" ] && exit 0
 

@@ -1,5 +1,5 @@
 /*
- * check.c - the protocol check: a few conversations from SPEC section 3,
+ * check.c - the protocol check: a few conversations from protocol.md section 3,
  * each on its own connection, compared byte for byte with the exact reply.
  * It lets the smoke test show that every comparison server speaks the same
  * protocol as echoserv, not just that it echoes.

@@ -99,7 +99,7 @@ int connect_blocking(const struct sockaddr_storage *addr, socklen_t len);
 
 /* ============================== the check ============================== */
 
-/* Run the protocol conversations of SPEC section 3 against the server.
+/* Run the protocol conversations of protocol.md section 3 against the server.
  * Prints one line per case; returns the number of failed cases. */
 int run_protocol_check(const struct bench_config *cfg);
 

@@ -13,20 +13,22 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "clients.h"
 #include "conversation.h"
 #include "log.h"
 #include "net.h"
-#include "server.h"
+#include "startup.h"
 
-/* stdin, stdout, stderr and the listening socket. */
-#define OWN_FDS 4
+/* stdin, stdout, stderr, the listening socket, the lingering thread's
+ * pipe, the reserve descriptor (clients.c). */
+#define OWN_FDS 7
 /* The conversation, a 16 KiB log line and a 16 KiB drain buffer fit with
  * room to spare; only the pages actually touched cost memory. */
 #define CO_STACK (64 * 1024)
@@ -40,16 +42,11 @@ struct coroutine {
 	enum co_wait wait; /* what it is suspended on */
 	bool finished;     /* its conversation is over and the fd closed */
 	char peer[NET_ADDR_LEN];
-	size_t max_line;
+	const struct options *opt;
 };
 
 static ucontext_t loop_ctx;           /* where a waiting coroutine returns */
 static struct coroutine *co_starting; /* handed to co_main by co_spawn */
-
-size_t max_clients_ceiling(void)
-{
-	return FD_SETSIZE - OWN_FDS;
-}
 
 /* ========== coroutine side ========== */
 
@@ -94,7 +91,7 @@ static void co_main(void)
 {
 	struct coroutine *co = co_starting;
 
-	serve_client(&co->stream, co->peer, co->max_line);
+	serve_client(&co->stream, co->peer, co->opt, LINGER_IN_BACKGROUND);
 	co->finished = true;
 }
 
@@ -138,7 +135,7 @@ static void co_spawn(struct co_server *srv, int fd, const struct sockaddr *addr)
 	}
 	co->stream = (struct stream){fd, co_read, co_write};
 	co->stack = stack;
-	co->max_line = srv->opt->max_line;
+	co->opt = srv->opt;
 	net_format_addr(addr, co->peer, sizeof(co->peer));
 	co->ctx.uc_stack.ss_sp = stack;
 	co->ctx.uc_stack.ss_size = CO_STACK;
@@ -153,32 +150,16 @@ static void co_spawn(struct co_server *srv, int fd, const struct sockaddr *addr)
 	co_resume(srv, co);
 }
 
-static void admit(struct co_server *srv, int fd, const struct sockaddr *addr)
+/* accept_batch()'s callback, ctx the server: a coroutine for the client
+ * on fd, or turned away at --max-clients.  An fd >= FD_SETSIZE must never
+ * reach FD_SET, so it counts as full too. */
+static void admit(void *ctx, int fd, const struct sockaddr *addr)
 {
-	char peer[NET_ADDR_LEN];
+	struct co_server *srv = ctx;
+	size_t clients = fd < FD_SETSIZE ? srv->nclients : SIZE_MAX;
 
-	if (net_set_nonblocking(fd) != 0) {
-		close(fd);
-		return;
-	}
-	/* An fd >= FD_SETSIZE must never reach FD_SET. */
-	if (fd >= FD_SETSIZE || srv->nclients >= srv->opt->max_clients) {
-		net_format_addr(addr, peer, sizeof(peer));
-		turn_away(fd, peer);
-		return;
-	}
-	co_spawn(srv, fd, addr);
-}
-
-/* accept_batch()'s callback: ctx is the server. */
-static void admit_one(void *ctx, int fd, const struct sockaddr *addr)
-{
-	admit(ctx, fd, addr);
-}
-
-static void accept_clients(struct co_server *srv)
-{
-	accept_batch(srv->listen_fd, admit_one, srv);
+	if (room_for_client(fd, addr, clients, srv->opt->max_clients))
+		co_spawn(srv, fd, addr);
 }
 
 /* readfds/writefds from what each coroutine waits for; returns nfds. */
@@ -223,7 +204,7 @@ int main(int argc, char **argv)
 	int rc = server_start(argc, argv,
 			      "select() loop with a coroutine per "
 			      "connection",
-			      &opt, &srv.listen_fd);
+			      FD_SETSIZE - OWN_FDS, &opt, &srv.listen_fd);
 	if (rc >= 0)
 		return rc;
 	srv.opt = &opt;
@@ -242,7 +223,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (FD_ISSET(srv.listen_fd, &readfds))
-			accept_clients(&srv);
+			accept_batch(srv.listen_fd, admit, &srv);
 		resume_ready(&srv, &readfds, &writefds);
 	}
 }

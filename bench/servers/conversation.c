@@ -6,9 +6,9 @@
 #include "conversation.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <unistd.h>
 
-#include "common.h"
 #include "log.h"
 #include "net.h"
 #include "protocol.h"
@@ -31,7 +31,14 @@ ssize_t stream_write_blocking(struct stream *st, const void *buf, size_t len)
 	}
 }
 
-/* Send everything the session owes; 0, or -1 if the client is gone. */
+/* A read or write failed with errno: was it the socket's timeout? */
+static bool timed_out(void)
+{
+	return errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+/* Send everything the session owes; 0, or -1 if the client is gone (or
+ * stopped reading for longer than the send timeout). */
 static int send_owed(struct stream *st, struct session *s)
 {
 	while (s->state == WRITING) {
@@ -39,7 +46,8 @@ static int send_owed(struct stream *st, struct session *s)
 		const char *out = session_output(s, &len);
 		ssize_t n = st->write(st, out, len);
 		if (n < 0) {
-			session_abort(s, CLOSE_RESET);
+			session_abort(s, timed_out() ? CLOSE_TIMEOUT
+						     : CLOSE_RESET);
 			return -1;
 		}
 		session_on_output(s, (size_t)n);
@@ -63,6 +71,8 @@ static void converse(struct stream *st, struct session *s, const char *peer)
 			session_on_input(s, (size_t)n);
 		else if (n == 0)
 			session_on_eof(s);
+		else if (timed_out())
+			session_finish(s, CLOSE_TIMEOUT); /* "idle timeout" */
 		else
 			session_abort(s, CLOSE_RESET);
 		if (send_owed(st, s) != 0)
@@ -70,18 +80,15 @@ static void converse(struct stream *st, struct session *s, const char *peer)
 	}
 }
 
-void serve_client(struct stream *st, const char *peer, size_t max_line)
+void serve_client(struct stream *st, const char *peer, const struct options *o,
+		  enum linger_where where)
 {
 	struct session s;
 
 	(void)net_set_nodelay(st->fd); /* not fatal: replies just leave later */
-	session_init(&s, max_line);
+	client_session_init(&s, o);
 	log_connected(peer, st->fd);
 	converse(st, &s, peer);
-	log_closed(peer, st->fd, &s);
-	if (s.reason == CLOSE_RESET || net_set_nonblocking(st->fd) != 0)
-		close(st->fd); /* the peer is gone: nothing left to protect */
-	else
-		net_close_gracefully(st->fd);
+	client_close(st->fd, peer, &s, where);
 	session_free(&s);
 }

@@ -14,17 +14,18 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "clients.h"
 #include "log.h"
-#include "nbconn.h"
-#include "server.h"
+#include "nonblocking_client.h"
+#include "startup.h"
 
-/* stdin, stdout, stderr, the listening socket and the epoll descriptor. */
-#define OWN_FDS    5
+/* stdin, stdout, stderr, the listening socket, the epoll descriptor, the
+ * lingering thread's pipe, the reserve descriptor (clients.c). */
+#define OWN_FDS    8
 #define MAX_EVENTS 256
 
 struct epoll_conn {
-	struct nb_conn nb;
+	struct client c;   /* first: client_end() frees the whole */
 	bool watching_out; /* EPOLLOUT is in its interest set */
 };
 
@@ -35,80 +36,52 @@ struct epoll_server {
 	size_t nclients;
 };
 
-size_t max_clients_ceiling(void)
+/* Out of the epoll set first: the socket may linger open in the lingering
+ * thread (linger.h), and its events must not come back to a freed c. */
+static void conn_close(struct epoll_server *srv, struct epoll_conn *c)
 {
-	return fd_limit() - OWN_FDS;
+	(void)epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->c.fd, NULL);
+	client_end(&c->c, LINGER_IN_BACKGROUND);
 }
 
-static void conn_close(struct epoll_conn *c)
+/* accept_batch()'s callback, ctx the server: admit the client on fd, or
+ * turn it away at --max-clients. */
+static void admit(void *ctx, int fd, const struct sockaddr *addr)
 {
-	nb_conn_close(&c->nb); /* close() takes it out of the epoll set too */
-	free(c);
-}
+	struct epoll_server *srv = ctx;
 
-static void admit(struct epoll_server *srv, int fd, const struct sockaddr *addr)
-{
-	if (srv->nclients >= srv->opt->max_clients) {
-		char peer[NET_ADDR_LEN];
-		net_format_addr(addr, peer, sizeof(peer));
-		turn_away(fd, peer);
+	struct epoll_conn *c =
+	    client_admit(sizeof(*c), fd, addr, srv->nclients, srv->opt);
+	if (c == NULL)
 		return;
-	}
-	struct epoll_conn *c = malloc(sizeof(*c));
-	if (c == NULL) {
-		log_server("out of memory for a client");
-		close(fd);
-		return;
-	}
-	nb_conn_open(&c->nb, fd, addr, srv->opt->max_line);
 	c->watching_out = false;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
 		log_server("epoll_ctl: %s", strerror(errno));
-		conn_close(c);
+		conn_close(srv, c);
 		return;
 	}
 	srv->nclients++;
 }
 
-static void accept_clients(struct epoll_server *srv)
-{
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		struct sockaddr_storage addr;
-		socklen_t len = sizeof(addr);
-		int fd = accept4(srv->listen_fd, (struct sockaddr *)&addr, &len,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd >= 0) {
-			admit(srv, fd, (struct sockaddr *)&addr);
-			continue;
-		}
-		if (errno == EINTR || errno == ECONNABORTED)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			log_server("accept: %s", strerror(errno));
-		return;
-	}
-}
-
 /* After servicing c: close it if DONE, else watch for what it waits for. */
 static void settle(struct epoll_server *srv, struct epoll_conn *c)
 {
-	bool want_out = c->nb.session.state == WRITING;
+	bool want_out = c->c.session.state == WRITING;
 
-	if (c->nb.session.state == DONE) {
+	if (c->c.session.state == DONE) {
 		srv->nclients--;
-		conn_close(c);
+		conn_close(srv, c);
 		return;
 	}
 	if (want_out == c->watching_out)
 		return;
 	struct epoll_event ev = {.events = want_out ? EPOLLOUT : EPOLLIN,
 				 .data.ptr = c};
-	if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->nb.fd, &ev) != 0) {
-		session_abort(&c->nb.session, CLOSE_RESET);
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->c.fd, &ev) != 0) {
+		session_abort(&c->c.session, CLOSE_RESET);
 		srv->nclients--;
-		conn_close(c);
+		conn_close(srv, c);
 		return;
 	}
 	c->watching_out = want_out;
@@ -116,10 +89,10 @@ static void settle(struct epoll_server *srv, struct epoll_conn *c)
 
 static void on_event(struct epoll_server *srv, struct epoll_conn *c)
 {
-	if (c->nb.session.state == READING)
-		nb_on_readable(&c->nb);
-	else if (c->nb.session.state == WRITING)
-		nb_on_writable(&c->nb);
+	if (c->c.session.state == READING)
+		(void)nb_on_readable(&c->c);
+	else if (c->c.session.state == WRITING)
+		(void)nb_on_writable(&c->c);
 	settle(srv, c);
 }
 
@@ -129,8 +102,8 @@ int main(int argc, char **argv)
 	struct options opt;
 	struct epoll_event events[MAX_EVENTS];
 
-	int rc = server_start(argc, argv, "Linux epoll event loop", &opt,
-			      &srv.listen_fd);
+	int rc = server_start(argc, argv, "Linux epoll event loop",
+			      fd_ceiling(OWN_FDS), &opt, &srv.listen_fd);
 	if (rc >= 0)
 		return rc;
 	srv.opt = &opt;
@@ -151,7 +124,7 @@ int main(int argc, char **argv)
 		}
 		for (int i = 0; i < n; i++) {
 			if (events[i].data.ptr == NULL)
-				accept_clients(&srv);
+				accept_batch(srv.listen_fd, admit, &srv);
 			else
 				on_event(&srv, events[i].data.ptr);
 		}

@@ -20,11 +20,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "clients.h"
 #include "conversation.h"
 #include "log.h"
 #include "net.h"
-#include "server.h"
+#include "startup.h"
 #include "signals.h"
 
 /* A process per client: the cap is the process table, not descriptors. */
@@ -38,11 +38,6 @@ struct fork_server {
 	pid_t *children; /* max_clients slots, 0 = free */
 	size_t nchildren;
 };
-
-size_t max_clients_ceiling(void)
-{
-	return MAX_CHILDREN;
-}
 
 /* Collect every child that has exited (signals may have merged). */
 static void reap_children(struct fork_server *srv)
@@ -69,18 +64,17 @@ static int stop(struct fork_server *srv)
 	return 0;
 }
 
-/* Fork a child for the client on fd, or turn it away at the cap. */
-static void start_child(struct fork_server *srv, int fd,
-			const struct sockaddr *addr)
+/* accept_batch()'s callback, ctx the server: fork a child for the client
+ * on fd, or turn it away at the cap. */
+static void start_child(void *ctx, int fd, const struct sockaddr *addr)
 {
+	struct fork_server *srv = ctx;
 	char peer[NET_ADDR_LEN];
 	size_t slot = 0;
 
-	net_format_addr(addr, peer, sizeof(peer));
-	if (srv->nchildren >= srv->opt->max_clients) {
-		turn_away(fd, peer);
+	if (!room_for_client(fd, addr, srv->nchildren, srv->opt->max_clients))
 		return;
-	}
+	net_format_addr(addr, peer, sizeof(peer));
 	while (srv->children[slot] != 0)
 		slot++;
 	pid_t pid = fork();
@@ -96,23 +90,12 @@ static void start_child(struct fork_server *srv, int fd,
 		signals_reset_in_child();
 		if (set_blocking(fd) != 0)
 			_exit(1);
-		serve_client(&st, peer, srv->opt->max_line);
+		serve_client(&st, peer, srv->opt, LINGER_IN_PLACE);
 		_exit(0);
 	}
 	close(fd);
 	srv->children[slot] = pid;
 	srv->nchildren++;
-}
-
-/* accept_batch()'s callback: ctx is the server. */
-static void admit_one(void *ctx, int fd, const struct sockaddr *addr)
-{
-	start_child(ctx, fd, addr);
-}
-
-static void accept_clients(struct fork_server *srv)
-{
-	accept_batch(srv->listen_fd, admit_one, srv);
 }
 
 /* The pipe is readable: reap, and report whether a stop signal came. */
@@ -135,8 +118,8 @@ int main(int argc, char **argv)
 	struct fork_server srv = {0};
 	struct options opt;
 
-	int rc = server_start(argc, argv, "one process per connection", &opt,
-			      &srv.listen_fd);
+	int rc = server_start(argc, argv, "one process per connection",
+			      MAX_CHILDREN, &opt, &srv.listen_fd);
 	if (rc >= 0)
 		return rc;
 	srv.opt = &opt;
@@ -165,6 +148,6 @@ int main(int argc, char **argv)
 		if (FD_ISSET(signal_fd, &readfds) && on_signals(&srv))
 			return stop(&srv);
 		if (FD_ISSET(srv.listen_fd, &readfds))
-			accept_clients(&srv);
+			accept_batch(srv.listen_fd, start_child, &srv);
 	}
 }

@@ -11,61 +11,40 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "clients.h"
 #include "log.h"
-#include "nbconn.h"
-#include "server.h"
+#include "nonblocking_client.h"
+#include "startup.h"
 
-/* stdin, stdout, stderr and the listening socket. */
-#define OWN_FDS 4
+/* stdin, stdout, stderr, the listening socket, the lingering thread's
+ * pipe, the reserve descriptor (clients.c). */
+#define OWN_FDS 7
 
 struct poll_server {
 	const struct options *opt;
 	int listen_fd;
-	struct nb_conn **conns; /* indexed by fd, fd_limit() entries */
+	struct client **conns; /* indexed by fd, fd_limit() entries */
 	size_t table_size;
 	struct pollfd *pfd; /* [0] the listening socket, then the clients */
 	size_t nclients;
 };
 
-size_t max_clients_ceiling(void)
+/* accept_batch()'s callback, ctx the server: admit the client on fd, or
+ * turn it away at --max-clients. */
+static void admit(void *ctx, int fd, const struct sockaddr *addr)
 {
-	return fd_limit() - OWN_FDS;
-}
+	struct poll_server *srv = ctx;
 
-/* A new client: admit it, or turn it away at --max-clients. */
-static void admit(struct poll_server *srv, int fd, const struct sockaddr *addr)
-{
-	if (net_set_nonblocking(fd) != 0 || (size_t)fd >= srv->table_size) {
+	if ((size_t)fd >= srv->table_size) {
 		close(fd);
 		return;
 	}
-	if (srv->nclients >= srv->opt->max_clients) {
-		char peer[NET_ADDR_LEN];
-		net_format_addr(addr, peer, sizeof(peer));
-		turn_away(fd, peer);
+	struct client *c =
+	    client_admit(sizeof(*c), fd, addr, srv->nclients, srv->opt);
+	if (c == NULL)
 		return;
-	}
-	struct nb_conn *c = malloc(sizeof(*c));
-	if (c == NULL) {
-		log_server("out of memory for a client");
-		close(fd);
-		return;
-	}
-	nb_conn_open(c, fd, addr, srv->opt->max_line);
 	srv->conns[fd] = c;
 	srv->nclients++;
-}
-
-/* accept_batch()'s callback: ctx is the server. */
-static void admit_one(void *ctx, int fd, const struct sockaddr *addr)
-{
-	admit(ctx, fd, addr);
-}
-
-static void accept_clients(struct poll_server *srv)
-{
-	accept_batch(srv->listen_fd, admit_one, srv);
 }
 
 /* The pollfd array from the connection table: READING clients wait for
@@ -77,7 +56,7 @@ static nfds_t build_pollfds(struct poll_server *srv)
 	srv->pfd[0].fd = srv->listen_fd;
 	srv->pfd[0].events = POLLIN;
 	for (size_t fd = 0, seen = 0; seen < srv->nclients; fd++) {
-		const struct nb_conn *c = srv->conns[fd];
+		const struct client *c = srv->conns[fd];
 		if (c == NULL)
 			continue;
 		seen++;
@@ -94,18 +73,17 @@ static void service_clients(struct poll_server *srv, nfds_t n)
 {
 	for (nfds_t i = 1; i < n; i++) {
 		short ev = srv->pfd[i].revents;
-		struct nb_conn *c = srv->conns[srv->pfd[i].fd];
+		struct client *c = srv->conns[srv->pfd[i].fd];
 		if (ev == 0)
 			continue;
 		if (c->session.state == READING)
-			nb_on_readable(c);
+			(void)nb_on_readable(c);
 		else if (c->session.state == WRITING)
-			nb_on_writable(c);
+			(void)nb_on_writable(c);
 		if (c->session.state == DONE) {
 			srv->conns[c->fd] = NULL;
 			srv->nclients--;
-			nb_conn_close(c);
-			free(c);
+			client_end(c, LINGER_IN_BACKGROUND);
 		}
 	}
 }
@@ -115,8 +93,8 @@ int main(int argc, char **argv)
 	static struct poll_server srv;
 	struct options opt;
 
-	int rc =
-	    server_start(argc, argv, "poll() event loop", &opt, &srv.listen_fd);
+	int rc = server_start(argc, argv, "poll() event loop",
+			      fd_ceiling(OWN_FDS), &opt, &srv.listen_fd);
 	if (rc >= 0)
 		return rc;
 	srv.opt = &opt;
@@ -136,7 +114,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (srv.pfd[0].revents != 0)
-			accept_clients(&srv);
+			accept_batch(srv.listen_fd, admit, &srv);
 		service_clients(&srv, n);
 	}
 }

@@ -13,52 +13,51 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "clients.h"
 #include "conversation.h"
 #include "log.h"
 #include "net.h"
-#include "server.h"
+#include "startup.h"
 
-/* stdin, stdout, stderr and the listening socket. */
-#define OWN_FDS 4
+/* stdin, stdout, stderr, the listening socket and the reserve
+ * descriptor (clients.c). */
+#define OWN_FDS 5
 /* Threads per process are bounded by memory long before descriptors. */
 #define MAX_THREADS 16384
 /* Enough for the conversation, the 16 KiB log line buffer and the 16 KiB
  * drain buffer of a graceful close, with room to spare; far less than the
  * 8 MiB default, which would be reserved (not used) per client. */
 #define THREAD_STACK (256 * 1024)
-/* After an accept failure such as EMFILE, wait this long (no busy loop). */
-#define ACCEPT_PAUSE_NS 100000000L
 
-struct client {
+struct thread_client {
 	struct stream stream;
 	char peer[NET_ADDR_LEN];
-	size_t max_line;
+	const struct options *opt;
 };
 
 static atomic_size_t nclients;
 
-size_t max_clients_ceiling(void)
+static size_t ceiling(void)
 {
-	size_t fds = fd_limit() - OWN_FDS;
+	size_t fds = fd_ceiling(OWN_FDS);
 	return fds < MAX_THREADS ? fds : MAX_THREADS;
 }
 
 static void *client_thread(void *arg)
 {
-	struct client *cl = arg;
+	struct thread_client *cl = arg;
 
-	serve_client(&cl->stream, cl->peer, cl->max_line);
+	serve_client(&cl->stream, cl->peer, cl->opt, LINGER_IN_PLACE);
 	free(cl);
 	atomic_fetch_sub(&nclients, 1);
 	return NULL;
 }
 
 /* Start a detached thread for the client on fd; closes fd on failure. */
-static void start_client(int fd, const struct sockaddr *addr, size_t max_line,
-			 const pthread_attr_t *attr)
+static void start_client(int fd, const struct sockaddr *addr,
+			 const struct options *opt, const pthread_attr_t *attr)
 {
-	struct client *cl = malloc(sizeof(*cl));
+	struct thread_client *cl = malloc(sizeof(*cl));
 	pthread_t tid;
 
 	if (cl == NULL) {
@@ -69,7 +68,7 @@ static void start_client(int fd, const struct sockaddr *addr, size_t max_line,
 	cl->stream =
 	    (struct stream){fd, stream_read_blocking, stream_write_blocking};
 	net_format_addr(addr, cl->peer, sizeof(cl->peer));
-	cl->max_line = max_line;
+	cl->opt = opt;
 	atomic_fetch_add(&nclients, 1);
 	int err = pthread_create(&tid, attr, client_thread, cl);
 	if (err != 0) {
@@ -81,22 +80,14 @@ static void start_client(int fd, const struct sockaddr *addr, size_t max_line,
 	}
 }
 
-static void pause_accepting(void)
-{
-	struct timespec ts = {0, ACCEPT_PAUSE_NS};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		continue;
-}
-
 int main(int argc, char **argv)
 {
 	struct options opt;
 	pthread_attr_t attr;
 	int listen_fd;
 
-	int rc = server_start(argc, argv, "one thread per connection", &opt,
-			      &listen_fd);
+	int rc = server_start(argc, argv, "one thread per connection",
+			      ceiling(), &opt, &listen_fd);
 	if (rc >= 0)
 		return rc;
 	if (set_blocking(listen_fd) != 0 || pthread_attr_init(&attr) != 0 ||
@@ -107,23 +98,10 @@ int main(int argc, char **argv)
 	}
 	for (;;) {
 		struct sockaddr_storage addr;
-		socklen_t len = sizeof(addr);
-		int fd = accept(listen_fd, (struct sockaddr *)&addr, &len);
+		int fd = accept_blocking(listen_fd, &addr);
 
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			log_server("accept: %s", strerror(errno));
-			pause_accepting();
-			continue;
-		}
-		if (atomic_load(&nclients) >= opt.max_clients) {
-			char peer[NET_ADDR_LEN];
-			net_format_addr((struct sockaddr *)&addr, peer,
-					sizeof(peer));
-			turn_away(fd, peer);
-			continue;
-		}
-		start_client(fd, (struct sockaddr *)&addr, opt.max_line, &attr);
+		if (room_for_client(fd, (struct sockaddr *)&addr,
+				    atomic_load(&nclients), opt.max_clients))
+			start_client(fd, (struct sockaddr *)&addr, &opt, &attr);
 	}
 }

@@ -7,6 +7,9 @@
 # with capture-pane; every wait is bounded.  At the end it stops the demo
 # with --stop and checks that the server it started is gone; on any exit it
 # kills its own tmux server and, by PID, the echoserv started in the demo.
+# Then the same for --models: the iterative server's second client waits
+# until the first leaves, and top shows the nonblocking server.  Then
+# --view: the live trace view fed by the server pane, across a restart.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -17,17 +20,17 @@ SESSION=demo-test
 WAIT_TENTHS=50 # 5 s per wait
 failures=0
 server_pid=
+models_pids=
 view_pid=
 
 t() { tmux -L "$SOCK" "$@"; }
 
 cleanup() {
-	if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-		kill -KILL "$server_pid" 2>/dev/null || true
-	fi
-	if [ -n "$view_pid" ] && kill -0 "$view_pid" 2>/dev/null; then
-		kill -KILL "$view_pid" 2>/dev/null || true
-	fi
+	for pid in $server_pid $models_pids $view_pid; do
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done
 	t kill-server 2>/dev/null || true
 	# tmux leaves its socket file behind; it is ours, by its name.
 	sock_file=${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$SOCK
@@ -65,6 +68,26 @@ wait_for() {
 type_line() { # type_line PANE TEXT: type TEXT and press Enter
 	t send-keys -t "$1" -l "$2"
 	t send-keys -t "$1" Enter
+}
+
+# notes_whole PANE FIRST-LINE-ERE PREFIX: the script pane shows the notes
+# whole, first line to last.
+notes_whole() {
+	visible=$(t capture-pane -p -J -t "$1")
+	echo "$visible" | grep -Eq "$2" ||
+		fail "${3}the first line of the notes is not on screen"
+	echo "$visible" | grep -q "Detach: Ctrl-b d" ||
+		fail "${3}the last line of the notes is not on screen"
+}
+
+# gone PID: wait (bounded) until PID has exited; false if it still runs.
+gone() {
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ "$i" -lt "$WAIT_TENTHS" ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	! kill -0 "$1" 2>/dev/null
 }
 
 show() { # show PANE: the pane, for a failure report
@@ -156,11 +179,7 @@ wait_for "$srv" '^echoserv: client 127\.0\.0\.1:[0-9]+ closed \(fd [0-9]+\): qui
 # The script pane shows the notes whole, first line to last, and has the
 # load command typed in.
 wait_for "$l" "^bench\\\$ .*$port" || fail "the load generator command is not typed in"
-visible=$(t capture-pane -p -J -t "$l")
-echo "$visible" | grep -q "^echoserv demo on 127\.0\.0\.1:$port\." ||
-	fail "the first line of the notes is not on screen"
-echo "$visible" | grep -q "Detach: Ctrl-b d" ||
-	fail "the last line of the notes is not on screen"
+notes_whole "$l" "^echoserv demo on 127\.0\.0\.1:$port\." ""
 
 # Ctrl-C in the server pane: graceful shutdown, its summary, the prompt.
 # Up and Enter start the server again (on a new free port: it was 0).
@@ -183,18 +202,84 @@ fi
 
 # Stop: the server gets SIGTERM and exits, the session goes away.
 "$DEMO" --stop --socket "$SOCK" --session "$SESSION" >/dev/null || fail "--stop failed"
-i=0
-while [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null && [ "$i" -lt "$WAIT_TENTHS" ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+if [ -n "$server_pid" ] && ! gone "$server_pid"; then
 	fail "echoserv (pid $server_pid) still runs after --stop"
 fi
 if t has-session -t "=$SESSION" 2>/dev/null; then
 	fail "the tmux session is still there after --stop"
 fi
 
+# ------------------------------------------------------------ --models
+SESSION=demo-models-test
+BIN_DIR=$(dirname "$SERVER")
+out=$(ECHOSERV_ITERATIVE=$BIN_DIR/echoserv-iterative \
+	ECHOSERV_NONBLOCK=$BIN_DIR/echoserv-nonblock \
+	"$DEMO" --models --detach --port 0 --socket "$SOCK" --session "$SESSION") ||
+	{
+		echo "FAIL: demo: scripts/demo.sh --models --detach failed: $out" >&2
+		exit 1
+	}
+it_port=$(echo "$out" | sed -n 's/.*iterative on 127\.0\.0\.1:\([0-9][0-9]*\) .*/\1/p')
+[ -n "$it_port" ] || fail "--models: no iterative port in its output: $out"
+it=$(pane 'iterative server')
+nb=$(pane 'nonblock server')
+a=$(pane 'client A')
+b=$(pane 'client B')
+l=$(pane 'script')
+top=$(pane 'top: echoserv-nonblock')
+for p in "$it" "$nb" "$a" "$b" "$l" "$top"; do
+	[ -n "$p" ] || {
+		echo "FAIL: demo: --models: a pane is missing: $(t list-panes -s -t "$SESSION" -F '#{pane_title}' | tr '\n' ',')" >&2
+		exit 1
+	}
+done
+for p in "$it" "$nb"; do
+	shell_pid=$(t display-message -p -t "$p" '#{pane_pid}')
+	models_pids="$models_pids $(ps -A -o pid= -o ppid= -o comm= |
+		awk -v pp="$shell_pid" '$2 == pp && $3 ~ /^echoserv/ { print $1 }')"
+done
+nb_pid=${models_pids##* }
+[ "$(echo $models_pids | wc -w)" -eq 2 ] || fail "--models: not two servers running: '$models_pids'"
+
+# A is served; B's line waits while A is connected, and only one client
+# has been accepted.
+wait_for "$it" '^echoserv: client 127\.0\.0\.1:[0-9]+ connected' ||
+	fail "--models: the iterative server accepted no client"
+type_line "$a" "first from A"
+wait_for "$a" '^first from A$' 2 || fail "--models: client A's line was not echoed"
+type_line "$b" "second from B"
+sleep 1
+n=$(screen "$b" | grep -c '^second from B$' || true)
+[ "$n" -eq 1 ] || fail "--models: client B was answered while A was connected"
+n=$(screen "$it" | grep -c ' connected (fd ' || true)
+[ "$n" -eq 1 ] || fail "--models: the iterative server accepted $n clients at once"
+
+# A leaves: B is accepted and its waiting line comes back.
+type_line "$a" quit
+wait_for "$it" '^echoserv: client 127\.0\.0\.1:[0-9]+ closed \(fd [0-9]+\): quit; echoed 1 line, 13 bytes$' ||
+	fail "--models: no close line for client A"
+wait_for "$b" '^second from B$' 2 || fail "--models: client B's line did not come back after A left"
+t send-keys -t "$a" C-d
+
+# top watches the nonblocking server.
+wait_for "$top" "^ *$nb_pid .*echoserv" || fail "--models: top does not show echoserv-nonblock (pid $nb_pid)"
+notes_whole "$l" "^Two I/O models side by side" "--models: "
+if [ "$(screen "$l" | grep -v '^Stop: ' | awk 'length > 78' | wc -l)" -ne 0 ]; then
+	fail "--models: a line of the notes is wider than 78 columns"
+fi
+
+if [ "$failures" -ne 0 ]; then
+	show 'iterative server'
+	show 'client A'
+	show 'client B'
+	show 'top: echoserv-nonblock'
+fi
+"$DEMO" --stop --socket "$SOCK" --session "$SESSION" >/dev/null || fail "--models: --stop failed"
+for pid in $models_pids; do
+	gone "$pid" || fail "--models: server pid $pid still runs after --stop"
+done
+
+# ------------------------------------------------------------ --view
 # --view: the live view in a window of its own, fed by the server pane.
 # events URL TEXT: the session of the live view's event stream at URL, once
 # its rounds show TEXT (5 s at most); nothing if they do not.
@@ -272,16 +357,12 @@ if [ "$failures" -ne 0 ]; then
 	show 'live view'
 fi
 "$DEMO" --stop --socket "$SOCK" --session "$SESSION" >/dev/null || fail "--view: --stop failed"
-i=0
-while kill -0 "$view_pid" 2>/dev/null && [ "$i" -lt "$WAIT_TENTHS" ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-kill -0 "$view_pid" 2>/dev/null && fail "--view: trace-view (pid $view_pid) still runs after --stop"
+gone "$view_pid" || fail "--view: trace-view (pid $view_pid) still runs after --stop"
+[ -z "$server_pid" ] || gone "$server_pid" || fail "--view: echoserv (pid $server_pid) still runs after --stop"
 [ -n "$fifo_dir" ] && [ -e "$fifo_dir" ] && fail "--view: $fifo_dir is still there after --stop"
 
 if [ "$failures" -ne 0 ]; then
 	echo "demo: $failures check(s) failed" >&2
 	exit 1
 fi
-echo "ok: scripts/demo.sh starts, echoes, traces and stops cleanly, with and without the live view"
+echo "ok: scripts/demo.sh starts, echoes, traces and stops cleanly; --models shows the waiting client and the busy loop; --view serves the live trace"

@@ -1,0 +1,598 @@
+#!/usr/bin/env python3
+"""test_models.py - what each new comparison server's I/O model promises.
+
+The protocol itself is checked for every server by the integration suite
+(make protocol-check).  These tests check what is particular to a model:
+
+  iterative  the second client waits in the listen queue, unanswered, and is
+             served once the first leaves; --idle-timeout frees the server
+             from a silent client
+  nonblock   many clients at once, byte-exact; a client holding half a line
+             delays no one
+  sigio      nothing is lost when the realtime signal queue overflows
+             (RLIMIT_SIGPENDING lowered before exec): byte-exact under many
+             clients, and the overflow really happened (its log line)
+  aio        holds --max-clients idle clients (one glibc helper thread each)
+             and serves another client meanwhile; the next is turned away
+  all        --raw (RFC 862) echoes every byte, quit and binary included;
+             50 clients pipelining and quitting at once on every event loop
+             (their sockets linger; each is closed once; the loop goes on);
+             out of descriptors (EMFILE), the waiting client is shed with
+             "server full", not left to spin the loop (epoll, nonblock,
+             sigio, uring: the shared accept code)
+  uring      refused by the kernel (a seccomp filter makes io_uring_setup
+             fail with EPERM, as container runtimes do): exit 1 with one line
+             saying "io_uring unavailable"; skipped with a note where io_uring
+             is unavailable anyway
+
+Real binaries, real sockets on 127.0.0.1, port 0, every wait bounded.
+
+usage: tests/models/test_models.py [BUILD_DIR] [TEST_NAME_PATTERN]
+"""
+import ctypes
+import fnmatch
+import os
+import platform
+import random
+import re
+import resource
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
+PATTERN = sys.argv[2] if len(sys.argv) > 2 else "*"
+LISTENING = re.compile(rb"echoserv: listening on (\S+):(\d+)")
+
+
+class Skip(Exception):
+    """The test cannot run here; the reason is printed."""
+
+
+class Server:
+    """A server process started on port 0, its stderr in a file."""
+
+    def __init__(self, name, args=(), preexec=None):
+        self.path = os.path.join(BUILD, name)
+        self.err = tempfile.NamedTemporaryFile(prefix=name + "-", suffix=".err",
+                                               delete=False)
+        self.proc = subprocess.Popen([self.path, *args, "0"],
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=self.err, preexec_fn=preexec)
+        self.port = None
+
+    def log(self):
+        with open(self.err.name, "rb") as f:
+            return f.read()
+
+    def wait_listening(self, timeout=5.0):
+        """The port from the listening line; None if the process exited."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            m = LISTENING.search(self.log())
+            if m:
+                self.port = int(m.group(2))
+                return self.port
+            if self.proc.poll() is not None:
+                return None
+            time.sleep(0.02)
+        raise AssertionError("no listening line within %.0f s" % timeout)
+
+    def wait_log(self, pattern, timeout=5.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if re.search(pattern, self.log()):
+                return
+            time.sleep(0.02)
+        raise AssertionError("no log line matching %r within %.1f s:\n%s" %
+                             (pattern, timeout, self.log().decode(errors="replace")))
+
+    def wait_count(self, text, count, timeout=5.0):
+        """Wait until text appears count times in the log."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.log().count(text) >= count:
+                return
+            time.sleep(0.02)
+        raise AssertionError("%r seen %d times, not %d, within %.1f s" %
+                             (text, self.log().count(text), count, timeout))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(3)
+        self.err.close()
+        os.unlink(self.err.name)
+
+
+def start(name, args=(), preexec=None):
+    srv = Server(name, args, preexec)
+    if srv.wait_listening() is None:
+        log = srv.log().decode(errors="replace")
+        srv.stop()
+        raise AssertionError("%s exited at start:\n%s" % (name, log))
+    return srv
+
+
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def recv_exact(s, n, timeout=5.0):
+    """n bytes from s, or fewer if it closed or the time ran out."""
+    got = b""
+    end = time.monotonic() + timeout
+    while len(got) < n:
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        s.settimeout(left)
+        try:
+            chunk = s.recv(n - len(got))
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
+def silent_for(s, seconds):
+    """True if nothing arrives on s for seconds (and it stays open)."""
+    s.settimeout(seconds)
+    try:
+        return s.recv(1, socket.MSG_PEEK) == b"" and False
+    except socket.timeout:
+        return True
+
+
+def closed_within(s, seconds):
+    s.settimeout(seconds)
+    try:
+        return s.recv(1) == b""
+    except (socket.timeout, ConnectionResetError):
+        return False
+
+
+def expect(cond, message):
+    if not cond:
+        raise AssertionError(message)
+
+
+def converse_many(port, clients, lines_each, seconds=30.0, seed=1):
+    """clients connections at once, each sending lines_each lines of random
+    length and bytes (pipelined, all at once) then quit, and reading the echo
+    as it comes; every byte checked.  Returns how many were exact."""
+    rnd = random.Random(seed)
+    sel = selectors.DefaultSelector()
+    state = {}
+    for i in range(clients):
+        lines = []
+        for _ in range(lines_each):
+            body = bytes(rnd.choice(b"abcdefghijklmnopqrstuvwxyz0123456789\r\x00\xff")
+                         for _ in range(rnd.randrange(1, 200)))
+            lines.append(body.replace(b"\n", b"") + b"\n")
+        want = b"".join(lines)
+        s = connect(port)
+        s.setblocking(False)
+        state[s] = {"out": want + b"quit\n", "want": want, "got": bytearray(),
+                    "eof": False}
+        sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    end = time.monotonic() + seconds
+    open_ = len(state)
+    while open_ and time.monotonic() < end:
+        for key, ev in sel.select(timeout=0.5):
+            s, st = key.fileobj, state[key.fileobj]
+            if ev & selectors.EVENT_WRITE and st["out"]:
+                try:
+                    n = s.send(st["out"][:65536])
+                    st["out"] = st["out"][n:]
+                except BlockingIOError:
+                    pass
+                if not st["out"]:
+                    sel.modify(s, selectors.EVENT_READ)
+            if ev & selectors.EVENT_READ:
+                try:
+                    chunk = s.recv(65536)
+                except BlockingIOError:
+                    continue
+                except ConnectionResetError:
+                    chunk = b""
+                if chunk:
+                    st["got"] += chunk
+                else:
+                    st["eof"] = True
+                    sel.unregister(s)
+                    open_ -= 1
+    exact = sum(1 for st in state.values()
+                if st["eof"] and bytes(st["got"]) == st["want"])
+    for s in state:
+        s.close()
+    sel.close()
+    return exact
+
+
+# ------------------------------------------------------------- iterative
+
+def test_iterative_second_client_waits_until_the_first_leaves():
+    srv = start("echoserv-iterative")
+    try:
+        a = connect(srv.port)
+        a.sendall(b"first\n")
+        expect(recv_exact(a, 6) == b"first\n", "client A not echoed")
+        b = connect(srv.port)  # the kernel completes the handshake
+        b.sendall(b"second\n")
+        expect(silent_for(b, 0.5),
+               "client B was answered while A was still connected")
+        expect(b"connected" in srv.log() and srv.log().count(b"connected") == 1,
+               "the server accepted B while serving A")
+        a.sendall(b"quit\n")
+        expect(closed_within(a, 3), "A not closed after quit")
+        expect(recv_exact(b, 7, 3.0) == b"second\n",
+               "client B not served once A left")
+        a.close()
+        b.close()
+    finally:
+        srv.stop()
+
+
+def test_iterative_idle_timeout_frees_the_server():
+    srv = start("echoserv-iterative", ["-t", "1"])
+    try:
+        a = connect(srv.port)
+        a.sendall(b"half a li")  # and then nothing
+        b = connect(srv.port)
+        b.sendall(b"waiting\n")
+        t0 = time.monotonic()
+        got = recv_exact(a, len(b"error: idle timeout\r\n"), 4.0)
+        waited = time.monotonic() - t0
+        expect(got == b"error: idle timeout\r\n",
+               "silent client got %r, not the idle timeout" % got)
+        expect(waited >= 0.8, "timed out after %.2f s, before 1 s" % waited)
+        expect(recv_exact(b, 8, 3.0) == b"waiting\n",
+               "the next client not served after the timeout")
+        srv.wait_log(rb"closed \(fd \d+\): timeout")
+        a.close()
+        b.close()
+    finally:
+        srv.stop()
+
+
+# ------------------------------------------------------------- nonblock
+
+def test_nonblock_many_clients_byte_exact():
+    srv = start("echoserv-nonblock")
+    try:
+        n = converse_many(srv.port, 50, 40)
+        expect(n == 50, "%d of 50 clients got their bytes back exactly" % n)
+    finally:
+        srv.stop()
+
+
+def test_nonblock_half_a_line_delays_no_one():
+    srv = start("echoserv-nonblock")
+    try:
+        a = connect(srv.port)
+        a.sendall(b"no end in sight")
+        b = connect(srv.port)
+        b.sendall(b"hello\n")
+        expect(recv_exact(b, 6, 2.0) == b"hello\n",
+               "B waited behind A's unfinished line")
+        a.sendall(b"\n")
+        expect(recv_exact(a, 16, 2.0) == b"no end in sight\n",
+               "A's line not echoed once complete")
+        a.close()
+        b.close()
+    finally:
+        srv.stop()
+
+
+# ------------------------------------------------------------- sigio
+
+def low_sigpending():
+    # One queued realtime signal at most: nearly every notification
+    # overflows the queue and arrives as a plain SIGIO.
+    resource.setrlimit(resource.RLIMIT_SIGPENDING, (1, 1))
+
+
+def test_sigio_loses_nothing_when_the_queue_overflows():
+    srv = start("echoserv-sigio", preexec=low_sigpending)
+    try:
+        n = converse_many(srv.port, 100, 30, seed=7)
+        expect(n == 100, "%d of 100 clients got their bytes back exactly" % n)
+        expect(b"realtime signal queue full" in srv.log(),
+               "the queue never overflowed: the test proved nothing")
+    finally:
+        srv.stop()
+
+
+def test_sigio_many_clients_byte_exact():
+    srv = start("echoserv-sigio")
+    try:
+        n = converse_many(srv.port, 100, 30, seed=8)
+        expect(n == 100, "%d of 100 clients got their bytes back exactly" % n)
+    finally:
+        srv.stop()
+
+
+# ------------------------------------------------------------- aio
+
+def test_aio_holds_max_clients_idle_and_serves_another():
+    srv = start("echoserv-aio", ["-c", "60"])
+    try:
+        idle = [connect(srv.port) for _ in range(59)]
+        srv.wait_count(b" connected ", 59)
+        busy = connect(srv.port)
+        busy.sendall(b"still served\n")
+        expect(recv_exact(busy, 13, 3.0) == b"still served\n",
+               "a client beside 59 idle ones was not served")
+        extra = connect(srv.port)
+        got = recv_exact(extra, 20, 3.0)
+        expect(got == b"error: server full\r\n",
+               "the 61st client got %r, not server full" % got)
+        for s in idle:
+            s.sendall(b"x\n")
+        expect(all(recv_exact(s, 2, 3.0) == b"x\n" for s in idle),
+               "an idle client was not served once it spoke")
+        for s in idle + [busy, extra]:
+            s.close()
+    finally:
+        srv.stop()
+
+
+# ------------------------------------------------------------- uring
+
+SECCOMP_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+NR_IO_URING_SETUP = 425  # the same on every architecture since Linux 5.1
+
+
+def deny_io_uring():
+    """In the child before exec: a seccomp filter making io_uring_setup fail
+    with EPERM, as the default profiles of Docker and podman do."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    arch = SECCOMP_ARCH[platform.machine()]
+    ld_abs, jeq, ret = 0x20, 0x15, 0x06
+    prog = [(ld_abs, 0, 0, 4),            # A = seccomp_data.arch
+            (jeq, 0, 3, arch),            # another arch: allow
+            (ld_abs, 0, 0, 0),            # A = seccomp_data.nr
+            (jeq, 0, 1, NR_IO_URING_SETUP),
+            (ret, 0, 0, 0x00050000 | 1),  # SECCOMP_RET_ERRNO | EPERM
+            (ret, 0, 0, 0x7FFF0000)]      # SECCOMP_RET_ALLOW
+    raw = b"".join(struct.pack("HBBI", *ins) for ins in prog)
+    buf = ctypes.create_string_buffer(raw, len(raw))
+
+    class Fprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = Fprog(len(prog), ctypes.cast(buf, ctypes.c_void_p))
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        os._exit(99)
+    if libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) != 0:  # SECCOMP_MODE_FILTER
+        os._exit(99)
+
+
+def test_uring_refused_exits_1_with_one_clear_line():
+    if platform.machine() not in SECCOMP_ARCH:
+        raise Skip("no seccomp filter written for %s" % platform.machine())
+    srv = Server("echoserv-uring", preexec=deny_io_uring)
+    try:
+        srv.proc.wait(5)
+        log = srv.log().decode(errors="replace")
+        expect(srv.proc.returncode == 1,
+               "exit status %s, not 1:\n%s" % (srv.proc.returncode, log))
+        lines = log.splitlines()
+        expect(len(lines) == 1 and "io_uring unavailable" in lines[0],
+               "not one line saying io_uring unavailable:\n%s" % log)
+        expect("listening" not in log, "it listened before giving up")
+    finally:
+        srv.stop()
+
+
+def test_uring_serves_where_io_uring_is_allowed():
+    srv = Server("echoserv-uring")
+    try:
+        if srv.wait_listening() is None:
+            log = srv.log().decode(errors="replace")
+            expect("io_uring unavailable" in log and srv.proc.returncode == 1,
+                   "exited without saying io_uring is unavailable:\n" + log)
+            raise Skip("io_uring unavailable here: " + log.strip())
+        n = converse_many(srv.port, 50, 40, seed=3)
+        expect(n == 50, "%d of 50 clients got their bytes back exactly" % n)
+    finally:
+        srv.stop()
+
+
+# ------------------------------------------------------------- all
+
+EVENT_LOOPS = ["echoserv-poll", "echoserv-epoll", "echoserv-co",
+               "echoserv-nonblock", "echoserv-sigio", "echoserv-aio",
+               "echoserv-uring"]
+
+
+def test_event_loops_many_clients_quitting_byte_exact():
+    """50 clients at once pipeline 40 lines and quit: their sockets linger
+    (in the lingering thread) while the loop goes on serving the others,
+    and nothing of a closed client may come back to the loop."""
+    for name in EVENT_LOOPS:
+        srv = Server(name)
+        try:
+            if srv.wait_listening() is None:
+                expect(b"io_uring unavailable" in srv.log(),
+                       "%s exited at start" % name)
+                print("  %s: skipped, io_uring unavailable" % name)
+                continue
+            n = converse_many(srv.port, 50, 40, seed=11)
+            expect(n == 50, "%s: %d of 50 clients got their bytes back "
+                   "exactly" % (name, n))
+            time.sleep(0.3)  # the clients' FINs reach the lingering sockets
+            expect(srv.proc.poll() is None, "%s died:\n%s" %
+                   (name, srv.log()[-300:].decode(errors="replace")))
+            log = srv.log()
+            expect(log.count(b" closed (fd ") == 50 and
+                   log.count(b" connected (fd ") == 50,
+                   "%s: not 50 clients connected and closed once each" % name)
+            after = connect(srv.port)
+            after.sendall(b"still there\n")
+            expect(recv_exact(after, 12, 3.0) == b"still there\n",
+                   "%s: not serving after the clients left" % name)
+            after.close()
+        finally:
+            srv.stop()
+
+
+ALL_SERVERS = ["echoserv-iterative", "echoserv-threads", "echoserv-fork"] + \
+    EVENT_LOOPS
+
+
+def test_every_server_raw_mode_echoes_every_byte():
+    """--raw (RFC 862): no framing, no quit, no line limit: every byte back,
+    then EOF after the client's half-close."""
+    rnd = random.Random(5)
+    data = b"quit\n" + bytes(rnd.randrange(256) for _ in range(100000)) + b"tail"
+    for name in ALL_SERVERS:
+        srv = Server(name, ["--raw", "-l", "16"])
+        try:
+            if srv.wait_listening() is None:
+                expect(b"io_uring unavailable" in srv.log(),
+                       "%s exited at start" % name)
+                print("  %s: skipped, io_uring unavailable" % name)
+                continue
+            s = connect(srv.port)
+            sel = selectors.DefaultSelector()
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+            out, got, end = data, bytearray(), time.monotonic() + 10
+            while time.monotonic() < end:
+                events = sel.select(0.5)
+                for _, ev in events:
+                    if ev & selectors.EVENT_WRITE and out:
+                        try:
+                            out = out[s.send(out[:65536]):]
+                        except BlockingIOError:
+                            pass
+                        if not out:
+                            s.shutdown(socket.SHUT_WR)
+                            sel.modify(s, selectors.EVENT_READ)
+                    if ev & selectors.EVENT_READ:
+                        try:
+                            chunk = s.recv(65536)
+                        except BlockingIOError:
+                            continue
+                        if not chunk:
+                            end = 0
+                            break
+                        got += chunk
+            sel.close()
+            s.close()
+            expect(bytes(got) == data, "%s --raw: %d of %d bytes back%s" %
+                   (name, len(got), len(data),
+                    "" if bytes(got) == data[:len(got)] else ", altered"))
+        finally:
+            srv.stop()
+
+
+def nofile(n):
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+    return limit
+
+
+def ceiling_under(name, limit):
+    """The --max-clients ceiling the server reports under that limit."""
+    out = subprocess.run([os.path.join(BUILD, name), "--help"],
+                         capture_output=True, timeout=5,
+                         preexec_fn=nofile(limit)).stdout
+    return int(re.search(rb"simultaneous clients, 1\s*\.\.\s*(\d+)", out).group(1))
+
+
+def check_out_of_descriptors_sheds(name):
+    """Fill the descriptor table with lingering clients (they said quit but
+    keep their end open, so the server holds each socket for a while), then
+    connect once more: accept() fails with EMFILE, and the server must shed
+    that client (server full) rather than spin on a readable listening
+    socket or leave it hanging; once the lingerers are gone it serves again."""
+    limit = 24
+    n = ceiling_under(name, limit)
+    srv = start(name, preexec=nofile(limit))
+    try:
+        held = []
+        for i in range(n):
+            s = connect(srv.port)
+            s.sendall(b"x\nquit\n")
+            expect(recv_exact(s, 2, 3.0) == b"x\n", "client %d not served" % i)
+            held.append(s)
+        srv.wait_count(b"): quit;", n)
+        late = connect(srv.port)
+        got = recv_exact(late, 20, 3.0)
+        expect(got == b"error: server full\r\n",
+               "out of descriptors, a new client got %r, not server full" % got)
+        srv.wait_log(rb"accept: Too many open files: shedding client")
+        for s in held:
+            s.close()
+        late.close()
+        time.sleep(1.5)  # the lingering sockets see EOF and close
+        again = connect(srv.port)
+        again.sendall(b"again\n")
+        expect(recv_exact(again, 6, 3.0) == b"again\n",
+               "not served once descriptors were free again")
+        again.close()
+    finally:
+        srv.stop()
+
+
+def test_epoll_out_of_descriptors_sheds_the_waiting_client():
+    check_out_of_descriptors_sheds("echoserv-epoll")
+
+
+def test_nonblock_out_of_descriptors_sheds_the_waiting_client():
+    check_out_of_descriptors_sheds("echoserv-nonblock")
+
+
+def test_sigio_out_of_descriptors_sheds_the_waiting_client():
+    check_out_of_descriptors_sheds("echoserv-sigio")
+
+
+def test_uring_out_of_descriptors_sheds_the_waiting_client():
+    probe = Server("echoserv-uring")
+    try:
+        if probe.wait_listening() is None:
+            raise Skip("io_uring unavailable here")
+    finally:
+        probe.stop()
+    check_out_of_descriptors_sheds("echoserv-uring")
+
+
+def main():
+    tests = [(k, v) for k, v in globals().items()
+             if k.startswith("test_") and fnmatch.fnmatch(k[5:], PATTERN)]
+    failed = 0
+    for name, fn in tests:
+        t0 = time.monotonic()
+        try:
+            fn()
+            verdict = "ok"
+        except Skip as e:
+            verdict = "skipped: %s" % e
+        except Exception as e:  # a failed expectation or a broken socket
+            verdict = "FAILED: %s: %s" % (type(e).__name__, e)
+            failed += 1
+        print("%-60s %s (%.1f s)" % (name[5:], verdict, time.monotonic() - t0),
+              flush=True)
+    print("models: %d of %d failed" % (failed, len(tests)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
