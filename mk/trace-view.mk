@@ -8,17 +8,21 @@
 #                       a screenshot; a 100,000-round page opened and stepped
 #   trace-view-live     --live with a real server while the page is open,
 #                       then a fast trace it must skip through
+#   trace-view-stalled  a real trace whose stderr stalled (lines dropped)
+#                       is drawn, not refused as two servers mixed
 #
 # The pages and screenshots land in build/trace-view/.
 
 TV_DIR := $(BUILD)/trace-view
 TV_BIG_ROUNDS := 100000
 
-.PHONY: trace-view-check trace-view-unit trace-view-browser trace-view-live
+.PHONY: trace-view-check trace-view-unit trace-view-browser trace-view-live \
+	trace-view-stalled
 
 CHECKS += trace-view-check
 
-trace-view-check: trace-view-unit trace-view-browser trace-view-live
+trace-view-check: trace-view-unit trace-view-stalled trace-view-browser \
+	trace-view-live
 
 trace-view-unit:
 	@echo "== scripts/trace-view: parser and outputs (unittest)"
@@ -41,3 +45,8 @@ trace-view-browser: deps $(BUILD)/echoserv $(TV_DIR)/big.html
 trace-view-live: deps $(BUILD)/echoserv
 	@echo "== scripts/trace-view --live: a real server, the page open"
 	@python3 tests/trace-view/test_live.py $(BUILD)/echoserv
+
+trace-view-stalled: $(BUILD)/echoserv
+	@echo "== scripts/trace-view: a trace with dropped log lines"
+	@mkdir -p $(TV_DIR)
+	@python3 tests/trace-view/test_stalled_log.py $(BUILD)/echoserv $(TV_DIR)/stalled.trace
