@@ -515,10 +515,14 @@ class TestLive(unittest.TestCase):
         out.write(b"".join(self.pump(s, store)))
         ev = out.events()
         self.assertEqual([e[0] for e in ev], ["hello", "snapshot", "rounds"])
+        # More than a batch is waiting: the stream must not wait for news
+        # from the server (an idle server sends none) to send the rest.
+        self.assertNotEqual(s.state(), s.seen)
         with store.cond:
             out.write(b"".join(s.pump()))   # the rest, in a second batch
         more = out.events()
         self.assertEqual([e[0] for e in more], ["rounds"])
+        self.assertIsNotNone(s.seen)  # up to date: wait for news
         self.assertTrue(more[0][2][-1].get("open"))
         self.assertEqual(more[0][2][-1]["n"], store.parser.nrounds)
         base = ev[1][2]["base"]
