@@ -157,8 +157,9 @@ include $(wildcard mk/*.mk)
 programs: $(PROGRAMS)
 
 check: deps programs
-	@set -e; for c in $(CHECKS); do echo "==== make $$c"; $(MAKE) --no-print-directory $$c; done
-	@echo "==== make check: all passed"
+	@set -e; start=$$(date +%s); \
+	for c in $(CHECKS); do echo "==== make $$c"; $(MAKE) --no-print-directory $$c; done; \
+	echo "==== make check: all passed in $$(( $$(date +%s) - start )) s"
 
 clean:
 	rm -rf $(BUILD)

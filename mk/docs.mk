@@ -1,4 +1,5 @@
-# docs.mk - checks of what teaches and packages echoserv:
+# docs.mk - checks of what teaches and packages echoserv (the man pages,
+# make install, the classroom demo and the documents in docs/):
 #
 #   man-check      every man/NAME.1 renders without warnings and its OPTIONS
 #                  match `build/NAME --help` (tests/docs/test-man.sh)
@@ -6,7 +7,9 @@
 #                  the installed server (tests/docs/test-install.sh)
 #   demo-check     scripts/demo.sh driven headless in tmux
 #                  (tests/docs/test-demo.sh)
-#   docs-check     every file and function docs/how-it-works.md names exists
+#   docs-check     every link, name, number and log or trace line of
+#                  docs/how-it-works.md and docs/protocol.md matches the
+#                  source, and protocol.md's copy of --help the program's
 #                  (tests/docs/test-doc-refs.sh)
 
 .PHONY: man-check install-check demo-check docs-check
@@ -29,6 +32,11 @@ demo-check: deps $(BUILD)/echoserv $(BUILD)/echoserv-iterative \
 	@echo "== scripts/demo.sh, headless"
 	@sh tests/docs/test-demo.sh $(BUILD)/echoserv
 
-docs-check:
-	@echo "== docs/how-it-works.md against the source"
-	@sh tests/docs/test-doc-refs.sh docs/how-it-works.md
+DOCS_CHECKED := docs/how-it-works.md docs/protocol.md
+
+docs-check: $(BUILD)/echoserv
+	@failed=0; for doc in $(DOCS_CHECKED); do \
+		echo "== $$doc against the source"; \
+		ECHOSERV_BIN=$(BUILD)/echoserv sh tests/docs/test-doc-refs.sh $$doc || \
+			failed=$$((failed + 1)); \
+	done; [ $$failed -eq 0 ]

@@ -10,8 +10,14 @@
 # the iterative one, where a second client waits until the first leaves,
 # and the nonblocking one, burning a core while idle, under top.
 #
+# With --view, a second tmux window runs scripts/trace-view --live: the
+# server pane's trace also goes (through tee and a FIFO) to a page served on
+# 127.0.0.1 that draws select()'s sets and the connection table as they
+# change; a server restarted in the pane starts the page over.
+#
 # Everything stays on 127.0.0.1.  `demo.sh --stop` ends the demo: it stops
-# the servers it started (SIGTERM, by PID) and kills its tmux session.
+# the servers it started and the live view (SIGTERM, by PID) and kills its
+# tmux session.
 # tests/docs/test-demo.sh drives the demo headless (--detach).
 set -eu
 
@@ -22,6 +28,8 @@ SESSION=echoserv-demo
 SOCKET=
 DETACH=false
 MODELS=false
+VIEW=false
+VIEW_PORT=7778
 ACTION=start
 WAIT_SECS=5 # every wait below is bounded by this
 
@@ -68,10 +76,16 @@ Options:
   -s, --session NAME   tmux session name (default echoserv-demo)
   -L, --socket NAME    run in a separate tmux server (tmux -L NAME)
   -d, --detach         start the demo but do not attach to it
+  -v, --view           also start the live view in the browser: the trace
+                       drawn as select()'s sets and the connection table
+                       (scripts/trace-view --live, in tmux window 'view')
+      --view-port PORT the live view's port on 127.0.0.1 (default 7778;
+                       0 = any free port)
       --stop           stop the demo: SIGTERM its server, kill its session
   -h, --help           print this help and exit
 
-Needs tmux and nc (netcat-openbsd), and a built server (run make first).
+Needs tmux and nc (netcat-openbsd), and a built server (run make first);
+--view needs python3.
 The ECHOSERV and ECHOBENCH environment variables override the paths of
 build/echoserv and build/echobench; ECHOSERV_ITERATIVE and ECHOSERV_NONBLOCK
 those of build/echoserv-iterative and build/echoserv-nonblock (--models,
@@ -87,7 +101,7 @@ die() {
 
 usage_error() {
 	echo "demo: $*" >&2
-	echo "usage: scripts/demo.sh [-p PORT] [-m] [-s NAME] [-L SOCKET] [-d] [--stop] [-h]" >&2
+	echo "usage: scripts/demo.sh [-p PORT] [-m] [-v] [--view-port PORT] [-s NAME] [-L SOCKET] [-d] [--stop] [-h]" >&2
 	exit 2
 }
 
@@ -127,6 +141,10 @@ check_dependencies() {
 	command -v nc >/dev/null 2>&1 ||
 		missing="$missing  nc: $(install_hint netcat-openbsd netcat)
 "
+	if $VIEW && ! command -v python3 >/dev/null 2>&1; then
+		missing="$missing  python3: $(install_hint python3 python3)
+"
+	fi
 	if $MODELS && ! command -v top >/dev/null 2>&1; then
 		missing="$missing  top: $(install_hint procps procps)
 "
@@ -180,11 +198,19 @@ server_pids() {
 		awk -v pp="$shell_pid" '$2 == pp && $3 ~ /^echoserv/ { print $1 }'
 }
 
+# The PIDs of the live views started from the view pane's shell.
+view_pids() {
+	shell_pid=$(t display-message -p -t "$1" '#{pane_pid}')
+	ps -A -o pid= -o ppid= -o args= |
+		awk -v pp="$shell_pid" '$2 == pp && /trace-view --live/ { print $1 }'
+}
+
 # ------------------------------------------------------------ on screen
 
 # The script shown in the bottom-left pane: at most 78 columns, and short
 # enough to fit the pane whole (tests/docs/test-demo.sh checks).
-notes() { # notes PORT LOADGEN STOP-COMMAND
+notes() { # notes PORT LOADGEN STOP-COMMAND [VIEW-URL]
+	[ -n "${4:-}" ] && echo "Live view: $4 (window 'view': Ctrl-b n)"
 	cat <<EOF
 echoserv demo on 127.0.0.1:$1.  To stop it: $3
 1. Type a line in client A.  Server pane: select() wakes, "read N bytes",
@@ -228,10 +254,11 @@ stop_command() {
 	echo "$c --stop"
 }
 
-# Start "$2 -b 127.0.0.1 $3" in pane $1 and wait for its listening line;
-# prints the real port.  On failure the session is killed and it fails.
+# Start "$2 -b 127.0.0.1 $3" in pane $1 (followed by $4, e.g. a pipe) and
+# wait for its listening line; prints the real port.  On failure the
+# session is killed and it fails.
 start_server_in() {
-	t send-keys -t "$1" -l "$2 -b 127.0.0.1 $3"
+	t send-keys -t "$1" -l "$2 -b 127.0.0.1 $3${4:-}"
 	t send-keys -t "$1" Enter
 	if ! wait_for "$1" '^echoserv: (listening on|cannot|invalid|usage)'; then
 		t kill-session -t "$SESSION"
@@ -317,7 +344,15 @@ start() {
 	t set-option -t "$SESSION" pane-border-format ' #{pane_title} ' >/dev/null
 	t select-pane -t "$SESSION:demo.0" -T server
 	srv=$(pane server)
-	real_port=$(start_server_in "$srv" "$server -T" "$PORT") || exit 1
+	view_url=
+	pipe=
+	if $VIEW; then
+		start_view
+		# tee -i: Ctrl-C in the pane stops the server, not the copy of its
+		# trace, so the shutdown still shows in the pane and in the view.
+		pipe=" 2>&1 | tee -i $(shq "$fifo")"
+	fi
+	real_port=$(start_server_in "$srv" "$server -T" "$PORT" "$pipe") || exit 1
 
 	# Clients on the right, the script below the server.
 	a=$(t split-window -h -P -F '#{pane_id}' -t "$srv" -c "$ROOT" \
@@ -341,13 +376,14 @@ start() {
 	# The script pane prints the notes, then becomes a shell with the load
 	# command typed in.
 	l=$(t split-window -v -l 15 -P -F '#{pane_id}' -t "$srv" -c "$ROOT" \
-		"$(shq "$ROOT/scripts/demo.sh") --notes $real_port $(shq "$name") $(shq "$(stop_command)"); exec $(pane_shell bench)")
+		"$(shq "$ROOT/scripts/demo.sh") --notes $real_port $(shq "$name") $(shq "$(stop_command)") $(shq "$view_url"); exec $(pane_shell bench)")
 	t select-pane -t "$l" -T 'script + load generator'
 	wait_for "$l" '^bench\$' || true
 	t send-keys -t "$l" -l "$load"
 	t select-pane -t "$(pane 'client A')"
 
 	echo "demo: echoserv on 127.0.0.1:$real_port in tmux session '$SESSION'"
+	[ -n "$view_url" ] && echo "demo: live view at $view_url (tmux window 'view')"
 	attach
 }
 
@@ -361,6 +397,33 @@ attach() {
 		t switch-client -t "$SESSION"
 	else
 		t attach-session -t "$SESSION"
+	fi
+}
+
+# The live view: a window of its own whose shell runs trace-view --live on
+# a FIFO the server pane's tee writes into.  Sets fifo and view_url.
+start_view() {
+	fifo_dir=$(mktemp -d "${TMPDIR:-/tmp}/echoserv-demo.XXXXXX") ||
+		die "cannot make a directory for the trace FIFO"
+	fifo=$fifo_dir/trace
+	mkfifo "$fifo" || die "cannot make the FIFO $fifo"
+	t set-option -t "$SESSION" @demo_fifo_dir "$fifo_dir"
+	t new-window -d -t "$SESSION" -n view -c "$ROOT" "$(pane_shell view)"
+	t select-pane -t "$SESSION:view.0" -T 'live view'
+	v=$(pane 'live view')
+	t send-keys -t "$v" -l "python3 scripts/trace-view --live --port $VIEW_PORT $(shq "$fifo")"
+	t send-keys -t "$v" Enter
+	if ! wait_for "$v" '^trace-view: (live view at|cannot)'; then
+		t kill-session -t "$SESSION"
+		rm -rf "$fifo_dir"
+		die "the live view did not start within ${WAIT_SECS}s"
+	fi
+	view_url=$(screen "$v" | sed -n 's/^trace-view: live view at \(http:[^ ]*\).*/\1/p' | tail -n 1)
+	if [ -z "$view_url" ]; then
+		screen "$v" | grep -E '^trace-view: ' >&2 || true
+		t kill-session -t "$SESSION"
+		rm -rf "$fifo_dir"
+		die "the live view could not start (above: what it said)"
 	fi
 }
 
@@ -390,7 +453,23 @@ stop() {
 		fi
 		echo "demo: stopped echoserv (pid $pid)"
 	done
+	v=$(pane 'live view')
+	if [ -n "$v" ]; then
+		for pid in $(view_pids "$v"); do
+			kill -TERM "$pid" 2>/dev/null || true
+			i=0
+			while kill -0 "$pid" 2>/dev/null && [ "$i" -lt $((WAIT_SECS * 10)) ]; do
+				sleep 0.1
+				i=$((i + 1))
+			done
+			echo "demo: stopped the live view (pid $pid)"
+		done
+	fi
+	fifo_dir=$(t show-options -v -t "$SESSION" @demo_fifo_dir 2>/dev/null || true)
 	t kill-session -t "=$SESSION"
+	case $fifo_dir in
+	*/echoserv-demo.*) rm -rf "$fifo_dir" ;;
+	esac
 	echo "demo: closed tmux session '$SESSION'"
 }
 
@@ -433,12 +512,27 @@ while [ $# -gt 0 ]; do
 		MODELS=true
 		shift
 		;;
+	-v | --view)
+		VIEW=true
+		shift
+		;;
+	--view-port)
+		[ $# -ge 2 ] || usage_error "option '$1' needs a value"
+		VIEW_PORT=$2
+		VIEW=true
+		shift 2
+		;;
+	--view-port=*)
+		VIEW_PORT=${1#*=}
+		VIEW=true
+		shift
+		;;
 	--stop)
 		ACTION=stop
 		shift
 		;;
 	--notes) # used inside the demo: print the on-screen script
-		notes "$2" "$3" "$4"
+		notes "$2" "$3" "$4" "${5:-}"
 		exit 0
 		;;
 	--models-notes) # the same for --models
@@ -458,6 +552,15 @@ case $PORT in
 esac
 if [ "${#PORT}" -gt 5 ] || [ "$PORT" -gt 65535 ]; then
 	usage_error "invalid port '$PORT' (expected 0..65535)"
+fi
+case $VIEW_PORT in
+'' | *[!0-9]*) usage_error "invalid view port '$VIEW_PORT' (expected 0..65535)" ;;
+esac
+if [ "${#VIEW_PORT}" -gt 5 ] || [ "$VIEW_PORT" -gt 65535 ]; then
+	usage_error "invalid view port '$VIEW_PORT' (expected 0..65535)"
+fi
+if $VIEW && $MODELS; then
+	usage_error "--view draws echoserv's trace: it does not go with --models"
 fi
 case $SESSION in
 '' | *[!A-Za-z0-9_-]*) usage_error "invalid session name '$SESSION' (letters, digits, - and _)" ;;

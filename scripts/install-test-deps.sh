@@ -38,6 +38,10 @@ need 'command -v gnuplot' gnuplot-nox
 # and setpriv (a private /etc/hosts, a process that is not root).
 need 'command -v systemd-socket-activate' systemd
 need 'command -v setpriv && command -v unshare' util-linux
+# The trace viewer's pages are checked in headless Chromium,
+# driven through chromedriver.
+need 'command -v chromium' chromium
+need 'command -v chromedriver' chromium-driver
 fi
 
 [ -z "$missing" ] && exit 0

@@ -85,7 +85,7 @@ static void warn_if_needlessly_root(const struct options *opt,
 		return;
 	for (size_t i = 0; i < n; i++) {
 		const char *colon = strrchr(l[i].where, ':');
-		if (colon != NULL && atoi(colon + 1) < 1024) {
+		if (colon != NULL && strtol(colon + 1, NULL, 10) < 1024) {
 			log_client("warning: still root after binding %s; "
 				   "--user NAME would drop privileges",
 				   l[i].where);

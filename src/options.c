@@ -70,7 +70,8 @@ void options_print_help(FILE *out, size_t ceiling)
 	    "included,\n"
 	    "                           %d..%d (default %d)\n"
 	    "  -t, --idle-timeout SECS  close a client idle for SECS, "
-	    "0..%d (default %d; 0 = never)\n"
+	    "0..%d\n"
+	    "                           (default %d; 0 = never)\n"
 	    "      --line-timeout SECS  a line must arrive whole within SECS "
 	    "of its first\n"
 	    "                           byte, 0..%d (default %d; 0 = "
@@ -349,10 +350,10 @@ static bool looks_negative(const char *arg)
 int options_parse(int argc, char **argv, size_t ceiling, struct options *o,
 		  char *err, size_t err_len)
 {
-	struct parse ps = {o, ceiling, err, err_len};
 	bool only_operands = false;
 
 	memset(o, 0, sizeof(*o));
+	struct parse ps = {o, ceiling, err, err_len};
 	o->max_clients = ceiling;
 	o->max_line = MAX_LINE_DEFAULT;
 	o->idle_timeout = IDLE_TIMEOUT_DEFAULT;

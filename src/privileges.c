@@ -6,6 +6,7 @@
  * BSDs, macOS, Linux); glibc declares it only outside strict POSIX mode,
  * hence _DEFAULT_SOURCE for this file alone.
  */
+/* NOLINTNEXTLINE(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 #define _DEFAULT_SOURCE 1
 
 #include "privileges.h"

@@ -149,6 +149,8 @@ static void conn_on_writable(struct server *srv, struct connection *c)
 		      (size_t)n < len ? " (partial)" : "");
 		c->last_progress = srv->now;
 		session_on_output(&c->session, (size_t)n);
+		if (c->session.state == READING)
+			c->line_started = srv->now; /* see line_deadline */
 		TRACE_TRANSITION(c->fd, before, &c->session);
 		if ((size_t)n < len)
 			return; /* the socket buffer is full */
@@ -283,6 +285,9 @@ static void begin_linger(struct server *srv, struct connection *c)
 {
 	TRACE("fd %d: DONE -> LINGERING (FIN sent, discarding input)", c->fd);
 	(void)shutdown(c->fd, SHUT_WR); /* fails only if the peer is gone */
+	/* Nothing more is echoed: its buffer goes (lingerers do not count
+	 * against --max-clients, so they must not hold its memory either). */
+	session_free(&c->session);
 	conn_leave_conversation(srv, c);
 	c->phase = LINGERING;
 	srv->nlingering++;
@@ -499,11 +504,18 @@ static int64_t idle_deadline(const struct server *srv,
 	return c->last_progress + seconds_ns(srv->cfg->idle_timeout);
 }
 
-/* When c's unfinished line must be whole; NO_DEADLINE if never. */
+/*
+ * When c's unfinished line must be whole; NO_DEADLINE if never.  The line
+ * clock runs only while the server reads from c: while replies are owed
+ * (WRITING) the server itself holds the rest of the line back, so the
+ * clock stops, and it starts afresh when reading resumes.  A trickler is
+ * always READING; a client pipelining whole lines is never cut for the
+ * server's own backpressure.
+ */
 static int64_t line_deadline(const struct server *srv,
 			     const struct connection *c)
 {
-	if (srv->cfg->line_timeout == 0 ||
+	if (srv->cfg->line_timeout == 0 || c->session.state != READING ||
 	    !session_has_partial_line(&c->session))
 		return NO_DEADLINE;
 	return c->line_started + seconds_ns(srv->cfg->line_timeout);

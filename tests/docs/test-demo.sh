@@ -8,7 +8,8 @@
 # with --stop and checks that the server it started is gone; on any exit it
 # kills its own tmux server and, by PID, the echoserv started in the demo.
 # Then the same for --models: the iterative server's second client waits
-# until the first leaves, and top shows the nonblocking server.
+# until the first leaves, and top shows the nonblocking server.  Then
+# --view: the live trace view fed by the server pane, across a restart.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,11 +21,12 @@ WAIT_TENTHS=50 # 5 s per wait
 failures=0
 server_pid=
 models_pids=
+view_pid=
 
 t() { tmux -L "$SOCK" "$@"; }
 
 cleanup() {
-	for pid in $server_pid $models_pids; do
+	for pid in $server_pid $models_pids $view_pid; do
 		if kill -0 "$pid" 2>/dev/null; then
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
@@ -100,6 +102,12 @@ fi
 
 # --help and bad usage.
 "$DEMO" --help | grep -q -- '--detach' || fail "--help does not describe --detach"
+"$DEMO" --help | grep -q -- '--view' || fail "--help does not describe --view"
+if "$DEMO" --view-port x >/dev/null 2>&1; then
+	fail "--view-port x was accepted"
+else
+	[ $? -eq 2 ] || fail "--view-port x did not exit 2"
+fi
 if "$DEMO" --port 70000 >/dev/null 2>&1; then
 	fail "--port 70000 was accepted"
 else
@@ -271,8 +279,90 @@ for pid in $models_pids; do
 	gone "$pid" || fail "--models: server pid $pid still runs after --stop"
 done
 
+# ------------------------------------------------------------ --view
+# --view: the live view in a window of its own, fed by the server pane.
+# events URL TEXT: the session of the live view's event stream at URL, once
+# its rounds show TEXT (5 s at most); nothing if they do not.
+events() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys, time, urllib.request
+url, want = sys.argv[1] + "events", sys.argv[2]
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+end, session, event = time.monotonic() + 5, None, None
+try:
+    r = opener.open(url, timeout=5)
+except OSError:
+    sys.exit(0)
+while time.monotonic() < end:
+    try:
+        line = r.readline().decode()
+    except OSError:
+        break
+    if line.startswith("event: "):
+        event = line[7:].strip()
+    elif line.startswith("data: "):
+        if event == "hello":
+            session = json.loads(line[6:])["session"]
+        elif event == "rounds" and want in line:
+            print(session)
+            break
+PY
+}
+SESSION=view-test
+out=$(ECHOSERV=$SERVER "$DEMO" --detach --port 0 --view --view-port 0 --socket "$SOCK" --session "$SESSION") ||
+	{
+		echo "FAIL: demo: scripts/demo.sh --view failed: $out" >&2
+		exit 1
+	}
+url=$(echo "$out" | sed -n "s|^demo: live view at \(http://127\.0\.0\.1:[0-9]*/\) (tmux window 'view')\$|\1|p")
+srv=$(pane server)
+a=$(pane 'client A')
+v=$(pane 'live view')
+if [ -z "$url" ] || [ -z "$v" ] || [ -z "$srv" ] || [ -z "$a" ]; then
+	echo "FAIL: demo: --view: no live view (url '$url'): $out" >&2
+	exit 1
+fi
+shell_pid=$(t display-message -p -t "$srv" '#{pane_pid}')
+server_pid=$(ps -A -o pid= -o ppid= -o comm= |
+	awk -v pp="$shell_pid" '$2 == pp && $3 ~ /^echoserv/ { print $1 }')
+view_shell=$(t display-message -p -t "$v" '#{pane_pid}')
+view_pid=$(ps -A -o pid= -o ppid= -o args= |
+	awk -v pp="$view_shell" '$2 == pp && /trace-view --live/ { print $1 }')
+[ -n "$view_pid" ] || fail "--view: no trace-view process in the view pane"
+wait_for "$(pane 'script + load generator')" "^Live view: $url" ||
+	fail "--view: the notes do not give the live view's address"
+wait_for "$srv" '^fd [0-9]+: accepted fd [0-9]+ from 127\.0\.0\.1:' 2 ||
+	fail "--view: the server pane does not show the two clients"
+type_line "$a" "seen in the browser"
+wait_for "$a" '^seen in the browser$' 2 || fail "--view: client A's line was not echoed"
+wait_for "$srv" '^fd [0-9]+: read 20 bytes$' || fail "--view: the server pane lost its trace"
+first=$(events "$url" "read 20 bytes")
+[ -n "$first" ] || fail "--view: the live view's rounds do not show the read"
+# Ctrl-C: the shutdown shows in the pane (tee survives it); Up, Enter
+# starts a new server, and the live view starts over with its trace.
+t send-keys -t "$srv" C-c
+wait_for "$srv" '^echoserv: shutdown: served 2 clients' ||
+	fail "--view: no shutdown summary in the server pane after Ctrl-C"
+wait_for "$srv" '^server\$ ?$' || fail "--view: no prompt after Ctrl-C"
+t send-keys -t "$srv" Up Enter
+wait_for "$srv" '^echoserv: listening on ' 2 || fail "--view: Up, Enter did not restart the server"
+second=$(events "$url" "listening socket")
+[ -n "$second" ] && [ "$second" != "$first" ] ||
+	fail "--view: after the restart the live view did not start a new run ('$first', '$second')"
+server_pid=$(ps -A -o pid= -o ppid= -o comm= |
+	awk -v pp="$shell_pid" '$2 == pp && $3 ~ /^echoserv/ { print $1 }')
+fifo_dir=$(t show-options -v -t "$SESSION" @demo_fifo_dir 2>/dev/null || true)
+if [ "$failures" -ne 0 ]; then
+	show server
+	show 'live view'
+fi
+"$DEMO" --stop --socket "$SOCK" --session "$SESSION" >/dev/null || fail "--view: --stop failed"
+gone "$view_pid" || fail "--view: trace-view (pid $view_pid) still runs after --stop"
+[ -z "$server_pid" ] || gone "$server_pid" || fail "--view: echoserv (pid $server_pid) still runs after --stop"
+[ -n "$fifo_dir" ] && [ -e "$fifo_dir" ] && fail "--view: $fifo_dir is still there after --stop"
+
 if [ "$failures" -ne 0 ]; then
 	echo "demo: $failures check(s) failed" >&2
 	exit 1
 fi
-echo "ok: scripts/demo.sh starts, echoes, traces and stops cleanly; --models shows the waiting client and the busy loop"
+echo "ok: scripts/demo.sh starts, echoes, traces and stops cleanly; --models shows the waiting client and the busy loop; --view serves the live trace"

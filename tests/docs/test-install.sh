@@ -71,6 +71,7 @@ want=$("$BUILD/echoserv" --version)
 got=$("$bin" --version) || fail "installed echoserv --version failed"
 [ "$got" = "$want" ] || fail "installed --version says '$got', expected '$want'"
 
+: >"$log" # exists before the loop reads it, whoever runs first
 "$bin" -b 127.0.0.1 0 2>"$log" &
 pid=$!
 i=0

@@ -102,6 +102,45 @@ static void line_timeout_spares_slow_but_whole_lines(void **state)
 	assert_int_equal(log_count(&server, "line timeout"), 0);
 }
 
+/* Byte i of a stream of 100-byte lines (the last byte of each an LF). */
+static unsigned char line_byte(size_t i)
+{
+	return i % 100 == 99 ? '\n' : (unsigned char)('a' + i / 100 % 26);
+}
+
+/* A client that pipelines whole lines and reads nothing for a while makes
+ * the server stop reading it (backpressure), with the tail of a line held:
+ * the server itself keeps that line from completing, so its clock stops. */
+static void line_timeout_spares_a_pipeliner_held_back(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"--line-timeout", "1", "0", NULL};
+	int port = start(args);
+	int fd = connect_or_fail("127.0.0.1", port);
+	size_t mismatch;
+
+	size_t sent =
+	    client_send_until_stalled(fd, line_byte, 0, (size_t)64 << 20, 0.5);
+	sleep_s(1.5); /* longer than --line-timeout, not reading */
+	size_t whole = sent - sent % 100;
+	struct recv_result r = client_recv_check(
+	    fd, line_byte, 0, whole, 10 * harness_scale(), &mismatch);
+	if (mismatch != (size_t)-1 || r.len != whole)
+		harness_fail(
+		    "got %zu of %zu echoed bytes (%s), mismatch at %zu", r.len,
+		    whole, recv_end_name(r.end), mismatch);
+	/* Reading has resumed: the held line may now take its 1 s. */
+	size_t rest = 100 - sent % 100;
+	for (size_t i = 0; i < rest; i++) {
+		unsigned char b = line_byte(sent + i);
+		assert_int_equal(client_send_all(fd, &b, 1, io_timeout()), 0);
+	}
+	r = client_recv_check(fd, line_byte, whole, sent + rest - whole,
+			      io_timeout(), &mismatch);
+	assert_int_equal(r.len, sent + rest - whole);
+	assert_int_equal(log_count(&server, "line timeout"), 0);
+}
+
 /* The replies a client is owed go out before the notice. */
 static void line_timeout_delivers_owed_replies_first(void **state)
 {
@@ -215,6 +254,57 @@ static void max_per_addr_turns_away_the_next_from_that_address(void **state)
 	client_close(d);
 	client_close(other);
 	assert_int_equal(log_count(&server, "too many connections"), 1);
+}
+
+/* ============================== memory ============================== */
+
+#define LINGERERS 20
+
+/* The memory bound is clients x buffer: a connection lingering after its
+ * conversation (which frees its place under -c) frees its buffer too. */
+static void lingering_connections_hold_no_buffer(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"-c",      "1", "-l",
+					   "1048576", "0", NULL};
+	static char line[1000001];
+	int port = start(args);
+	int fds[LINGERERS];
+
+	memset(line, 'm', sizeof(line) - 2);
+	line[sizeof(line) - 2] = '\n';
+	if (harness_sanitized()) {
+		/* ASan keeps freed memory in quarantine: RSS proves nothing. */
+		print_message("skipped: RSS of a sanitizer build\n");
+		skip();
+	}
+	long before = proc_rss_kb(server.pid);
+	if (before < 0) {
+		print_message("skipped: no /proc to read the memory from\n");
+		skip();
+	}
+	for (int i = 0; i < LINGERERS; i++) {
+		/* One 1 MB line, then quit; the client stays connected, so
+		 * the server lingers on it, and the next one gets the slot. */
+		fds[i] = connect_or_fail("127.0.0.1", port);
+		assert_int_equal(client_send_all(fds[i], line, sizeof(line) - 1,
+						 io_timeout()),
+				 0);
+		assert_int_equal(
+		    client_send_str(fds[i], "quit\n", io_timeout()), 0);
+		static char got[sizeof(line)];
+		struct recv_result r = client_recv(
+		    fds[i], got, sizeof(line) - 1, 5 * harness_scale());
+		assert_bytes("the 1 MB echo", got, r.len, line,
+			     sizeof(line) - 1);
+		check_eof(fds[i], io_timeout());
+	}
+	long after = proc_rss_kb(server.pid);
+	/* 20 buffers of 1 MiB would be 20 MiB; one may stay (the last). */
+	if (after - before > 4096)
+		harness_fail("RSS grew %ld kB with %d lingering connections",
+			     after - before, LINGERERS);
+	assert_int_equal(log_count(&server, "turned away"), 0);
 }
 
 /* ============================== stalled log ============================== */
@@ -365,10 +455,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(line_timeout_cuts_a_trickler_at_its_deadline),
 	    T(line_timeout_spares_slow_but_whole_lines),
+	    T(line_timeout_spares_a_pipeliner_held_back),
 	    T(line_timeout_delivers_owed_replies_first),
 	    T(line_timeout_zero_never_cuts),
 	    T(line_deadline_is_the_select_timeout),
 	    T(max_per_addr_turns_away_the_next_from_that_address),
+	    T(lingering_connections_hold_no_buffer),
 	    T(stalled_log_reader_does_not_stop_service),
 	    T(bind_accepts_a_bracketed_ipv6_literal),
 	    T(bind_name_listens_on_every_address),

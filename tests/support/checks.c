@@ -21,6 +21,9 @@ void harness_fail(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
+	/* clang-tidy 14, checking many files in one run, loses track of
+	 * the va_start just above. */
+	// NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	harness_dump_logs();

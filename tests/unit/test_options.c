@@ -1,5 +1,5 @@
 /*
- * test_options.c - unit tests of the command line parser (SPEC section 2).
+ * test_options.c - unit tests of the command line parser (protocol.md 2).
  */
 #include <setjmp.h>
 #include <stdarg.h>

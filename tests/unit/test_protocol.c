@@ -1,6 +1,7 @@
 /*
- * test_protocol.c - unit tests of the protocol module, one per rule of SPEC
- * section 3, with no sockets: bytes go in, the exact bytes owed come out.
+ * test_protocol.c - unit tests of the protocol module, one per rule of
+ * protocol.md section 3, with no sockets: bytes go in, the exact bytes owed
+ * come out.
  */
 #include <setjmp.h>
 #include <stdarg.h>
