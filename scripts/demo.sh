@@ -304,10 +304,14 @@ start_models() {
 	b=$(t split-window -h -P -F '#{pane_id}' -t "$nb" -c "$ROOT" \
 		"$(pane_shell 'client B')")
 	t select-pane -t "$b" -T 'client B'
-	for c in "$a" "$b"; do
-		t send-keys -t "$c" -l "nc 127.0.0.1 $it_port"
-		t send-keys -t "$c" Enter
-	done
+	# A first, and B only once the server has accepted A: the iterative
+	# server serves whoever connected first, and the lesson needs A.
+	t send-keys -t "$a" -l "nc 127.0.0.1 $it_port"
+	t send-keys -t "$a" Enter
+	wait_for "$it" ' connected \(fd ' ||
+		echo "demo.sh: the iterative server has not accepted client A yet" >&2
+	t send-keys -t "$b" -l "nc 127.0.0.1 $it_port"
+	t send-keys -t "$b" Enter
 	l=$(t split-window -v -l 15 -P -F '#{pane_id}' -t "$nb" -c "$ROOT" \
 		"$(shq "$ROOT/scripts/demo.sh") --models-notes $it_port $real_nb_port $(shq "$(stop_command)"); exec $(pane_shell script)")
 	t select-pane -t "$l" -T 'script'
