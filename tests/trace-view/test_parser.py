@@ -3,8 +3,6 @@
 the live streams' catching up.  Run: python3 -m unittest discover -s
 tests/trace-view -p 'test_parser.py' (make trace-view-check does)."""
 
-import importlib.machinery
-import importlib.util
 import io
 import json
 import os
@@ -13,17 +11,10 @@ import tempfile
 import unittest
 import xml.etree.ElementTree as ET
 
+from viewer import load_viewer
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-
-
-def load_viewer():
-    path = os.path.join(ROOT, "scripts", "trace-view")
-    loader = importlib.machinery.SourceFileLoader("trace_view", path)
-    spec = importlib.util.spec_from_loader("trace_view", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
 tv = load_viewer()

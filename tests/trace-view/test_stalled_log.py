@@ -10,8 +10,6 @@ servers mixed, with a warning that names the dropped lines, and with every
 round the trace holds.
 """
 
-import importlib.machinery
-import importlib.util
 import os
 import re
 import select
@@ -21,19 +19,12 @@ import subprocess
 import sys
 import time
 
+from viewer import load_viewer
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 WAIT_S = 10
 ROUNDS = 4000
-
-
-def load_viewer():
-    path = os.path.join(ROOT, "scripts", "trace-view")
-    loader = importlib.machinery.SourceFileLoader("trace_view", path)
-    spec = importlib.util.spec_from_loader("trace_view", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
 def read_some(fd, until, timeout=WAIT_S):
