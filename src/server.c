@@ -18,6 +18,13 @@
  * file's: the connection either closes at once (DONE -> CLOSED) or first
  * lingers (DONE -> LINGERING -> CLOSED, see begin_linger).  Every
  * transition is traced with -T.
+ *
+ * Time: srv->now is read once a round, after select(), and is what
+ * deadlines are judged against.  Every stamp of progress (a byte read or
+ * written, a connection accepted, a linger begun) reads the clock afresh
+ * instead: if the process is frozen in the middle of a round (SIGSTOP, a
+ * debugger, a cgroup freezer), the work done after the thaw must not be
+ * dated before the freeze, or clients served a moment ago would look idle.
  */
 #include "server.h"
 
@@ -72,7 +79,9 @@ struct connection {
 	 * (meaningful while session_has_partial_line()). */
 	int64_t line_started;
 	int64_t linger_end; /* LINGERING: closed by then at the latest */
-	bool per_addr;      /* counted in srv->peers */
+	/* LINGERING: the queue of lingerers, oldest first (see make_room). */
+	struct connection *linger_prev, *linger_next;
+	bool per_addr; /* counted in srv->peers until closed */
 	struct peer_key peer_key;
 	char peer[NET_ADDR_LEN];
 };
@@ -91,7 +100,10 @@ struct server {
 	int max_fd;        /* highest fd in conns[], or -1 */
 	size_t nclients;   /* CONVERSING: what --max-clients limits */
 	size_t nlingering; /* LINGERING: waiting for the client to close */
-	struct peer_table peers; /* CONVERSING clients per address */
+	struct connection *oldest_lingerer, *newest_lingerer;
+	/* Connections per address, lingering ones included: what
+	 * --max-per-addr limits. */
+	struct peer_table peers;
 
 	int64_t now;           /* monotonic ns, read after each select() */
 	int64_t accept_resume; /* accepting is paused until then, if > now */
@@ -128,7 +140,7 @@ static bool would_block(int err)
 /* ============================== clients ============================== */
 
 /* Send what the session owes until it is all sent or the socket is full. */
-static void conn_on_writable(struct server *srv, struct connection *c)
+static void conn_on_writable(struct connection *c)
 {
 	while (c->session.state == WRITING) {
 		enum conn_state before = c->session.state;
@@ -147,10 +159,10 @@ static void conn_on_writable(struct server *srv, struct connection *c)
 		}
 		TRACE("fd %d: wrote %zd of %zu bytes%s", c->fd, n, len,
 		      (size_t)n < len ? " (partial)" : "");
-		c->last_progress = srv->now;
+		c->last_progress = monotonic_ns();
 		session_on_output(&c->session, (size_t)n);
 		if (c->session.state == READING)
-			c->line_started = srv->now; /* see line_deadline */
+			c->line_started = c->last_progress; /* line_deadline */
 		TRACE_TRANSITION(c->fd, before, &c->session);
 		if ((size_t)n < len)
 			return; /* the socket buffer is full */
@@ -162,7 +174,7 @@ static void conn_on_writable(struct server *srv, struct connection *c)
  * bytes to the session, and if replies are now owed try to send them at
  * once: usually the socket can take them, which saves a round of select.
  */
-static void conn_on_readable(struct server *srv, struct connection *c)
+static void conn_on_readable(struct connection *c)
 {
 	enum conn_state before = c->session.state;
 	size_t room;
@@ -177,10 +189,11 @@ static void conn_on_readable(struct server *srv, struct connection *c)
 	ssize_t n = read(c->fd, space, room);
 	if (n > 0) {
 		TRACE("fd %d: read %zd bytes", c->fd, n);
-		c->last_progress = srv->now;
+		c->last_progress = monotonic_ns();
 		session_on_input(&c->session, (size_t)n);
 		if (session_line_begun(&c->session))
-			c->line_started = srv->now; /* its clock starts */
+			c->line_started =
+			    c->last_progress; /* its clock starts */
 	} else if (n == 0) {
 		TRACE("fd %d: read end of input", c->fd);
 		session_on_eof(&c->session);
@@ -192,7 +205,7 @@ static void conn_on_readable(struct server *srv, struct connection *c)
 	}
 	TRACE_TRANSITION(c->fd, before, &c->session);
 	if (c->session.state == WRITING)
-		conn_on_writable(srv, c);
+		conn_on_writable(c);
 }
 
 /* ============================== closing ============================== */
@@ -216,14 +229,12 @@ static bool wants_linger(const struct connection *c)
 	       why == CLOSE_LINE_TIMEOUT || why == CLOSE_SHUTDOWN;
 }
 
-/* The conversation is over: the client's places under --max-clients and
- * --max-per-addr are free for others. */
-static void conn_leave_conversation(struct server *srv, struct connection *c)
+/* The conversation is over: the client's place under --max-clients is
+ * free for others.  (Its place under --max-per-addr is kept while it
+ * lingers: see begin_linger.) */
+static void conn_leave_conversation(struct server *srv)
 {
 	srv->nclients--;
-	if (c->per_addr)
-		peers_remove(&srv->peers, &c->peer_key);
-	c->per_addr = false;
 }
 
 /* The name of where c is, as the trace shows it. */
@@ -231,6 +242,33 @@ static const char *conn_phase_name(const struct connection *c)
 {
 	return c->phase == LINGERING ? "LINGERING"
 				     : conn_state_name(c->session.state);
+}
+
+/* Lingerers wait in a queue, oldest first, so that the one to give up
+ * when room is needed is found at once (make_room). */
+static void linger_queue_push(struct server *srv, struct connection *c)
+{
+	c->linger_prev = srv->newest_lingerer;
+	c->linger_next = NULL;
+	if (srv->newest_lingerer != NULL)
+		srv->newest_lingerer->linger_next = c;
+	else
+		srv->oldest_lingerer = c;
+	srv->newest_lingerer = c;
+	srv->nlingering++;
+}
+
+static void linger_queue_remove(struct server *srv, struct connection *c)
+{
+	if (c->linger_prev != NULL)
+		c->linger_prev->linger_next = c->linger_next;
+	else
+		srv->oldest_lingerer = c->linger_next;
+	if (c->linger_next != NULL)
+		c->linger_next->linger_prev = c->linger_prev;
+	else
+		srv->newest_lingerer = c->linger_prev;
+	srv->nlingering--;
 }
 
 /* DONE or LINGERING -> CLOSED: log, close and forget c.  why says what
@@ -254,9 +292,11 @@ static void conn_close(struct server *srv, struct connection *c,
 
 	srv->conns[c->fd] = NULL;
 	if (c->phase == LINGERING)
-		srv->nlingering--;
+		linger_queue_remove(srv, c);
 	else
-		conn_leave_conversation(srv, c);
+		conn_leave_conversation(srv);
+	if (c->per_addr)
+		peers_remove(&srv->peers, &c->peer_key);
 	while (srv->max_fd >= 0 && srv->conns[srv->max_fd] == NULL)
 		srv->max_fd--;
 	session_free(&c->session);
@@ -272,12 +312,31 @@ static void conn_discard_input(struct server *srv, struct connection *c)
 
 	if (n > 0) {
 		TRACE("fd %d: discarded %zd bytes", c->fd, n);
-		c->last_progress = srv->now;
+		c->last_progress = monotonic_ns();
 	} else if (n == 0) {
 		conn_close(srv, c, "client closed");
 	} else if (!would_block(errno)) {
 		conn_close(srv, c, "client gone");
 	}
+}
+
+/*
+ * Lingering is a courtesy, and it must not become a way round the limits:
+ * a client that says quit and then keeps sending a byte a second would
+ * otherwise hold a descriptor for LINGER_MAX outside every count.  So a
+ * lingerer keeps its place under --max-per-addr until it is closed, at
+ * most --max-clients connections linger at once, and when a new client
+ * needs a descriptor that lingerers hold (the table is full, or accept()
+ * says EMFILE) the oldest lingerer is closed at once.  It has had all its
+ * replies and our FIN; only the wait for its own close is cut short.
+ * Returns false if there was no lingerer to close.
+ */
+static bool make_room(struct server *srv, const char *why)
+{
+	if (srv->oldest_lingerer == NULL)
+		return false;
+	conn_close(srv, srv->oldest_lingerer, why);
+	return true;
 }
 
 /* DONE -> LINGERING: FIN after the replies, then discard what comes. */
@@ -288,11 +347,13 @@ static void begin_linger(struct server *srv, struct connection *c)
 	/* Nothing more is echoed: its buffer goes (lingerers do not count
 	 * against --max-clients, so they must not hold its memory either). */
 	session_free(&c->session);
-	conn_leave_conversation(srv, c);
+	conn_leave_conversation(srv);
 	c->phase = LINGERING;
-	srv->nlingering++;
-	c->last_progress = srv->now;
-	c->linger_end = srv->now + LINGER_MAX;
+	if (srv->nlingering >= srv->cfg->max_clients)
+		make_room(srv, "too many lingering");
+	linger_queue_push(srv, c);
+	c->last_progress = monotonic_ns();
+	c->linger_end = c->last_progress + LINGER_MAX;
 	conn_discard_input(srv, c); /* the client may have closed already */
 }
 
@@ -322,6 +383,24 @@ static bool over_per_addr_limit(struct server *srv, const struct sockaddr *addr,
 	return false;
 }
 
+/* Has the table room for fd?  If lingerers fill it, the oldest makes way
+ * (see make_room), and an fd beyond select()'s reach moves down into the
+ * place it left.  Returns the fd to use: the same one, or its copy. */
+static int claim_slot(struct server *srv, int fd)
+{
+	bool full = fd >= FD_SETSIZE ||
+		    srv->nclients + srv->nlingering >= max_clients_ceiling();
+
+	if (!full || !make_room(srv, "room for a new client") ||
+	    fd < FD_SETSIZE)
+		return fd;
+	int low = fcntl(fd, F_DUPFD, 0); /* the lowest free descriptor */
+	if (low < 0)
+		return fd; /* turned away as full */
+	close(fd);
+	return low;
+}
+
 /* A newly accepted socket: admit it to the table, or turn it away. */
 static void admit_client(struct server *srv, int listen_fd, int fd,
 			 const struct sockaddr *addr)
@@ -338,6 +417,7 @@ static void admit_client(struct server *srv, int listen_fd, int fd,
 		return;
 	}
 	TRACE("fd %d: accepted fd %d from %s", listen_fd, fd, peer);
+	fd = claim_slot(srv, fd);
 	/* An fd >= FD_SETSIZE must never reach FD_SET: memory corruption. */
 	if (fd >= FD_SETSIZE || srv->nclients >= srv->cfg->max_clients) {
 		turn_away(fd, peer, "server full", MSG_SERVER_FULL);
@@ -359,7 +439,7 @@ static void admit_client(struct server *srv, int listen_fd, int fd,
 	(void)net_set_nodelay(fd);
 	c->fd = fd;
 	c->phase = CONVERSING;
-	c->last_progress = srv->now;
+	c->last_progress = monotonic_ns();
 	c->per_addr = counted;
 	c->peer_key = key;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
@@ -442,6 +522,9 @@ static void accept_clients(struct server *srv, int listen_fd)
 			return; /* no one else is waiting */
 		if (err == EINTR || err == ECONNABORTED || err == EPROTO)
 			continue; /* that client gave up; try the next */
+		if ((err == EMFILE || err == ENFILE) &&
+		    make_room(srv, "descriptors needed"))
+			continue; /* a lingerer gave its descriptor up */
 		if (err == EMFILE || err == ENFILE) {
 			enum shed_result r = shed_client(srv, listen_fd, err);
 			if (r == SHED_ONE)
@@ -619,10 +702,10 @@ static void service_clients(struct server *srv, const fd_set *readfds,
 				conn_discard_input(srv, c);
 		} else if (c->session.state == READING &&
 			   FD_ISSET(fd, readfds)) {
-			conn_on_readable(srv, c);
+			conn_on_readable(c);
 		} else if (c->session.state == WRITING &&
 			   FD_ISSET(fd, writefds)) {
-			conn_on_writable(srv, c);
+			conn_on_writable(c);
 		}
 	}
 }
@@ -630,19 +713,34 @@ static void service_clients(struct server *srv, const fd_set *readfds,
 /* End c's conversation for a timeout: the notice after what is owed.
  * After an idle timeout the client is not reading, so what the socket
  * cannot take at once is dropped; after a line timeout it may be. */
-static void conn_time_out(struct server *srv, struct connection *c,
-			  enum close_reason why)
+static void conn_time_out(struct connection *c, enum close_reason why)
 {
 	enum conn_state before = c->session.state;
 
 	session_finish(&c->session, why);
 	TRACE_TRANSITION(c->fd, before, &c->session);
-	conn_on_writable(srv, c); /* usually all of it, at once */
+	conn_on_writable(c); /* usually all of it, at once */
 	if (why == CLOSE_TIMEOUT && c->session.state != DONE) {
 		before = c->session.state;
 		session_abort(&c->session, CLOSE_TIMEOUT);
 		TRACE_TRANSITION(c->fd, before, &c->session);
 	}
+}
+
+/*
+ * A deadline has passed, but was c really idle?  The ready sets select()
+ * gave this round may be stale: if the process was frozen between
+ * select() and now (SIGSTOP, a debugger, swapping), a client may have
+ * sent while select() could not say so.  One more read or write settles
+ * it before c is cut: progress moves its idle deadline on.  (A trickler
+ * gains nothing: a byte more does not move its line deadline.)
+ */
+static void conn_last_chance(struct connection *c)
+{
+	if (c->session.state == READING)
+		conn_on_readable(c);
+	else if (c->session.state == WRITING)
+		conn_on_writable(c);
 }
 
 /* protocol.md 4: the idle timeout, the line timeout, the end of a linger. */
@@ -652,14 +750,20 @@ static void expire_clients(struct server *srv)
 		struct connection *c = srv->conns[fd];
 		if (c == NULL || srv->now < conn_deadline(srv, c))
 			continue;
-		if (c->phase == LINGERING)
+		if (c->phase == LINGERING) {
 			conn_close(srv, c,
 				   srv->now >= c->linger_end ? "linger limit"
 							     : "quiet");
-		else if (srv->now >= idle_deadline(srv, c))
-			conn_time_out(srv, c, CLOSE_TIMEOUT);
+			continue;
+		}
+		conn_last_chance(c);
+		if (c->session.state == DONE ||
+		    srv->now < conn_deadline(srv, c))
+			continue; /* it was not idle after all */
+		if (srv->now >= idle_deadline(srv, c))
+			conn_time_out(c, CLOSE_TIMEOUT);
 		else
-			conn_time_out(srv, c, CLOSE_LINE_TIMEOUT);
+			conn_time_out(c, CLOSE_LINE_TIMEOUT);
 	}
 }
 

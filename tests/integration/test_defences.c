@@ -256,6 +256,117 @@ static void max_per_addr_turns_away_the_next_from_that_address(void **state)
 	assert_int_equal(log_count(&server, "too many connections"), 1);
 }
 
+/* ============================== lingerers ============================== */
+
+/* A client from `from` that says quit, gets the server's FIN, and stays
+ * connected: the server lingers on it, reading and discarding. */
+static int open_lingerer(const char *from, int port)
+{
+	int fd = connect_from(from, port);
+
+	assert_int_equal(client_send_str(fd, "quit\n", io_timeout()), 0);
+	check_eof(fd, io_timeout());
+	return fd;
+}
+
+/* A byte to each lingerer: input that is not quiet keeps a linger going
+ * (up to its 10 s limit). */
+static void keep_lingering(const int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		(void)client_send_str(fds[i], "x", io_timeout());
+}
+
+/* A lingering connection still counts toward its address: one address
+ * cannot hold more than --max-per-addr descriptors by quitting and never
+ * closing. */
+static void lingerers_count_toward_their_address(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"--max-per-addr", "2", "0", NULL};
+	int port = start(args);
+	int lingering[2];
+
+	for (int i = 0; i < 2; i++)
+		lingering[i] = open_lingerer("127.0.0.1", port);
+	keep_lingering(lingering, 2);
+	int c = connect_from("127.0.0.1", port);
+	check_recv(c, "error: too many connections\r\n", io_timeout());
+	check_eof(c, io_timeout());
+	int other = connect_from("127.0.0.2", port);
+	check_echo(other, "another address is served\n");
+	/* Once the lingerers close, their address may connect again. */
+	client_close(lingering[0]);
+	client_close(lingering[1]);
+	assert_true(log_wait_count(&server, "): quit;", 2, io_timeout()));
+	int d = -1;
+	for (double until = now_s() + io_timeout(); now_s() < until;) {
+		d = connect_from("127.0.0.1", port);
+		if (client_echo(d, "served again\n", io_timeout()))
+			break;
+		client_close(d);
+		d = -1;
+		sleep_s(0.05); /* the server closes lingerers as it sees EOF */
+	}
+	if (d < 0)
+		harness_fail("127.0.0.1 was never served after its lingerers "
+			     "closed");
+}
+
+/* When lingerers hold the descriptors a new client needs (accept() says
+ * EMFILE), the oldest gives its up: a client from another address is
+ * served, not told the server is full. */
+static void lingerers_make_room_when_descriptors_run_out(void **state)
+{
+	(void)state;
+	/* 16 descriptors: the server's own 7 and room for 9 clients. */
+	const struct proc_opts opts = {.nofile = 16};
+	static const char *const args[] = {"0", NULL};
+	int port = check_server_start(&server, &opts, args);
+	int lingering[12];
+	int n = 0;
+
+	/* Fill every descriptor with lingerers (the last tries may be
+	 * turned away once none is left: they do not count). */
+	for (; n < 12; n++) {
+		lingering[n] = open_lingerer("127.0.0.2", port);
+		keep_lingering(lingering, n + 1);
+	}
+	for (int i = 0; i < 3; i++) {
+		int c = connect_from("127.0.0.1", port);
+		check_echo(c, "an honest client\n");
+		client_close(c);
+		keep_lingering(lingering, n);
+	}
+	assert_int_equal(log_count(&server, "server full"), 0);
+	assert_int_equal(log_count(&server, "shedding client"), 0);
+}
+
+/* At most --max-clients connections linger at once: beyond that the
+ * oldest is closed, so quitting clients cannot pile up descriptors. */
+static void lingerers_are_at_most_max_clients(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"-c", "2", "0", NULL};
+	int port = start(args);
+	int lingering[6];
+
+	int base = proc_open_fds(server.pid);
+	if (base < 0) {
+		print_message("skipped: no /proc to count descriptors\n");
+		skip();
+	}
+	for (int i = 0; i < 6; i++) {
+		lingering[i] = open_lingerer("127.0.0.1", port);
+		keep_lingering(lingering, i + 1);
+	}
+	int held = proc_open_fds(server.pid) - base;
+	if (held > 2)
+		harness_fail("%d connections linger with -c 2", held);
+	int c = connect_from("127.0.0.1", port);
+	check_echo(c, "still served\n");
+}
+
 /* ============================== memory ============================== */
 
 #define LINGERERS 20
@@ -460,6 +571,9 @@ int main(void)
 	    T(line_timeout_zero_never_cuts),
 	    T(line_deadline_is_the_select_timeout),
 	    T(max_per_addr_turns_away_the_next_from_that_address),
+	    T(lingerers_count_toward_their_address),
+	    T(lingerers_make_room_when_descriptors_run_out),
+	    T(lingerers_are_at_most_max_clients),
 	    T(lingering_connections_hold_no_buffer),
 	    T(stalled_log_reader_does_not_stop_service),
 	    T(bind_accepts_a_bracketed_ipv6_literal),

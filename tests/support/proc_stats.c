@@ -43,6 +43,23 @@ long proc_cpu_ticks(pid_t pid)
 	return utime < 0 || stime < 0 ? -1 : utime + stime;
 }
 
+int proc_run_state(pid_t pid)
+{
+	char path[64], buf[512];
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')'); /* "(comm)" may hold spaces */
+	return p != NULL && p[1] == ' ' && p[2] != '\0' ? p[2] : -1;
+}
+
 int64_t proc_cpu_ns(pid_t pid)
 {
 	long ticks = proc_cpu_ticks(pid);

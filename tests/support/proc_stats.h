@@ -11,6 +11,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* pid's state letter in /proc/PID/stat: 'R' running (or runnable), 'S'
+ * asleep, 'T' stopped...; -1 without /proc. */
+int proc_run_state(pid_t pid);
+
 /* utime + stime of pid in clock ticks (/proc/PID/stat). */
 long proc_cpu_ticks(pid_t pid);
 
