@@ -2,21 +2,31 @@
  * log.c - log lines through a bounded buffer that is written to stderr only
  * as fast as stderr takes it (see log.h).
  *
- * How a write is kept from blocking without touching the file's flags: a
- * regular file never fills and a terminal drains as fast as it can show
- * (it stalls only if someone stops it with Ctrl-S, as it would stall any
- * program), so they are written directly.  A
- * socket (e.g. systemd's journal) is written with send(MSG_DONTWAIT), a
- * nonblocking write for this call only, where the system has it.  A pipe
- * (or a socket on a system without MSG_DONTWAIT) is written only after a
- * zero-timeout select() says it is writable, and then at most PIPE_BUF
- * bytes at a time: a writable pipe has room for that many.  Setting
- * O_NONBLOCK on stderr instead would change the file description we share
- * with the shell or terminal that started us, and break them.
+ * How a write is kept from blocking without touching the file's flags
+ * (setting O_NONBLOCK on stderr would change the file description we share
+ * with the shell that started us, and break it):
+ *
+ *   a regular file   never fills: written directly.
+ *   a terminal       fills when nobody reads it (an ssh session whose
+ *                    network stalled, a tmux pane nobody looks at).  It is
+ *                    opened again by name, nonblocking: a file description
+ *                    of our own, put in place of stderr, that fails with
+ *                    EAGAIN instead of waiting.  If it cannot be opened, it
+ *                    is written as a pipe is.
+ *   a stream socket  (e.g. systemd's journal) send(MSG_DONTWAIT): a
+ *                    nonblocking write for this call only.
+ *   a datagram       (a Unix datagram socket) the same, one line per
+ *     socket         datagram: a datagram is sent whole or not at all, so
+ *                    the buffer cannot go in one piece.
+ *   a pipe           (or a socket without MSG_DONTWAIT) written only after
+ *                    a zero-timeout select() says it is writable, and then
+ *                    at most PIPE_BUF bytes: a writable pipe has room for
+ *                    that many.
  */
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -39,7 +49,7 @@ bool trace_on = false;
 /* At exit, how long to wait for a slow stderr to take the rest. */
 #define EXIT_FLUSH_MS 500
 
-enum sink { SINK_DIRECT, SINK_SOCKET, SINK_PIPE };
+enum sink { SINK_DIRECT, SINK_SOCKET, SINK_DATAGRAM, SINK_PIPE };
 
 static struct {
 	bool buffered; /* log_init() was called; else each line is written */
@@ -68,6 +78,12 @@ static bool stderr_writable(void)
 static ssize_t write_some(const char *p, size_t len)
 {
 	switch (out.sink) {
+	case SINK_DATAGRAM: {
+		const char *lf = memchr(p, '\n', len);
+		if (lf != NULL)
+			len = (size_t)(lf - p) + 1; /* one line, one datagram */
+	}
+		/* FALLTHROUGH */
 	case SINK_SOCKET:
 #ifdef MSG_DONTWAIT
 		return send(STDERR_FILENO, p, len, MSG_DONTWAIT);
@@ -85,6 +101,13 @@ static ssize_t write_some(const char *p, size_t len)
 	return write(STDERR_FILENO, p, len);
 }
 
+/* The length of the line at p, LF included. */
+static size_t line_length(const char *p, size_t len)
+{
+	const char *lf = memchr(p, '\n', len);
+	return lf != NULL ? (size_t)(lf - p) + 1 : len;
+}
+
 /* Write from the front of the buffer until it is empty or stderr is full. */
 static void write_buffered(void)
 {
@@ -98,8 +121,14 @@ static void write_buffered(void)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+			      errno == ENOBUFS))
 			break;
+		if (n < 0 && errno == EMSGSIZE && out.sink == SINK_DATAGRAM) {
+			off += line_length(out.buf + off, out.len - off);
+			out.dropped++; /* that one line is too big to send */
+			continue;
+		}
 		out.broken = true; /* no reader, or no stderr: discard */
 		off = out.len;
 	}
@@ -229,6 +258,31 @@ static void flush_at_exit(void)
 	}
 }
 
+/* A socket's type: SOCK_STREAM, SOCK_DGRAM, ...; -1 if unknown. */
+static int socket_type(int fd)
+{
+	int type;
+	socklen_t len = sizeof(type);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 ? type
+								     : -1;
+}
+
+/* stderr is a terminal: put a nonblocking description of the same
+ * terminal in its place.  false if that cannot be done. */
+static bool reopen_terminal_nonblocking(void)
+{
+	const char *name = ttyname(STDERR_FILENO);
+	if (name == NULL)
+		return false;
+	int fd = open(name, O_WRONLY | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	bool ok = dup2(fd, STDERR_FILENO) == STDERR_FILENO;
+	close(fd);
+	return ok;
+}
+
 void log_init(bool with_time)
 {
 	struct stat st;
@@ -236,9 +290,14 @@ void log_init(bool with_time)
 	out.buffered = true;
 	out.with_time = with_time;
 	out.sink = SINK_DIRECT;
-	if (fstat(STDERR_FILENO, &st) == 0) {
+	if (isatty(STDERR_FILENO)) {
+		if (!reopen_terminal_nonblocking())
+			out.sink = SINK_PIPE;
+	} else if (fstat(STDERR_FILENO, &st) == 0) {
 		if (S_ISSOCK(st.st_mode))
-			out.sink = SINK_SOCKET;
+			out.sink = socket_type(STDERR_FILENO) == SOCK_STREAM
+				       ? SINK_SOCKET
+				       : SINK_DATAGRAM;
 		else if (S_ISFIFO(st.st_mode))
 			out.sink = SINK_PIPE;
 	}

@@ -103,6 +103,10 @@ int main(int argc, char **argv)
 
 	if (ensure_stdio_open() != 0)
 		return 1; /* nowhere to say so: stderr is closed */
+	/* First of all: a message written to a stderr whose reader has gone
+	 * must fail with EPIPE, not kill us before we can exit 2 or 1. */
+	if (signals_ignore_sigpipe() != 0)
+		return 1;
 	if (options_parse(argc, argv, max_clients_ceiling(), &opt, err,
 			  sizeof(err)) != 0)
 		return options_usage_error(err);
@@ -128,7 +132,7 @@ int main(int argc, char **argv)
 	}
 	static const int stop_signals[] = {SIGINT, SIGTERM};
 	int signal_fd = signals_to_pipe(stop_signals, 2);
-	if (signal_fd < 0 || signals_ignore_sigpipe() != 0) {
+	if (signal_fd < 0) {
 		log_server("cannot set up signal handling: %s",
 			   strerror(errno));
 		return 1;

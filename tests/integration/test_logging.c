@@ -5,11 +5,13 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -625,6 +627,111 @@ static void rule4_pipelined_lines_are_answered_with_one_write(void **state)
 	assert_int_equal(log_count(&server, needle), 1);
 }
 
+/* ====================== a stderr nobody reads ====================== */
+
+/* Clients connect, echo a line and quit one after another, each making
+ * the server log (with -T, a good deal); true if every one was served. */
+static bool serve_in_turn(int port, int clients)
+{
+	for (int i = 0; i < clients; i++) {
+		int fd = client_connect("127.0.0.1", port);
+		if (fd < 0 || !client_echo(fd, "logged\n", io_timeout())) {
+			fprintf(stderr, "client %d of %d was not served\n",
+				i + 1, clients);
+			if (fd >= 0)
+				client_close(fd);
+			return false;
+		}
+		client_close(fd);
+	}
+	return true;
+}
+
+/* Read what fd has until it has been quiet for `quiet` seconds (or
+ * `limit` seconds have passed); what was read, NUL-terminated (freed by
+ * the caller).  A datagram socket gives a line per read. */
+static char *drain(int fd, double quiet, double limit)
+{
+	size_t cap = (size_t)4 << 20, len = 0;
+	char *text = malloc(cap + 1);
+	double end = now_s() + limit;
+
+	assert_non_null(text);
+	while (len < cap && now_s() < end) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		if (poll(&pfd, 1, (int)(quiet * 1000)) <= 0)
+			break;
+		ssize_t n = read(fd, text + len, cap - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	text[len] = '\0';
+	return text;
+}
+
+/* stderr on a terminal whose reader has stopped (an ssh session whose
+ * network stalled): the server goes on serving, drops what does not fit,
+ * and says how much once the terminal is read again. */
+static void stalled_terminal_does_not_stop_service(void **state)
+{
+	(void)state;
+	const struct proc_opts on_pty = {.stderr_pty = true};
+	static const char *const args[] = {"-T", "0", NULL};
+	int port = check_server_start(&server, &on_pty, args);
+
+	/* Nobody reads the terminal now.  A blocking write of the log
+	 * would stop the server after a few dozen clients. */
+	assert_true(serve_in_turn(port, 1500));
+	char *text = drain(server.err_pipe, 0.5, 10 * harness_scale());
+	if (strstr(text, "log lines dropped") == NULL)
+		harness_fail("no \"N log lines dropped\" report on the "
+			     "terminal (%zu bytes read)",
+			     strlen(text));
+	free(text);
+	assert_true(serve_in_turn(port, 5));
+}
+
+/* stderr a Unix datagram socket whose reader stalls once: logging
+ * resumes, one line per datagram, with the report of what was dropped. */
+static void stalled_datagram_log_resumes(void **state)
+{
+	(void)state;
+	const struct proc_opts on_dgram = {.stderr_dgram = true};
+	static const char *const args[] = {"-T", "0", NULL};
+	int port = check_server_start(&server, &on_dgram, args);
+
+	assert_true(serve_in_turn(port, 1500)); /* nobody reads meanwhile */
+	char *text = drain(server.err_pipe, 0.5, 10 * harness_scale());
+	bool reported = strstr(text, "log lines dropped") != NULL;
+	free(text);
+	if (!reported)
+		harness_fail("no \"N log lines dropped\" report after the "
+			     "stall");
+	/* And the log goes on: the next client's lines arrive. */
+	assert_true(serve_in_turn(port, 1));
+	text = drain(server.err_pipe, 0.5, 5 * harness_scale());
+	bool goes_on = strstr(text, "connected (fd") != NULL;
+	free(text);
+	if (!goes_on)
+		harness_fail("the log stopped for good after the stall");
+}
+
+/* A stderr pipe whose reader has gone: bad usage still exits 2 and a
+ * start-up failure 1 (writing the message fails; it does not kill). */
+static void stderr_reader_gone_keeps_the_exit_status(void **state)
+{
+	(void)state;
+	const struct proc_opts no_reader = {.stderr_no_reader = true};
+	static const char *const bad_usage[] = {"--no-such-option", "0", NULL};
+	static const char *const bad_addr[] = {"-b", "192.0.2.1", "0", NULL};
+
+	assert_int_equal(
+	    proc_run(&server, &no_reader, bad_usage, 5 * harness_scale()), 2);
+	assert_int_equal(
+	    proc_run(&server, &no_reader, bad_addr, 5 * harness_scale()), 1);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, harness_teardown)
 
 int main(void)
@@ -645,6 +752,9 @@ int main(void)
 	    T(trace_is_shown_even_with_quiet),
 	    T(no_trace_without_T),
 	    T(rule4_pipelined_lines_are_answered_with_one_write),
+	    T(stalled_terminal_does_not_stop_service),
+	    T(stalled_datagram_log_resumes),
+	    T(stderr_reader_gone_keeps_the_exit_status),
 	};
 
 	harness_init();

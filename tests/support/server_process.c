@@ -2,6 +2,9 @@
  * server_process.c - start, watch and stop the server under test (see
  * server_process.h for the rules every function keeps).
  */
+/* posix_openpt, grantpt, unlockpt and ptsname are XSI. */
+#define _XOPEN_SOURCE 700
+
 #include "server_process.h"
 
 #include <errno.h>
@@ -12,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -161,6 +166,34 @@ static void exec_child(const char *program, int out_fd, int err_fd,
 	_exit(127);
 }
 
+static int dev_null(int *fd)
+{
+	*fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	return *fd >= 0 ? 0 : -1;
+}
+
+/* A pseudo-terminal: *slave for the child, *master for the test.  Output
+ * processing is off, so the test reads exactly the bytes written. */
+static int open_pty(int *slave, int *master)
+{
+	struct termios t;
+
+	*master = posix_openpt(O_RDWR | O_NOCTTY);
+	if (*master < 0)
+		return -1;
+	(void)fcntl(*master, F_SETFD, FD_CLOEXEC);
+	const char *name = grantpt(*master) == 0 && unlockpt(*master) == 0
+			       ? ptsname(*master)
+			       : NULL;
+	if (name == NULL)
+		return -1;
+	*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (*slave < 0 || tcgetattr(*slave, &t) != 0)
+		return -1;
+	t.c_oflag &= ~(tcflag_t)OPOST;
+	return tcsetattr(*slave, TCSANOW, &t);
+}
+
 /*
  * Open what the child's stdout and stderr go to, as opts says: *out_fd
  * and *err_fd, both -1 on failure.  With a pipe, *pipe_rd is its read end.
@@ -171,6 +204,27 @@ static int open_outputs(struct proc *p, const struct proc_opts *opts,
 	*out_fd = *err_fd = *pipe_rd = -1;
 	if (opts->stdio_closed)
 		return 0;
+	if (opts->stderr_pty)
+		return open_pty(err_fd, pipe_rd) != 0 ? -1 : dev_null(out_fd);
+	if (opts->stderr_dgram) {
+		int fds[2];
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, fds) != 0)
+			return -1;
+		(void)fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+		(void)fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+		*pipe_rd = fds[0];
+		*err_fd = fds[1];
+		return dev_null(out_fd);
+	}
+	if (opts->stderr_no_reader) {
+		int fds[2];
+		if (pipe(fds) != 0)
+			return -1;
+		close(fds[0]);
+		(void)fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+		*err_fd = fds[1];
+		return dev_null(out_fd);
+	}
 	if (opts->stderr_pipe) {
 		int fds[2];
 		if (pipe(fds) != 0)
@@ -242,12 +296,13 @@ int proc_spawn(struct proc *p, const struct proc_opts *opts,
 
 	p->pid = pid;
 	p->err_pipe = pipe_rd;
+	p->err_dgram = opts->stderr_dgram;
 	snprintf(p->program, sizeof(p->program), "%s", program);
 	memset(s, 0, sizeof(*s));
 	s->in_use = true;
 	s->pid = pid;
-	s->temp =
-	    !opts->stderr_pipe && !opts->stdio_closed && opts->log_path == NULL;
+	s->temp = pipe_rd < 0 && !opts->stderr_no_reader &&
+		  !opts->stdio_closed && opts->log_path == NULL;
 	s->err_pipe = pipe_rd;
 	snprintf(s->err_path, sizeof(s->err_path), "%s", p->err_path);
 	snprintf(s->out_path, sizeof(s->out_path), "%s", p->out_path);
@@ -360,6 +415,19 @@ static bool listening_line_from_pipe(struct proc *p, double deadline)
 			continue;
 		if (r <= 0)
 			continue;
+		if (p->err_dgram) { /* a datagram is a line */
+			ssize_t n =
+			    recv(p->err_pipe, line, sizeof(line) - 1, 0);
+			if (n <= 0)
+				return false;
+			line[n] = '\0';
+			p->pipe_lines++;
+			if (parse_listening_line(line, p->listen_addr,
+						 sizeof(p->listen_addr),
+						 &p->port))
+				return true;
+			continue;
+		}
 		char c;
 		ssize_t n = read(p->err_pipe, &c, 1);
 		if (n < 0 && errno == EINTR)

@@ -40,7 +40,8 @@ struct proc {
 	char listen_addr[80]; /* "ADDR:PORT" from the listening line */
 	char err_path[HARNESS_PATH_MAX]; /* its stderr ("" with a pipe) */
 	char out_path[HARNESS_PATH_MAX]; /* its stdout ("" for /dev/null) */
-	int err_pipe;   /* read end of its stderr pipe, or -1 */
+	int err_pipe;   /* read end of its stderr pipe (pty, socket), or -1 */
+	bool err_dgram; /* err_pipe is a datagram socket: a line a read */
 	int pipe_lines; /* lines server_start read from err_pipe */
 };
 
@@ -60,6 +61,13 @@ struct proc_opts {
 	const char *log_path;
 	/* stderr to a pipe whose read end the test holds (p->err_pipe). */
 	bool stderr_pipe;
+	/* Or, held the same way in p->err_pipe: a pseudo-terminal (the test
+	 * holds the master; output is not post-processed, so lines end in
+	 * LF), or a Unix datagram socket (one line per datagram). */
+	bool stderr_pty;
+	bool stderr_dgram;
+	/* stderr a pipe whose reader is gone before the program starts. */
+	bool stderr_no_reader;
 	/* Start with descriptors 0, 1 and 2 closed, as a careless daemon
 	 * launcher might; no listening line can be read then. */
 	bool stdio_closed;
