@@ -148,7 +148,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < n; i++)
 		log_server("listening on %s", listeners[i].where);
 	if (opt.user != NULL)
-		log_client("running as user %s", opt.user);
+		log_client("running as user %s (uid %lu, gid %lu)", opt.user,
+			   (unsigned long)getuid(), (unsigned long)getgid());
 	warn_if_needlessly_root(&opt, listeners, n);
 	if (opt.raw)
 		log_client("raw mode (RFC 862): every byte is echoed, no line "

@@ -12,6 +12,7 @@
 #include "privileges.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -20,16 +21,38 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-/* A whole decimal number, for ids given as numbers. */
-static int parse_id(const char *text, unsigned long *id)
+/* Is text all decimal digits (an id given as a number)? */
+static bool is_number(const char *text)
+{
+	if (*text == '\0')
+		return false;
+	for (; *text != '\0'; text++)
+		if (*text < '0' || *text > '9')
+			return false;
+	return true;
+}
+
+/*
+ * The id a number names, if uid_t and gid_t can hold it: the largest
+ * value of the type is (id_t)-1, which setuid() and setgid() take to mean
+ * "no change", so it is refused too.  Without this check 4294967296 would
+ * become 0, root.  0, or -1 with the reason in err.
+ */
+static int parse_id(const char *option, const char *text, unsigned long *id,
+		    unsigned long max, char *err, size_t err_len)
 {
 	char *end;
 
-	if (*text < '0' || *text > '9')
-		return -1;
 	errno = 0;
 	*id = strtoul(text, &end, 10);
-	return errno == 0 && *end == '\0' ? 0 : -1;
+	if (errno != 0 || *end != '\0' || *id >= max) {
+		snprintf(err, err_len,
+			 "%s %s: not an id this system can hold "
+			 "(0 .. %lu)",
+			 option, text, max - 1);
+		return -1;
+	}
+	return 0;
 }
 
 static int lookup_user(const char *user, uid_t *uid, gid_t *gid, char *err,
@@ -38,10 +61,23 @@ static int lookup_user(const char *user, uid_t *uid, gid_t *gid, char *err,
 	const struct passwd *pw = getpwnam(user);
 	unsigned long id;
 
-	if (pw == NULL && parse_id(user, &id) == 0)
+	if (pw == NULL && is_number(user)) {
+		if (parse_id("--user", user, &id, (unsigned long)(uid_t)-1, err,
+			     err_len) != 0)
+			return -1;
 		pw = getpwuid((uid_t)id);
+	}
 	if (pw == NULL) {
 		snprintf(err, err_len, "--user %s: no such user", user);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		/* Becoming root is not dropping anything; leave --user out
+		 * to stay root. */
+		snprintf(err, err_len,
+			 "--user %s: that is root (uid 0), not a "
+			 "user to drop privileges to",
+			 user);
 		return -1;
 	}
 	*uid = pw->pw_uid;
@@ -59,23 +95,31 @@ static int lookup_group(const char *group, gid_t *gid, char *err,
 		*gid = gr->gr_gid;
 		return 0;
 	}
-	if (parse_id(group, &id) == 0) {
-		*gid = (gid_t)id;
-		return 0;
+	if (!is_number(group)) {
+		snprintf(err, err_len, "--group %s: no such group", group);
+		return -1;
 	}
-	snprintf(err, err_len, "--group %s: no such group", group);
-	return -1;
+	if (parse_id("--group", group, &id, (unsigned long)(gid_t)-1, err,
+		     err_len) != 0)
+		return -1;
+	*gid = (gid_t)id;
+	return 0;
 }
 
-/* Did every id change stick, and is there no way back to root? */
+/* Did every id change stick (the supplementary groups too), and is there
+ * no way back to root?  uid is never 0 here (lookup_user refuses it). */
 static int check_dropped(uid_t uid, gid_t gid, char *err, size_t err_len)
 {
+	gid_t groups[2];
+	int ngroups = getgroups(2, groups);
+
 	if (getuid() != uid || geteuid() != uid || getgid() != gid ||
-	    getegid() != gid) {
+	    getegid() != gid || ngroups < 0 || ngroups > 1 ||
+	    (ngroups == 1 && groups[0] != gid)) {
 		snprintf(err, err_len, "dropping privileges did not take");
 		return -1;
 	}
-	if (uid != 0 && setuid(0) == 0) {
+	if (setuid(0) == 0) {
 		snprintf(err, err_len,
 			 "dropping privileges failed: root is still reachable");
 		return -1;

@@ -280,7 +280,8 @@ static void user_drops_every_id_after_binding(void **state)
 		if (strncmp(line, "Groups:", 7) == 0)
 			assert_string_equal(line, "Groups:\t65534 \n");
 	fclose(f);
-	assert_true(log_wait(&server, "running as user nobody", 0.1));
+	assert_true(log_wait(
+	    &server, "running as user nobody (uid 65534, gid 65534)", 0.1));
 }
 
 /* An unknown user is a start-up failure: exit 1, nothing left
@@ -302,7 +303,7 @@ static void user_unknown_is_fatal(void **state)
 static void user_drop_failure_is_fatal(void **state)
 {
 	(void)state;
-	static const char *const args[] = {"--user", "root", "0", NULL};
+	static const char *const args[] = {"--user", "daemon", "0", NULL};
 	const struct proc_opts as_nobody = {
 	    .wrapper = geteuid() == 0 ? "as-nobody.sh" : NULL};
 
@@ -310,6 +311,53 @@ static void user_drop_failure_is_fatal(void **state)
 	    proc_run(&server, &as_nobody, args, 5 * harness_scale()), 1);
 	assert_true(log_wait(&server, "cannot drop supplementary groups", 0.1));
 	assert_int_equal(log_count(&server, "listening on"), 0);
+}
+
+/* Numeric ids the type cannot hold are refused, not wrapped: 2^32 would
+ * be uid 0 and gid 0, root, and the log would still say it dropped. */
+static void user_and_group_ids_beyond_the_type_are_refused(void **state)
+{
+	(void)state;
+	static const char *const big_user[] = {"--user", "4294967296", "0",
+					       NULL};
+	static const char *const big_group[] = {
+	    "--user", "nobody", "--group", "4294967296", "0", NULL};
+	static const char *const no_change[] = {
+	    "--user", "nobody", "--group", "4294967295", "0", NULL};
+
+	assert_int_equal(proc_run(&server, NULL, big_user, 5 * harness_scale()),
+			 1);
+	assert_true(log_wait(&server, "--user 4294967296: not an id", 0.1));
+	assert_int_equal(log_count(&server, "running as"), 0);
+	assert_int_equal(
+	    proc_run(&server, NULL, big_group, 5 * harness_scale()), 1);
+	assert_true(log_wait(&server, "--group 4294967296: not an id", 0.1));
+	assert_int_equal(
+	    proc_run(&server, NULL, no_change, 5 * harness_scale()), 1);
+	assert_true(log_wait(&server, "--group 4294967295: not an id", 0.1));
+	assert_int_equal(log_count(&server, "listening on"), 0);
+}
+
+/* --user root (or 0) would drop nothing: refused, never reported as a
+ * drop. */
+static void user_root_is_not_a_drop(void **state)
+{
+	(void)state;
+	static const char *const by_name[] = {"--user", "root", "0", NULL};
+	static const char *const by_id[] = {"--user", "0", "0", NULL};
+
+	if (geteuid() != 0) {
+		print_message("skipped: needs root\n");
+		skip();
+	}
+	assert_int_equal(proc_run(&server, NULL, by_name, 5 * harness_scale()),
+			 1);
+	assert_true(
+	    log_wait(&server, "--user root: that is root (uid 0)", 0.1));
+	assert_int_equal(proc_run(&server, NULL, by_id, 5 * harness_scale()),
+			 1);
+	assert_true(log_wait(&server, "--user 0: that is root (uid 0)", 0.1));
+	assert_int_equal(log_count(&server, "running as"), 0);
 }
 
 /* ============================== --log-time ============================== */
@@ -373,6 +421,8 @@ int main(void)
 	    T(user_drops_every_id_after_binding),
 	    T(user_unknown_is_fatal),
 	    T(user_drop_failure_is_fatal),
+	    T(user_and_group_ids_beyond_the_type_are_refused),
+	    T(user_root_is_not_a_drop),
 	    T(log_time_stamps_every_line_in_utc),
 	};
 
