@@ -15,6 +15,9 @@
  * of killing the server.  0, or -1 with errno. */
 int signals_ignore_sigpipe(void);
 
+/* Ignore each of the n signals in signos.  0, or -1 with errno. */
+int signals_ignore(const int *signos, size_t n);
+
 /*
  * Send each of the n signals in signos (at most 8) to the self-pipe.
  * Returns the pipe's read end, nonblocking: each byte read from it is the

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* ============================== addresses ============================== */
@@ -41,6 +42,15 @@ void net_format_addr(const struct sockaddr *sa, char *buf, size_t len)
 				  sizeof(host));
 			snprintf(buf, len, "[%s]:%u", host, port);
 		}
+	} else if (sa->sa_family == AF_UNIX) {
+		/* A client of a Unix-domain socket (socket activation) is
+		 * usually unnamed; a listening socket has its path. */
+		const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
+		size_t n = strnlen(un->sun_path, sizeof(un->sun_path));
+		if (n == 0)
+			snprintf(buf, len, "unix:(unnamed)");
+		else
+			snprintf(buf, len, "unix:%.*s", (int)n, un->sun_path);
 	} else {
 		snprintf(buf, len, "(unknown address family %d)",
 			 (int)sa->sa_family);
@@ -197,6 +207,28 @@ static int listen_on_list(const struct addrinfo *list, unsigned port,
 /* With port 0, how often to try again for a port free on every address. */
 #define PORT_ATTEMPTS 8
 
+/*
+ * Is host an IPv4 address in one of the old numeric forms inet_aton()
+ * takes and getaddrinfo() passes on: fewer than four parts ("127.1"),
+ * hex or octal parts ("0x7f.1", "0177.0.0.1"), one big number
+ * ("2130706433")?  Nobody writes them on purpose, and what they mean is
+ * a surprise ("127.1" is 127.0.0.1), so they are refused: only dotted
+ * quads in decimal are IPv4 addresses here.
+ */
+static bool is_odd_ipv4_form(const char *host)
+{
+	struct addrinfo hints, *list;
+	struct in_addr quad;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_INET;
+	hints.ai_flags = AI_NUMERICHOST;
+	if (getaddrinfo(host, NULL, &hints, &list) != 0)
+		return false; /* not numeric IPv4 at all */
+	freeaddrinfo(list);
+	return inet_pton(AF_INET, host, &quad) != 1;
+}
+
 /* Resolve host and listen on each of its addresses. */
 static int listen_on_host(const char *host, unsigned port, struct listener *out,
 			  size_t max, size_t *n, char *err, size_t err_len)
@@ -209,6 +241,13 @@ static int listen_on_host(const char *host, unsigned port, struct listener *out,
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 
+	if (is_odd_ipv4_form(host)) {
+		snprintf(err, err_len,
+			 "address '%s': write an IPv4 address as four decimal "
+			 "numbers, a.b.c.d",
+			 host);
+		return NET_BAD_ADDRESS;
+	}
 	int rc = getaddrinfo(strip_brackets(host, bare, sizeof(bare)), "0",
 			     &hints, &list);
 	if (rc != 0) {

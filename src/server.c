@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -560,13 +561,36 @@ static void begin_shutdown(struct server *srv)
 	}
 }
 
-/* The self-pipe is readable: each byte is one SIGINT or SIGTERM. */
+/* SIGUSR1: one line saying where the server is, whatever -q says. */
+static void log_status(const struct server *srv)
+{
+	uint64_t lines = srv->lines_echoed, bytes = srv->bytes_echoed;
+
+	for (int fd = 0; fd <= srv->max_fd; fd++) {
+		const struct connection *c = srv->conns[fd];
+		if (c != NULL) {
+			lines += c->session.lines_echoed;
+			bytes += c->session.bytes_echoed;
+		}
+	}
+	log_server("status: %zu client%s, %zu lingering; served %llu, echoed "
+		   "%llu lines, %llu bytes so far",
+		   srv->nclients, srv->nclients == 1 ? "" : "s",
+		   srv->nlingering, (unsigned long long)srv->clients_served,
+		   (unsigned long long)lines, (unsigned long long)bytes);
+}
+
+/* The self-pipe is readable: each byte is the number of one signal. */
 static void on_signals(struct server *srv)
 {
 	unsigned char sigs[16];
 	ssize_t n = read(srv->signal_fd, sigs, sizeof(sigs));
 
 	for (ssize_t i = 0; i < n; i++) {
+		if (sigs[i] == SIGUSR1) {
+			log_status(srv);
+			continue;
+		}
 		if (srv->shutting_down) {
 			log_server("second signal: abandoning the drain");
 			srv->abandon = true;

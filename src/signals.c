@@ -43,6 +43,14 @@ int signals_ignore_sigpipe(void)
 	return set_handler(SIGPIPE, SIG_IGN);
 }
 
+int signals_ignore(const int *signos, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (set_handler(signos[i], SIG_IGN) != 0)
+			return -1;
+	return 0;
+}
+
 int signals_to_pipe(const int *signos, size_t n)
 {
 	if (n > MAX_SIGNALS || signal_pipe[0] >= 0) {

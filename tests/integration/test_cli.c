@@ -340,6 +340,21 @@ static void usage_malformed_bind_address_exits_2(void **state)
 	check_usage_error(args, names);
 }
 
+/* The numeric forms inet_aton() takes besides dotted quads ("127.1" is
+ * 127.0.0.1, "0x7f.1" too) are refused, naming the address. */
+static void usage_bind_short_or_hex_ipv4_exits_2(void **state)
+{
+	(void)state;
+	static const char *const odd[] = {"127.1", "0x7f.1", "0177.0.0.1",
+					  "2130706433"};
+
+	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+		const char *const args[] = {"-b", odd[i], "0", NULL};
+		const char *const names[] = {odd[i], NULL};
+		check_usage_error(args, names);
+	}
+}
+
 /* ---------------------------------------------------------------- exit 1 */
 
 /* A listening socket of our own on 127.0.0.1; returns its port. */
@@ -599,6 +614,7 @@ int main(void)
 	    T(idle_timeouts_0_and_86400_are_accepted),
 	    T(usage_unresolvable_bind_address_exits_2),
 	    T(usage_malformed_bind_address_exits_2),
+	    T(usage_bind_short_or_hex_ipv4_exits_2),
 	    T(port_in_use_exits_1),
 	    T(port_in_use_by_another_echoserv_exits_1),
 	    T(bind_to_an_address_that_is_not_local_exits_1),

@@ -910,6 +910,32 @@ static void shutdown_stops_accepting_and_reading(void **state)
 		harness_fail("exit status %d", st);
 }
 
+/* SIGUSR1 logs one status line and changes nothing; SIGUSR2 and SIGALRM
+ * are ignored: a stray signal does not end the server.  SIGTERM still
+ * drains it. */
+static void sigusr1_logs_status_and_stray_signals_are_ignored(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"-q", "0", NULL};
+	int port = check_server_start(&server, NULL, args);
+	int fd = client_connect("127.0.0.1", port);
+
+	assert_true(fd >= 0);
+	check_echo(fd, "before\n");
+	assert_int_equal(proc_signal(&server, SIGUSR1), 0);
+	assert_true(log_wait(&server,
+			     "status: 1 client, 0 lingering; served 1, echoed "
+			     "1 lines, 7 bytes so far",
+			     io_timeout()));
+	assert_int_equal(proc_signal(&server, SIGUSR2), 0);
+	assert_int_equal(proc_signal(&server, SIGALRM), 0);
+	check_echo(fd, "after\n"); /* the signals have been handled by now */
+	assert_true(proc_alive(&server));
+	assert_int_equal(proc_signal(&server, SIGTERM), 0);
+	assert_int_equal(proc_wait(&server, 5 * harness_scale()), 0);
+	assert_true(log_wait(&server, "shutdown: served 1 client", 0.1));
+}
+
 #define T(f) cmocka_unit_test_teardown(f, harness_teardown)
 
 int main(void)
@@ -934,6 +960,7 @@ int main(void)
 	    T(sigint_on_an_idle_server_exits_0_with_a_summary),
 	    T(sigterm_right_after_start_exits_0),
 	    T(shutdown_stops_accepting_and_reading),
+	    T(sigusr1_logs_status_and_stray_signals_are_ignored),
 	};
 
 	harness_init();

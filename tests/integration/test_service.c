@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -196,6 +197,39 @@ static void activation_serves_the_inherited_socket(void **state)
 	proc_signal(&server, SIGTERM);
 	assert_int_equal(proc_wait(&server, 5 * harness_scale()), 0);
 	assert_true(log_wait(&server, "shutdown: served 2 clients", 0.1));
+}
+
+/* A Unix-domain socket passed by systemd is served too, and its clients
+ * are named as such in the log (they have no address or port). */
+static void activation_serves_a_unix_socket(void **state)
+{
+	(void)state;
+	const struct proc_opts activated = {.wrapper = "socket-activate.sh"};
+	static const char *const args[] = {NULL};
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	char want[160];
+
+	snprintf(un.sun_path, sizeof(un.sun_path),
+		 "/tmp/echoserv-test-%ld.sock", (long)getpid());
+	unlink(un.sun_path);
+	setenv("WRAP_LISTEN", un.sun_path, 1);
+	assert_int_equal(proc_spawn(&server, &activated, args), 0);
+	if (!log_wait(&server, "Listening on", 5 * harness_scale()))
+		harness_fail("systemd-socket-activate did not listen");
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&un, sizeof(un)), 0);
+	check_echo(fd, "over a Unix socket\n");
+	snprintf(want, sizeof(want), "echoserv: listening on unix:%s",
+		 un.sun_path);
+	assert_true(log_wait(&server, want, io_timeout()));
+	assert_true(
+	    log_wait(&server, "client unix:(unnamed) connected", io_timeout()));
+	close(fd);
+	assert_true(
+	    log_wait(&server, "client unix:(unnamed) closed", io_timeout()));
+	assert_int_equal(log_count(&server, "unknown address family"), 0);
+	unlink(un.sun_path);
 }
 
 /* With sockets passed, a port or --bind is a usage error, not ignored. */
@@ -417,6 +451,7 @@ int main(void)
 	    T(raw_is_named_in_the_logs_and_the_trace),
 	    T(activation_serves_the_inherited_socket),
 	    T(activation_refuses_a_port_as_well),
+	    T(activation_serves_a_unix_socket),
 	    T(activation_for_another_pid_is_ignored),
 	    T(user_drops_every_id_after_binding),
 	    T(user_unknown_is_fatal),
