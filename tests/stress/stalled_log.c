@@ -14,6 +14,10 @@
  * did write plus the N it dropped must be exactly the two lines (connect,
  * close) of every connection, and its summary must count every client.
  * What was drained goes to logdir/stalled-log.log.
+ *
+ * stalled-terminal is the same run with stderr on a pseudo-terminal whose
+ * reader has stopped (an ssh session whose network stalled): a terminal
+ * fills as a pipe does, and must be written as carefully.
  */
 #include <errno.h>
 #include <poll.h>
@@ -108,22 +112,23 @@ static void save_log(const char *path, const struct drained *d)
 	fclose(f);
 }
 
-int scenario_stalled_log(const struct stress_opts *o)
+/* One run: the server's stderr on what opts says (a pipe or a terminal),
+ * which nobody reads while n clients are served. */
+static int run_stalled(const struct stress_opts *o, const char *tag,
+		       const struct proc_opts *opts, const char *what)
 {
-	const char *tag = "stalled-log";
 	size_t n = o->long_run ? 15000 : 5000;
 	const char *const args[] = {"0", NULL};
-	struct proc_opts opts = {.program = o->server, .stderr_pipe = true};
 	struct drained d = {0};
 	struct proc sp;
 	char why[256] = "", path[256];
 	double secs;
 
-	if (server_start(&sp, &opts, args) != 0)
+	if (server_start(&sp, opts, args) != 0)
 		return verdict(tag, false, "server did not start");
-	printf("%s: server stderr on a pipe nobody reads; %zu connections, "
+	printf("%s: server stderr on %s nobody reads; %zu connections, "
 	       "one echo each\n",
-	       tag, n);
+	       tag, what, n);
 	fflush(stdout);
 	size_t served = serve_many(sp.port, n, &secs, why, sizeof(why));
 	printf("%s: %zu of %zu connections served in %.2f s while the log "
@@ -189,4 +194,19 @@ int scenario_stalled_log(const struct stress_opts *o)
 			 serving ? "" : ", a fresh client was not served");
 	free(d.text);
 	return verdict(tag, ok, why);
+}
+
+int scenario_stalled_log(const struct stress_opts *o)
+{
+	struct proc_opts opts = {.program = o->server, .stderr_pipe = true};
+
+	return run_stalled(o, "stalled-log", &opts, "a pipe");
+}
+
+/* An ssh session whose network stalled: a terminal nobody reads. */
+int scenario_stalled_terminal(const struct stress_opts *o)
+{
+	struct proc_opts opts = {.program = o->server, .stderr_pty = true};
+
+	return run_stalled(o, "stalled-terminal", &opts, "a terminal");
 }

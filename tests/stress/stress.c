@@ -91,7 +91,7 @@ static void usage(void)
 	    "usage: stress [--long] [--server PATH] [--logdir DIR] "
 	    "[--seed N] "
 	    "[volume|hostile|exhaustion|shutdown|closing|idle|stdio|trickle|"
-	    "stalled-log]..."
+	    "stalled-log|stalled-terminal|lingerers]..."
 	    "\n");
 	exit(2);
 }
@@ -109,7 +109,9 @@ int main(int argc, char **argv)
 			 {"idle", scenario_idle},
 			 {"stdio", scenario_stdio},
 			 {"trickle", scenario_trickle},
-			 {"stalled-log", scenario_stalled_log}};
+			 {"stalled-log", scenario_stalled_log},
+			 {"stalled-terminal", scenario_stalled_terminal},
+			 {"lingerers", scenario_lingerers}};
 	enum { NSCEN = sizeof(scenarios) / sizeof(scenarios[0]) };
 	struct stress_opts o = {false, "build/echoserv", "build/stress", 1};
 	bool chosen[NSCEN] = {false};

@@ -35,6 +35,8 @@ int scenario_idle(const struct stress_opts *o);
 int scenario_stdio(const struct stress_opts *o);
 int scenario_trickle(const struct stress_opts *o);
 int scenario_stalled_log(const struct stress_opts *o);
+int scenario_stalled_terminal(const struct stress_opts *o);
+int scenario_lingerers(const struct stress_opts *o);
 
 /* Start o->server on port 0 with extra arguments (a NULL-terminated list
  * after the port), its stderr in logdir/name.log.  nofile > 0 lowers its
