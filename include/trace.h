@@ -37,7 +37,8 @@ void trace_select(const fd_set *r, const fd_set *w, int nfds,
 /* "fd 7: READING -> WRITING (2 lines, then quit)": the session of fd moved
  * from before to its present state.  Call it through TRACE_TRANSITION,
  * which costs one branch when tracing is off. */
-void trace_transition(int fd, enum conn_state before, const struct session *s);
+void trace_transition(int fd, enum session_state before,
+		      const struct session *s);
 
 #define TRACE_TRANSITION(fd, before, s)                                        \
 	do {                                                                   \

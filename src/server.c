@@ -143,8 +143,8 @@ static bool would_block(int err)
 /* Send what the session owes until it is all sent or the socket is full. */
 static void conn_on_writable(struct connection *c)
 {
-	while (c->session.state == WRITING) {
-		enum conn_state before = c->session.state;
+	while (c->session.state == SESSION_WRITING) {
+		enum session_state before = c->session.state;
 		size_t len;
 		const char *out = session_output(&c->session, &len);
 		ssize_t n = write(c->fd, out, len);
@@ -162,7 +162,7 @@ static void conn_on_writable(struct connection *c)
 		      (size_t)n < len ? " (partial)" : "");
 		c->last_progress = monotonic_ns();
 		session_on_output(&c->session, (size_t)n);
-		if (c->session.state == READING)
+		if (c->session.state == SESSION_READING)
 			c->line_started = c->last_progress; /* line_deadline */
 		TRACE_TRANSITION(c->fd, before, &c->session);
 		if ((size_t)n < len)
@@ -177,7 +177,7 @@ static void conn_on_writable(struct connection *c)
  */
 static void conn_on_readable(struct connection *c)
 {
-	enum conn_state before = c->session.state;
+	enum session_state before = c->session.state;
 	size_t room;
 	char *space = session_input_space(&c->session, &room);
 
@@ -205,7 +205,7 @@ static void conn_on_readable(struct connection *c)
 		session_abort(&c->session, CLOSE_RESET);
 	}
 	TRACE_TRANSITION(c->fd, before, &c->session);
-	if (c->session.state == WRITING)
+	if (c->session.state == SESSION_WRITING)
 		conn_on_writable(c);
 }
 
@@ -242,7 +242,7 @@ static void conn_leave_conversation(struct server *srv)
 static const char *conn_phase_name(const struct connection *c)
 {
 	return c->phase == LINGERING ? "LINGERING"
-				     : conn_state_name(c->session.state);
+				     : session_state_name(c->session.state);
 }
 
 /* Lingerers wait in a queue, oldest first, so that the one to give up
@@ -555,7 +555,7 @@ static void begin_shutdown(struct server *srv)
 		struct connection *c = srv->conns[fd];
 		if (c == NULL || c->phase != CONVERSING)
 			continue;
-		enum conn_state before = c->session.state;
+		enum session_state before = c->session.state;
 		session_finish(&c->session, CLOSE_SHUTDOWN);
 		TRACE_TRANSITION(c->fd, before, &c->session);
 	}
@@ -622,7 +622,8 @@ static int64_t idle_deadline(const struct server *srv,
 static int64_t line_deadline(const struct server *srv,
 			     const struct connection *c)
 {
-	if (srv->cfg->line_timeout == 0 || c->session.state != READING ||
+	if (srv->cfg->line_timeout == 0 ||
+	    c->session.state != SESSION_READING ||
 	    !session_has_partial_line(&c->session))
 		return NO_DEADLINE;
 	return c->line_started + seconds_ns(srv->cfg->line_timeout);
@@ -641,7 +642,7 @@ static int64_t conn_deadline(const struct server *srv,
 {
 	if (c->phase == LINGERING)
 		return linger_deadline(c);
-	if (c->session.state == DONE)
+	if (c->session.state == SESSION_DONE)
 		return NO_DEADLINE; /* reaped this very round */
 	int64_t idle = idle_deadline(srv, c), line = line_deadline(srv, c);
 	return idle < line ? idle : line;
@@ -682,9 +683,10 @@ static int build_fd_sets(const struct server *srv, fd_set *readfds,
 		const struct connection *c = srv->conns[fd];
 		if (c == NULL)
 			continue;
-		if (c->phase == LINGERING || c->session.state == READING)
+		if (c->phase == LINGERING ||
+		    c->session.state == SESSION_READING)
 			watch(fd, readfds, &nfds);
-		else if (c->session.state == WRITING)
+		else if (c->session.state == SESSION_WRITING)
 			watch(fd, writefds, &nfds);
 		int64_t d = conn_deadline(srv, c);
 		if (d < *deadline)
@@ -724,10 +726,10 @@ static void service_clients(struct server *srv, const fd_set *readfds,
 		if (c->phase == LINGERING) {
 			if (FD_ISSET(fd, readfds))
 				conn_discard_input(srv, c);
-		} else if (c->session.state == READING &&
+		} else if (c->session.state == SESSION_READING &&
 			   FD_ISSET(fd, readfds)) {
 			conn_on_readable(c);
-		} else if (c->session.state == WRITING &&
+		} else if (c->session.state == SESSION_WRITING &&
 			   FD_ISSET(fd, writefds)) {
 			conn_on_writable(c);
 		}
@@ -739,12 +741,12 @@ static void service_clients(struct server *srv, const fd_set *readfds,
  * cannot take at once is dropped; after a line timeout it may be. */
 static void conn_time_out(struct connection *c, enum close_reason why)
 {
-	enum conn_state before = c->session.state;
+	enum session_state before = c->session.state;
 
 	session_finish(&c->session, why);
 	TRACE_TRANSITION(c->fd, before, &c->session);
 	conn_on_writable(c); /* usually all of it, at once */
-	if (why == CLOSE_TIMEOUT && c->session.state != DONE) {
+	if (why == CLOSE_TIMEOUT && c->session.state != SESSION_DONE) {
 		before = c->session.state;
 		session_abort(&c->session, CLOSE_TIMEOUT);
 		TRACE_TRANSITION(c->fd, before, &c->session);
@@ -761,9 +763,9 @@ static void conn_time_out(struct connection *c, enum close_reason why)
  */
 static void conn_last_chance(struct connection *c)
 {
-	if (c->session.state == READING)
+	if (c->session.state == SESSION_READING)
 		conn_on_readable(c);
-	else if (c->session.state == WRITING)
+	else if (c->session.state == SESSION_WRITING)
 		conn_on_writable(c);
 }
 
@@ -781,7 +783,7 @@ static void expire_clients(struct server *srv)
 			continue;
 		}
 		conn_last_chance(c);
-		if (c->session.state == DONE ||
+		if (c->session.state == SESSION_DONE ||
 		    srv->now < conn_deadline(srv, c))
 			continue; /* it was not idle after all */
 		if (srv->now >= idle_deadline(srv, c))
@@ -797,7 +799,7 @@ static void reap_done_clients(struct server *srv)
 	for (int fd = 0; fd <= srv->max_fd; fd++) {
 		struct connection *c = srv->conns[fd];
 		if (c == NULL || c->phase != CONVERSING ||
-		    c->session.state != DONE)
+		    c->session.state != SESSION_DONE)
 			continue;
 		if (wants_linger(c))
 			begin_linger(srv, c);
@@ -813,8 +815,8 @@ static void close_all(struct server *srv)
 		struct connection *c = srv->conns[fd];
 		if (c == NULL)
 			continue;
-		enum conn_state before = c->session.state;
-		if (c->phase == CONVERSING && before != DONE) {
+		enum session_state before = c->session.state;
+		if (c->phase == CONVERSING && before != SESSION_DONE) {
 			session_abort(&c->session, CLOSE_SHUTDOWN);
 			TRACE_TRANSITION(c->fd, before, &c->session);
 		}

@@ -53,25 +53,27 @@ void trace_select(const fd_set *r, const fd_set *w, int nfds,
 		   ready ? "ready" : "waiting", rtext, wtext, ttext);
 }
 
-void trace_transition(int fd, enum conn_state before, const struct session *s)
+void trace_transition(int fd, enum session_state before,
+		      const struct session *s)
 {
 	const char *why = close_reason_name(s->reason);
 	char detail[80] = "";
 
-	if (s->state == WRITING && before == READING && s->raw) {
+	if (s->state == SESSION_WRITING && before == SESSION_READING &&
+	    s->raw) {
 		snprintf(detail, sizeof(detail), " (raw, %zu bytes)",
 			 session_bytes_owed(s));
-	} else if (s->state == WRITING && before == READING) {
+	} else if (s->state == SESSION_WRITING && before == SESSION_READING) {
 		size_t lines = session_lines_owed(s);
 		snprintf(detail, sizeof(detail), " (%zu line%s%s%s)", lines,
 			 plural(lines),
 			 s->reason != CLOSE_NONE ? ", then " : "",
 			 s->reason != CLOSE_NONE ? why : "");
-	} else if (s->state == DONE) {
+	} else if (s->state == SESSION_DONE) {
 		snprintf(detail, sizeof(detail), " (%s)", why);
 	}
-	trace_line("fd %d: %s -> %s%s", fd, conn_state_name(before),
-		   conn_state_name(s->state), detail);
+	trace_line("fd %d: %s -> %s%s", fd, session_state_name(before),
+		   session_state_name(s->state), detail);
 }
 
 void log_connected(const char *peer, int fd)

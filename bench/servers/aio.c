@@ -101,16 +101,16 @@ static void start_next(struct aio_server *srv, struct aio_client *c)
 	size_t len = 0;
 	void *buf = NULL;
 
-	if (s->state == READING) {
+	if (s->state == SESSION_READING) {
 		buf = session_input_space(s, &len);
 		if (buf == NULL) {
 			log_server("client %s: out of memory", c->c.peer);
 			session_abort(s, CLOSE_NO_MEMORY);
 		}
-	} else if (s->state == WRITING) {
+	} else if (s->state == SESSION_WRITING) {
 		buf = (void *)session_output(s, &len);
 	}
-	if (s->state == DONE) {
+	if (s->state == SESSION_DONE) {
 		client_free(srv, c);
 		return;
 	}
@@ -121,7 +121,8 @@ static void start_next(struct aio_server *srv, struct aio_client *c)
 	c->cb.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
 	c->cb.aio_sigevent.sigev_signo = srv->signo;
 	c->cb.aio_sigevent.sigev_value.sival_int = c->c.fd;
-	int rc = s->state == READING ? aio_read(&c->cb) : aio_write(&c->cb);
+	int rc =
+	    s->state == SESSION_READING ? aio_read(&c->cb) : aio_write(&c->cb);
 	if (rc != 0) {
 		log_server("client %s: aio: %s", c->c.peer, strerror(errno));
 		session_abort(s, CLOSE_RESET);

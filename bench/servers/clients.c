@@ -231,7 +231,7 @@ void client_on_completion(struct client *c, long res)
 		return;
 	if (res < 0)
 		session_abort(s, CLOSE_RESET);
-	else if (s->state == WRITING)
+	else if (s->state == SESSION_WRITING)
 		session_on_output(s, (size_t)res);
 	else if (res > 0)
 		session_on_input(s, (size_t)res);

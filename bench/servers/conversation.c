@@ -41,7 +41,7 @@ static bool timed_out(void)
  * stopped reading for longer than the send timeout). */
 static int send_owed(struct stream *st, struct session *s)
 {
-	while (s->state == WRITING) {
+	while (s->state == SESSION_WRITING) {
 		size_t len;
 		const char *out = session_output(s, &len);
 		ssize_t n = st->write(st, out, len);
@@ -58,7 +58,7 @@ static int send_owed(struct stream *st, struct session *s)
 /* Read, frame, reply, until the session is DONE. */
 static void converse(struct stream *st, struct session *s, const char *peer)
 {
-	while (s->state != DONE) {
+	while (s->state != SESSION_DONE) {
 		size_t room;
 		char *space = session_input_space(s, &room);
 		if (space == NULL) {

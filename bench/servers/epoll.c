@@ -67,9 +67,9 @@ static void admit(void *ctx, int fd, const struct sockaddr *addr)
 /* After servicing c: close it if DONE, else watch for what it waits for. */
 static void settle(struct epoll_server *srv, struct epoll_conn *c)
 {
-	bool want_out = c->c.session.state == WRITING;
+	bool want_out = c->c.session.state == SESSION_WRITING;
 
-	if (c->c.session.state == DONE) {
+	if (c->c.session.state == SESSION_DONE) {
 		srv->nclients--;
 		conn_close(srv, c);
 		return;
@@ -89,9 +89,9 @@ static void settle(struct epoll_server *srv, struct epoll_conn *c)
 
 static void on_event(struct epoll_server *srv, struct epoll_conn *c)
 {
-	if (c->c.session.state == READING)
+	if (c->c.session.state == SESSION_READING)
 		(void)nb_on_readable(&c->c);
-	else if (c->c.session.state == WRITING)
+	else if (c->c.session.state == SESSION_WRITING)
 		(void)nb_on_writable(&c->c);
 	settle(srv, c);
 }

@@ -51,11 +51,11 @@ static void try_every_client(struct nonblock_server *srv)
 {
 	for (size_t i = 0; i < srv->nclients;) {
 		struct client *c = srv->clients[i];
-		if (c->session.state == READING)
+		if (c->session.state == SESSION_READING)
 			(void)nb_on_readable(c);
-		else if (c->session.state == WRITING)
+		else if (c->session.state == SESSION_WRITING)
 			(void)nb_on_writable(c);
-		if (c->session.state != DONE) {
+		if (c->session.state != SESSION_DONE) {
 			i++;
 			continue;
 		}

@@ -11,7 +11,7 @@
 
 bool nb_on_writable(struct client *c)
 {
-	while (c->session.state == WRITING) {
+	while (c->session.state == SESSION_WRITING) {
 		size_t len;
 		const char *out = session_output(&c->session, &len);
 		ssize_t n = write(c->fd, out, len);
@@ -52,7 +52,7 @@ bool nb_on_readable(struct client *c)
 		return true;
 	else
 		session_abort(&c->session, CLOSE_RESET);
-	if (c->session.state == WRITING)
+	if (c->session.state == SESSION_WRITING)
 		(void)nb_on_writable(c);
 	return true;
 }

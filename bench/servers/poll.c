@@ -62,7 +62,7 @@ static nfds_t build_pollfds(struct poll_server *srv)
 		seen++;
 		srv->pfd[n].fd = (int)fd;
 		srv->pfd[n].events =
-		    c->session.state == WRITING ? POLLOUT : POLLIN;
+		    c->session.state == SESSION_WRITING ? POLLOUT : POLLIN;
 		n++;
 	}
 	return n;
@@ -76,11 +76,11 @@ static void service_clients(struct poll_server *srv, nfds_t n)
 		struct client *c = srv->conns[srv->pfd[i].fd];
 		if (ev == 0)
 			continue;
-		if (c->session.state == READING)
+		if (c->session.state == SESSION_READING)
 			(void)nb_on_readable(c);
-		else if (c->session.state == WRITING)
+		else if (c->session.state == SESSION_WRITING)
 			(void)nb_on_writable(c);
-		if (c->session.state == DONE) {
+		if (c->session.state == SESSION_DONE) {
 			srv->conns[c->fd] = NULL;
 			srv->nclients--;
 			client_end(c, LINGER_IN_BACKGROUND);

@@ -180,11 +180,11 @@ static bool serve_once(struct sigio_server *srv, struct sigio_client *c)
 {
 	bool more = true;
 
-	if (c->c.session.state == READING)
+	if (c->c.session.state == SESSION_READING)
 		more = nb_on_readable(&c->c);
-	else if (c->c.session.state == WRITING)
+	else if (c->c.session.state == SESSION_WRITING)
 		more = nb_on_writable(&c->c);
-	if (c->c.session.state == DONE) {
+	if (c->c.session.state == SESSION_DONE) {
 		srv->by_fd[c->c.fd] = NULL;
 		srv->nclients--;
 		stop_signals(c->c.fd);

@@ -86,7 +86,7 @@ static void submit_next(struct uring_server *srv, struct client *c)
 	struct session *s = &c->session;
 	size_t len;
 
-	if (s->state == READING) {
+	if (s->state == SESSION_READING) {
 		char *space = session_input_space(s, &len);
 		if (space != NULL) {
 			struct io_uring_sqe *sqe = get_sqe(srv);
@@ -97,7 +97,7 @@ static void submit_next(struct uring_server *srv, struct client *c)
 		log_server("client %s: out of memory", c->peer);
 		session_abort(s, CLOSE_NO_MEMORY);
 	}
-	if (s->state == WRITING) {
+	if (s->state == SESSION_WRITING) {
 		const char *out = session_output(s, &len);
 		struct io_uring_sqe *sqe = get_sqe(srv);
 		io_uring_prep_send(sqe, c->fd, out, len, MSG_NOSIGNAL);
