@@ -1,7 +1,8 @@
 /*
- * trace.h - what the event loop tells: the classroom trace (-T) and the
- * per-client log lines, formatted here so that server.c holds only the
- * loop.  It formats and hands lines to log.h; it decides nothing.
+ * trace.h - what the servers tell: the classroom trace of select() (-T),
+ * the trace line of a connection's change of state, and the per-client log
+ * lines, formatted here for the loop (server.c) and the connection core
+ * (conn.c).  It formats and hands lines to log.h; it decides nothing.
  *
  * The trace of one round looks like this (docs/protocol.md section 5):
  *
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "conn.h"
 #include "protocol.h"
 
 /* "trace: echoserv VERSION pid N FD_SETSIZE N": the first trace line, so a
@@ -34,17 +36,11 @@ void trace_header(void);
 void trace_select(const fd_set *r, const fd_set *w, int nfds,
 		  const struct timeval *timeout, bool ready);
 
-/* "fd 7: READING -> WRITING (2 lines, then quit)": the session of fd moved
- * from before to its present state.  Call it through TRACE_TRANSITION,
- * which costs one branch when tracing is off. */
-void trace_transition(int fd, enum session_state before,
-		      const struct session *s);
-
-#define TRACE_TRANSITION(fd, before, s)                                        \
-	do {                                                                   \
-		if (trace_on && (s)->state != (before))                        \
-			trace_transition(fd, before, s);                       \
-	} while (0)
+/* "fd 7: READING -> WRITING (2 lines, then quit)": the connection on fd
+ * moved from `from` to `to`; s is its session, why (or NULL) what made it
+ * move ("FIN sent, discarding input", "quiet", ...). */
+void trace_transition(int fd, enum conn_state from, enum conn_state to,
+		      const struct session *s, const char *why);
 
 /* The per-client log lines (-q hides them):
  *   "client ADDR:PORT connected (fd N)"

@@ -160,7 +160,7 @@ int main(int argc, char **argv)
 	if (opt.raw)
 		log_client("raw mode (RFC 862): every byte is echoed, no line "
 			   "framing");
-	struct server_config cfg = {
+	struct conn_config cfg = {
 	    .max_clients = opt.max_clients,
 	    .max_line = opt.max_line,
 	    .idle_timeout = opt.idle_timeout,

@@ -53,27 +53,28 @@ void trace_select(const fd_set *r, const fd_set *w, int nfds,
 		   ready ? "ready" : "waiting", rtext, wtext, ttext);
 }
 
-void trace_transition(int fd, enum session_state before,
-		      const struct session *s)
+void trace_transition(int fd, enum conn_state from, enum conn_state to,
+		      const struct session *s, const char *why)
 {
-	const char *why = close_reason_name(s->reason);
+	const char *reason = close_reason_name(s->reason);
 	char detail[80] = "";
 
-	if (s->state == SESSION_WRITING && before == SESSION_READING &&
-	    s->raw) {
+	if (to == CONN_WRITING && from == CONN_READING && s->raw) {
 		snprintf(detail, sizeof(detail), " (raw, %zu bytes)",
 			 session_bytes_owed(s));
-	} else if (s->state == SESSION_WRITING && before == SESSION_READING) {
+	} else if (to == CONN_WRITING && from == CONN_READING) {
 		size_t lines = session_lines_owed(s);
 		snprintf(detail, sizeof(detail), " (%zu line%s%s%s)", lines,
 			 plural(lines),
 			 s->reason != CLOSE_NONE ? ", then " : "",
-			 s->reason != CLOSE_NONE ? why : "");
-	} else if (s->state == SESSION_DONE) {
+			 s->reason != CLOSE_NONE ? reason : "");
+	} else if (to == CONN_DONE) {
+		snprintf(detail, sizeof(detail), " (%s)", reason);
+	} else if (why != NULL) {
 		snprintf(detail, sizeof(detail), " (%s)", why);
 	}
-	trace_line("fd %d: %s -> %s%s", fd, session_state_name(before),
-		   session_state_name(s->state), detail);
+	trace_line("fd %d: %s -> %s%s", fd, conn_state_name(from),
+		   conn_state_name(to), detail);
 }
 
 void log_connected(const char *peer, int fd)

@@ -1,0 +1,248 @@
+/*
+ * conn.h - the connection core: everything a connection does between
+ * accept and close, whatever tells the loop that it is ready.
+ *
+ * Every event loop of the project (echoserv's select() loop in server.c,
+ * and the comparison servers' poll, epoll, nonblocking-polling, SIGIO,
+ * aio and io_uring loops) drives the same core, so every server has the
+ * same policy (docs/protocol.md section 4) and a diff between two loops
+ * shows only how they wait.  The core owns:
+ *
+ *   admission    --max-clients, --max-per-addr, turning away, shedding on
+ *                EMFILE with a reserve descriptor, the accept batch
+ *   the steps    one read, then an optimistic write; writes until the
+ *                socket is full (or, for completion-based loops, the
+ *                results of reads and writes the loop issued itself)
+ *   deadlines    the idle timeout, the line timeout, the linger, the drain
+ *   closing      lingering (FIN, discard, then close) and its bounds
+ *   telling      the log lines and the trace of every transition
+ *
+ * A connection has one state, and its legal moves are checked in one
+ * place (conn_set_state in conn.c):
+ *
+ *     READING <-> WRITING        the session's own moves (protocol.h)
+ *     READING, WRITING -> DONE   the conversation is over
+ *     DONE -> LINGERING          FIN sent; input read and discarded
+ *     DONE, LINGERING -> CLOSED  the socket is closed, c is forgotten
+ *
+ * What the loop must do is given by conn_waits_for(): READING wants
+ * readability, WRITING writability, LINGERING readability.  A loop that
+ * builds its sets every round just asks; a loop with a kernel interest
+ * list (epoll, SIGIO) passes a watch hook and is told whenever that
+ * changes.  The nearest deadline is kept ready (conn_next_deadline),
+ * so no loop walks its clients to find it.
+ */
+#ifndef ECHOSERV_CONN_H
+#define ECHOSERV_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "net.h"
+#include "peers.h"
+#include "protocol.h"
+
+#define NO_DEADLINE INT64_MAX
+
+/* The policy, from the command line. */
+struct conn_config {
+	size_t max_clients;    /* in conversation at once */
+	size_t max_line;       /* MAX_LINE_MIN .. MAX_LINE_MAX */
+	unsigned idle_timeout; /* seconds; 0 = never */
+	unsigned line_timeout; /* seconds; 0 = never */
+	size_t max_per_addr;   /* connections from one address; 0 = no limit */
+	bool raw;              /* RFC 862 framing for every session */
+};
+
+enum conn_state {
+	CONN_READING, /* waiting for input */
+	CONN_WRITING, /* replies are owed; no input until they are sent */
+	CONN_DONE,    /* the conversation is over (a moment, never waited in) */
+	CONN_LINGERING, /* FIN sent; discarding input until the client closes */
+	CONN_CLOSED     /* the socket is closed (a moment: c is then freed) */
+};
+
+/* What a connection waits for; what the loop must watch it for. */
+enum conn_wait { CONN_WAIT_NOTHING, CONN_WAIT_READ, CONN_WAIT_WRITE };
+
+/* What a step found: go on (the socket may have more), wait for the next
+ * readiness (the socket said EAGAIN, or took a partial write), or the
+ * connection was closed and freed (never touch it again). */
+enum conn_step { CONN_AGAIN, CONN_DRAINED, CONN_GONE };
+
+struct connection;
+
+/* An intrusive list of connections, oldest first. */
+struct conn_link {
+	struct connection *prev, *next;
+};
+struct conn_list {
+	struct connection *head, *tail;
+	size_t count;
+};
+
+struct connection {
+	int fd;
+	enum conn_state state; /* changed by conn_set_state() only */
+	struct session session;
+	/* Monotonic ns of the last byte read or written (the idle clock),
+	 * or while lingering of the last byte discarded (the quiet clock). */
+	int64_t last_progress;
+	/* When the first byte of the unfinished line arrived (the line
+	 * clock), or when the linger began. */
+	int64_t clock_started;
+	/* By last_progress: in core->by_progress while conversing, in
+	 * core->quiet while lingering. */
+	struct conn_link progress_link;
+	/* By clock_started: in core->lines while a line is unfinished, in
+	 * core->lingerers while lingering. */
+	struct conn_link clock_link;
+	bool on_clock; /* clock_link is in a list */
+	bool per_addr; /* counted in core->peers until closed */
+	struct peer_key peer_key;
+	size_t live_index; /* where it is in core->live */
+	/* The loop's own: what it registered with the kernel, a pending
+	 * request, ...  The core never looks at it. */
+	unsigned loop_flags;
+	char peer[NET_ADDR_LEN];
+};
+
+/* How the core tells a loop with a kernel interest list what changed. */
+struct conn_hooks {
+	/* c now waits for `wait` (CONN_WAIT_NOTHING: c is about to be
+	 * closed; take its socket out of every interest list now). */
+	void (*watch)(void *ctx, struct connection *c, enum conn_wait wait);
+	void *ctx;
+};
+
+struct conn_core {
+	const struct conn_config *cfg;
+	struct conn_hooks hooks;
+	/* The listening sockets; none once shutdown has begun (they are
+	 * closed then, so new clients are refused, not left waiting). */
+	const struct listener *listeners;
+	size_t nlisteners;
+
+	/* Every connection by fd: table_size slots (FD_SETSIZE for a
+	 * select() loop); an accepted fd beyond it is turned away. */
+	struct connection **by_fd;
+	size_t table_size;
+	/* Every connection, densely, for loops that walk them all. */
+	struct connection **live;
+	size_t nlive;
+
+	size_t nclients;   /* READING or WRITING: what --max-clients limits */
+	size_t nlingering; /* LINGERING */
+	struct conn_list by_progress; /* conversing, by last_progress */
+	struct conn_list lines;       /* unfinished lines, by clock_started */
+	struct conn_list quiet;       /* lingering, by last_progress */
+	struct conn_list lingerers;   /* lingering, by clock_started */
+	struct peer_table peers;      /* connections per address */
+	int reserve_fd;               /* given up to shed a client on EMFILE */
+
+	int64_t now;           /* monotonic ns, set by conn_core_tick() */
+	int64_t accept_resume; /* accepting is paused until then, if > now */
+	bool shutting_down;
+	bool abandon; /* a second signal: close everything, exit 1 */
+	int64_t drain_deadline;
+
+	uint64_t clients_served, lines_echoed, bytes_echoed;
+};
+
+/* Monotonic time in ns. */
+int64_t conn_clock(void);
+
+/*
+ * Set up core for the clients of the n listening sockets (nonblocking), on
+ * descriptors below table_size, with the policy cfg and hooks (NULL: none);
+ * cfg and listeners must outlive it.  Returns 0, or -1 with errno when the
+ * table cannot be allocated.
+ */
+int conn_core_init(struct conn_core *core, const struct conn_config *cfg,
+		   const struct listener *listeners, size_t n,
+		   size_t table_size, const struct conn_hooks *hooks);
+
+/* The end: close every connection left (the drain is over or was
+ * abandoned) and the listening sockets, log the summary line, free the
+ * tables. */
+void conn_core_finish(struct conn_core *core);
+
+/* Read the clock: after every wait, before the work of a round. */
+void conn_core_tick(struct conn_core *core);
+
+/* ------------------------------------------------------------ accepting */
+
+/* Should the loop watch its listening sockets now?  (Not while accepting
+ * is paused after a failure, nor once shutting down.) */
+bool conn_accepting(const struct conn_core *core);
+
+/* listen_fd (nonblocking) is readable: accept a batch of clients, each
+ * admitted or turned away.  Returns true if the batch was used up, so more
+ * may be waiting. */
+bool conn_accept_batch(struct conn_core *core, int listen_fd);
+
+/* For a loop that accepts by other means (io_uring): admit the client on
+ * fd, accepted on listen_fd; fd is made nonblocking here.  Returns the new
+ * connection, or NULL if it was turned away or closed. */
+struct connection *conn_admit(struct conn_core *core, int listen_fd, int fd,
+			      const struct sockaddr *addr);
+
+/* For such a loop: accept() on listen_fd failed with err (an errno).
+ * Sheds a waiting client on EMFILE/ENFILE, or pauses accepting. */
+void conn_accept_failed(struct conn_core *core, int listen_fd, int err);
+
+/* ------------------------------------------------------------ the steps */
+
+/* What c waits for now. */
+enum conn_wait conn_waits_for(const struct connection *c);
+
+/* "READING", ..., for the trace. */
+const char *conn_state_name(enum conn_state st);
+
+/* c's socket is (or may be) readable: one read (fairness), then an
+ * optimistic write of the replies; or, lingering, one read discarded. */
+enum conn_step conn_on_readable(struct conn_core *core, struct connection *c);
+
+/* c's socket is (or may be) writable: send what is owed until it is all
+ * sent or the socket is full. */
+enum conn_step conn_on_writable(struct conn_core *core, struct connection *c);
+
+/*
+ * For completion-based loops, which issue reads and writes themselves:
+ * where c's next read may go (READING), and what it must send next
+ * (WRITING); then the result of that read or write, res bytes or -errno
+ * (a read of 0 is end of input).  -EINTR and -EAGAIN leave c as it was
+ * (CONN_DRAINED), to issue the same request again.  A lingering c's reads
+ * go to conn_discard_space() and are reported the same way.  A read space
+ * of NULL means memory ran out: report it as conn_read_done(-ENOMEM).
+ */
+char *conn_read_space(struct connection *c, size_t *room);
+const char *conn_write_data(const struct connection *c, size_t *len);
+char *conn_discard_space(size_t *room);
+enum conn_step conn_read_done(struct conn_core *core, struct connection *c,
+			      long res);
+enum conn_step conn_write_done(struct conn_core *core, struct connection *c,
+			       long res);
+
+/* ------------------------------------------------------------ deadlines */
+
+/* When the core must next act of its own accord (a timeout, the end of a
+ * linger or of the drain, accepting resumed); NO_DEADLINE if never. */
+int64_t conn_next_deadline(const struct conn_core *core);
+
+/* Act on every deadline that has come by core->now. */
+void conn_expire(struct conn_core *core);
+
+/* ------------------------------------------------------------ shutdown */
+
+/* The self-pipe (signals.h) is readable: a SIGINT or SIGTERM begins the
+ * graceful shutdown (a second abandons it: core->abandon), a SIGUSR1 logs
+ * the status line. */
+void conn_on_signals(struct conn_core *core, int signal_fd);
+
+/* Is the shutdown complete: nobody left, or the drain time up? */
+bool conn_drain_over(const struct conn_core *core);
+
+#endif
