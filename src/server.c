@@ -467,7 +467,8 @@ enum shed_result { SHED_ONE, SHED_NONE_WAITING, SHED_FAILED };
 static enum shed_result shed_client(struct server *srv, int listen_fd,
 				    int accept_errno)
 {
-	struct sockaddr_storage addr;
+	/* Zeroed: an unnamed Unix-domain client fills in no path. */
+	struct sockaddr_storage addr = {0};
 	socklen_t len = sizeof(addr);
 	enum shed_result result = SHED_ONE;
 
@@ -509,7 +510,8 @@ static void pause_accepting(struct server *srv, int err)
 static void accept_clients(struct server *srv, int listen_fd)
 {
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		struct sockaddr_storage addr;
+		/* Zeroed: an unnamed Unix-domain client fills in no path. */
+		struct sockaddr_storage addr = {0};
 		socklen_t len = sizeof(addr);
 		int fd = accept(listen_fd, (struct sockaddr *)&addr, &len);
 
