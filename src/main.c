@@ -85,6 +85,8 @@ static void warn_if_needlessly_root(const struct options *opt,
 		return;
 	for (size_t i = 0; i < n; i++) {
 		const char *colon = strrchr(l[i].where, ':');
+		if (strncmp(l[i].where, "unix:", 5) == 0)
+			continue; /* a path, not a port */
 		if (colon != NULL && strtol(colon + 1, NULL, 10) < 1024) {
 			log_client("warning: still root after binding %s; "
 				   "--user NAME would drop privileges",

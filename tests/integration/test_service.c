@@ -229,6 +229,7 @@ static void activation_serves_a_unix_socket(void **state)
 	assert_true(
 	    log_wait(&server, "client unix:(unnamed) closed", io_timeout()));
 	assert_int_equal(log_count(&server, "unknown address family"), 0);
+	assert_int_equal(log_count(&server, "still root"), 0);
 	unlink(un.sun_path);
 }
 
