@@ -10,7 +10,8 @@ BUILD   := build
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=all
 
-SERVER_SRCS := src/main.c src/options.c src/server.c src/conn.c src/signals.c \
+SERVER_SRCS := src/main.c src/startup.c src/options.c src/server.c src/conn.c \
+               src/signals.c \
                src/net.c src/log.c \
                src/trace.c src/peers.c src/activation.c src/privileges.c \
                src/protocol.c
