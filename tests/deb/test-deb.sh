@@ -36,7 +36,10 @@ stage=$out/src/echoserv-$version
 
 # Things dpkg-buildpackage would leave in the parent of the tree it builds.
 beside() {
-	ls -A .. | grep -E "^echoserv(-dbgsym)?_${version}_" || true
+	for f in ../echoserv_"${version}"_* ../echoserv-dbgsym_"${version}"_*; do
+		[ -e "$f" ] && echo "$f"
+	done
+	return 0
 }
 
 # ---- 1. the build
