@@ -19,6 +19,9 @@
 #   --smoke    what `make check` runs: the protocol check against every
 #              server, then a short verified load against echoserv and
 #              echoserv-threads; correctness only, no speed figures kept.
+#   --out DIR  where the results go (default build/bench/MODE-DATE); the
+#              logs always go to build/bench/logs/NAME-OF-DIR, and to
+#              DIR/logs.tar.xz when DIR is outside build/.
 #
 # This shell part builds, raises the descriptor limit, notes the machine
 # and its load before and after; scripts/bench_run.py runs the servers and
@@ -56,9 +59,14 @@ done
 if [ -z "$OUT" ]; then
 	name=$MODE
 	[ "$MODE" != smoke ] && [ "$PARTS" != matrix ] && name="$MODE-$PARTS"
-	OUT="bench/results/tmp/$name-$(date -u +%Y%m%d-%H%M%S)"
+	OUT="build/bench/$name-$(date -u +%Y%m%d-%H%M%S)"
 fi
-mkdir -p "$OUT/logs"
+# The servers' and echobench's logs (thousands of small files) stay in
+# build/, whatever --out says; a run written outside build/ (one to commit
+# under bench/results/) gets them as one archive, OUT/logs.tar.xz.
+LOGS="build/bench/logs/$(basename "$OUT")"
+rm -rf "$LOGS"
+mkdir -p "$OUT" "$LOGS"
 
 if [ "$BUILD_FIRST" = 1 ]; then
 	make -s programs >/dev/null
@@ -93,8 +101,17 @@ all) flags=(--matrix --scaling) ;;
 esac
 [ "$MODE" = smoke ] && flags=()
 python3 scripts/bench_run.py --mode "$MODE" "${flags[@]}" \
-	--servers "$SERVERS" --out "$OUT" || rc=$?
+	--servers "$SERVERS" --out "$OUT" --logs "$LOGS" || rc=$?
 echo "uptime after:  $(uptime)" >>"$OUT/machine.txt"
+
+case "$(cd "$OUT" && pwd)/" in
+"$(pwd)/build/"*) echo "bench.sh: logs in $LOGS" ;;
+*)
+	tar -C "$LOGS" --sort=name --owner=0 --group=0 --numeric-owner \
+		--transform 's|^\.|logs|' -cJf "$OUT/logs.tar.xz" . || rc=1
+	echo "bench.sh: logs in $LOGS and $OUT/logs.tar.xz"
+	;;
+esac
 
 if [ "$MODE" != smoke ]; then
 	report=(python3 scripts/bench_report.py "$OUT")

@@ -10,7 +10,9 @@ machines without hardware counters), put a pipeline-1 load of N
 connections on it with echobench (CPU 1) for S seconds, and write
 DIR/SERVER-cN.txt: the load's result, the share of samples per subsystem
 (TCP/IP, io_uring, epoll, system call entry, scheduler, user space...) and
-the 40 hottest symbols.  Needs perf; run scripts/bench.sh first (it builds).
+the 40 hottest symbols.  The server's and echobench's logs and perf's data
+go to build/bench/logs/profile/, not to DIR.  Needs perf; run
+scripts/bench.sh first (it builds).
 """
 
 import argparse
@@ -70,8 +72,11 @@ def categorise(report):
     return shares
 
 
+LOGS = os.path.join(bench_run.BUILD, "bench", "logs", "profile")
+
+
 def profile(name, conns, seconds, out):
-    base = os.path.join(out, f"{name}-c{conns}")
+    base = os.path.join(LOGS, f"{name}-c{conns}")
     data = base + ".data"
     srv = bench_run.Server(name, base + ".err", wrapper=[
         "perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "-g",
@@ -106,7 +111,7 @@ def profile(name, conns, seconds, out):
               sorted(shares.items(), key=lambda kv: -kv[1])]
     lines += ["", "hottest symbols:"]
     lines += [l.rstrip() for l in report.splitlines() if "%" in l][:40]
-    with open(base + ".txt", "w") as f:
+    with open(os.path.join(out, f"{name}-c{conns}.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
     os.unlink(base + ".bench")
     return "\n".join(lines[:12])
@@ -120,6 +125,7 @@ def main():
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
+    os.makedirs(LOGS, exist_ok=True)
     bench_run.PIN = (os.cpu_count() or 1) >= 2
     if subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-o",
                        "/dev/null", "true"], capture_output=True).returncode:

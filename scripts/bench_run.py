@@ -877,6 +877,8 @@ def main():
     ap.add_argument("--scaling", action="store_true")
     ap.add_argument("--servers", default="")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--logs", help="where the servers' and echobench's logs "
+                    "go (default build/bench/logs/<name of --out>)")
     a = ap.parse_args()
 
     # Above the load, so that its samples of the server's CPU are taken
@@ -890,7 +892,11 @@ def main():
     PIN = (os.cpu_count() or 1) >= 2 and \
         subprocess.run(["sh", "-c", "command -v taskset"],
                        capture_output=True).returncode == 0
-    logs = os.path.join(a.out, "logs")
+    # Logs stay in build/, out of the results a run may commit.
+    logs = a.logs or os.path.join(
+        BUILD, "bench", "logs",
+        os.path.basename(os.path.normpath(a.out)))
+    os.makedirs(a.out, exist_ok=True)
     os.makedirs(logs, exist_ok=True)
     if a.servers:
         servers = a.servers.split()

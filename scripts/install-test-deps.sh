@@ -1,11 +1,12 @@
 #!/bin/sh
-# install-test-deps.sh - install what `make check` needs, if it is missing.
+# install-test-deps.sh - install what `make check`, `make bench` and
+# `make deb` need, if it is missing (this is `make deps`; a plain `make`
+# never calls it).
 #
-# Each line of NEEDS is "test-for-presence package": a command to run that
+# Each need line is "test-for-presence package": a command to run that
 # succeeds when the dependency is there, and the Debian package providing it.
 # Nothing is installed when everything is present, so this is quick and safe
-# to run before every test run.  With --build, only what `make` itself
-# needs (it calls this so when liburing is missing).
+# to run before every test run.
 set -eu
 
 missing=""
@@ -15,9 +16,12 @@ need() { # need "check command" package
 	fi
 }
 
+installed() { # installed PACKAGE: is this Debian package installed?
+	echo "dpkg-query -W -f='\${Status}' $1 2>/dev/null | grep -q 'ok installed'"
+}
+
 # The build: liburing for the io_uring comparison server.
 need 'test -f /usr/include/liburing.h' liburing-dev
-if [ "${1:-}" != --build ]; then
 need 'test -f /usr/include/cmocka.h' libcmocka-dev
 # The fuzzer (clang and its libFuzzer runtime), valgrind-check, lint.
 need 'command -v clang' clang
@@ -42,7 +46,21 @@ need 'command -v setpriv && command -v unshare' util-linux
 # driven through chromedriver.
 need 'command -v chromium' chromium
 need 'command -v chromedriver' chromium-driver
-fi
+# make deb and its check: dpkg-buildpackage (dpkg-dev) with the compiler
+# and make it expects (build-essential), debhelper, lintian, autopkgtest.
+need "$(installed build-essential)" build-essential
+need 'command -v dpkg-buildpackage' dpkg-dev
+need 'command -v dh' debhelper
+need 'command -v lintian' lintian
+need 'command -v autopkgtest' autopkgtest
+# Servers and tools to compare echoserv with and to test it through:
+# haproxy (a PROXY-protocol sender), socat (UDP and stream clients),
+# inetd's built-in echo (openbsd-inetd).  Their packages may start a
+# system service on a machine whose policy allows it; the tests start
+# their own instances and need none running.
+need 'command -v haproxy' haproxy
+need 'command -v socat' socat
+need "$(installed openbsd-inetd)" openbsd-inetd
 
 [ -z "$missing" ] && exit 0
 

@@ -180,7 +180,8 @@ client $peer turned away: $away|accept: .+: shedding client $peer|\
 accept: .+; pausing new connections for [0-9]+ ms|\
 client $peer: out of memory|\
 raw mode \(RFC 862\): every byte is echoed, no line framing|\
-running as user .+|\
+running as user .+ \(uid [0-9]+, gid [0-9]+\)|\
+status: [0-9]+ clients?, [0-9]+ lingering; served [0-9]+, echoed [0-9]+ lines, [0-9]+ bytes so far|\
 warning: still root after binding $peer; --user NAME would drop privileges|\
 shutting down: delivering queued replies for up to 2 s|\
 second signal: abandoning the drain|\
@@ -239,11 +240,12 @@ done <<'EOF'
 "accept: %s: shedding client %s"
 "accept: %s; pausing new connections for %lld ms"
 "raw mode (RFC 862): every byte is echoed, no line "
-"running as user %s"
+"running as user %s (uid %lu, gid %lu)"
 "warning: still root after binding %s; "
 "--user NAME would drop privileges"
 "shutting down: delivering queued replies for up to %lld s"
 "second signal: abandoning the drain"
+"status: %zu client%s, %zu lingering; served %llu, echoed "
 "shutdown: served %llu client%s, echoed %llu line%s, %llu "
 "%llu log line%s dropped"
 "listening on %s"
