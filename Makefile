@@ -11,7 +11,7 @@ SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=all
 
 SERVER_SRCS := src/main.c src/startup.c src/options.c src/server.c src/conn.c \
-               src/signals.c \
+               src/signals.c src/numbers.c \
                src/net.c src/log.c \
                src/trace.c src/peers.c src/activation.c src/privileges.c \
                src/protocol.c

@@ -13,23 +13,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "numbers.h"
+
 /* A decimal number in 1..max from the environment variable name, or 0 if
  * it is unset, empty or not such a number. */
 static uintmax_t env_number(const char *name, uintmax_t max)
 {
 	const char *text = getenv(name);
-	uintmax_t v = 0;
+	uintmax_t v;
 
-	if (text == NULL || *text == '\0')
-		return 0;
-	for (const char *p = text; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9')
-			return 0;
-		v = v * 10 + (uintmax_t)(*p - '0');
-		if (v > max)
-			return 0;
-	}
-	return v;
+	return text != NULL && parse_decimal(text, 1, max, &v) ? v : 0;
 }
 
 /* Is fd a listening stream socket?  If not, a line in err says why. */
