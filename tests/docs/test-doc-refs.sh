@@ -157,7 +157,7 @@ awk '/^```/ { f = !f; next } f' "$doc" | sed -E "s/^$stamp//" |
 peer='([0-9]+(\.[0-9]+){3}|\[[0-9a-f:.]+\]):[0-9]+'
 reason='(quit|eof|reset|timeout|line timeout|line too long|shutdown|out of memory)'
 away='(server full|too many connections)'
-linger_end='(client closed|client gone|quiet|linger limit|shutdown)'
+linger_end='(client closed|client gone|quiet|linger limit|shutdown|too many lingering|room for a new client|descriptors needed)'
 set_re='\{[0-9,]*\}'
 while IFS= read -r line; do
 	printf '%s\n' "$line" | grep -Eq "^(\
@@ -206,22 +206,25 @@ done <<'EOF'
 "ready"
 " timeout=none"
 " timeout=%.1fs"
-"fd %d: read %zd bytes"
+"fd %d: read %ld bytes"
 "fd %d: read end of input"
 "fd %d: read failed: %s"
 "fd %d: write failed: %s"
-"fd %d: wrote %zd of %zu bytes%s"
+"fd %d: wrote %ld of %zu bytes%s"
 " (partial)"
 "fd %d: accepted fd %d from %s"
 "fd %d: turned away: %s"
-"fd %d: discarded %zd bytes"
+"fd %d: discarded %ld bytes"
 "fd %d: %s -> %s%s"
 " (%zu line%s%s%s)"
 ", then "
 " (raw, %zu bytes)"
 " (%s)"
-"fd %d: DONE -> LINGERING (FIN sent, discarding input)"
-"fd %d: %s -> CLOSED%s%s%s"
+"FIN sent, discarding input"
+"CLOSED"
+"too many lingering"
+"room for a new client"
+"descriptors needed"
 "client closed"
 "client gone"
 "linger limit"
@@ -285,11 +288,11 @@ src/net.c|^#define DRAIN_LIMIT \(?(\(size_t\))?256 \* 1024\)?$
 src/log.c|^#define LOG_BUFFER_SIZE \(256 \* 1024\)$
 src/log.c|^#define LOG_LINE_MAX 16384$
 src/log.c|^#define EXIT_FLUSH_MS 500$
-src/server.c|^#define DRAIN_TIME \(2 \* NS_PER_SEC\)$
-src/server.c|^#define ACCEPT_PAUSE \(100 \* NS_PER_MS\)$
-src/server.c|^#define ACCEPT_BATCH 64$
-src/server.c|^#define LINGER_QUIET \(1 \* NS_PER_SEC\)$
-src/server.c|^#define LINGER_MAX +\(10 \* NS_PER_SEC\)$
+src/conn.c|^#define DRAIN_TIME \(2 \* NS_PER_SEC\)$
+src/conn.c|^#define ACCEPT_PAUSE \(100 \* NS_PER_MS\)$
+src/conn.c|^#define ACCEPT_BATCH 64$
+src/conn.c|^#define LINGER_QUIET \(1 \* NS_PER_SEC\)$
+src/conn.c|^#define LINGER_MAX +\(10 \* NS_PER_SEC\)$
 EOF
 
 # 6. The contract's own shape: its sections and rules keep their numbers,
