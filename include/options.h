@@ -25,6 +25,7 @@ struct options {
 	unsigned line_timeout; /* seconds; 0 = never */
 	size_t max_per_addr;   /* clients from one address; 0 = no limit */
 	bool raw;              /* RFC 862: every byte back, no framing */
+	bool udp;              /* RFC 862 over UDP too */
 	const char *user;      /* drop privileges to them, or NULL */
 	const char *group;
 	bool log_time; /* ISO 8601 UTC timestamps on log lines */

@@ -15,6 +15,7 @@
 
 #include "conn.h"
 #include "net.h"
+#include "startup.h"
 
 /* Descriptors the server holds itself: stdin, stdout, stderr, the listening
  * socket, the two ends of the signal pipe and the reserve descriptor. */
@@ -25,12 +26,11 @@
 size_t max_clients_ceiling(void);
 
 /*
- * Serve clients on the n listening sockets (nonblocking) until a byte
- * arrives on signal_fd (the read end of the self-pipe the signal handler
- * writes to).  Returns the exit status: 0 after a graceful shutdown, 1 if a
- * second signal cut the drain short or the loop itself failed.
+ * Serve the clients of st's listening sockets (and the datagrams of its
+ * UDP sockets) until the signal pipe says stop.  Returns the exit status:
+ * 0 after a graceful shutdown, 1 if a second signal cut the drain short or
+ * the loop itself failed.
  */
-int server_run(const struct conn_config *cfg, const struct listener *listeners,
-	       size_t n, int signal_fd);
+int server_run(const struct startup *st);
 
 #endif

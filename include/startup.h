@@ -31,6 +31,10 @@ struct startup {
 	struct options opt;
 	struct listener listeners[NET_MAX_LISTENERS]; /* nonblocking */
 	size_t nlisteners;
+	/* --udp: a datagram socket beside each listening socket (or those
+	 * systemd passed); nonblocking. */
+	struct listener udp[NET_MAX_LISTENERS];
+	size_t nudp;
 	int signal_fd; /* the self-pipe's read end (signals.h) */
 	struct conn_config cfg;
 };

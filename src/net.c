@@ -192,6 +192,8 @@ static int listen_on_list(const struct addrinfo *list, unsigned port,
 			memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
 		want = get_port((struct sockaddr *)&addr);
 		out[*n].fd = fd;
+		out[*n].port = want;
+		out[*n].datagram = false;
 		net_format_addr((struct sockaddr *)&addr, out[*n].where,
 				sizeof(out[*n].where));
 		++*n;
@@ -276,6 +278,61 @@ int net_listen_all(const char *host, unsigned port, struct listener *out,
 	    (!family_missing(errno) && errno != EADDRNOTAVAIL))
 		return rc;
 	return listen_on_host("0.0.0.0", port, out, max, n, err, err_len);
+}
+
+/* One UDP socket where the TCP socket tcp_fd listens. */
+static int bind_udp_like(int tcp_fd, struct listener *out, char *err,
+			 size_t err_len)
+{
+	struct sockaddr_storage addr;
+	socklen_t len = sizeof(addr);
+	int one = 1, v6only = 0;
+	socklen_t optlen = sizeof(v6only);
+
+	if (getsockname(tcp_fd, (struct sockaddr *)&addr, &len) != 0) {
+		snprintf(err, err_len, "udp: getsockname: %s", strerror(errno));
+		return -1;
+	}
+	net_format_addr((struct sockaddr *)&addr, out->where,
+			sizeof(out->where));
+	int fd = socket(addr.ss_family, SOCK_DGRAM, 0);
+	if (fd < 0)
+		goto fail;
+	if (addr.ss_family == AF_INET6 &&
+	    (getsockopt(tcp_fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &optlen) !=
+		 0 ||
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+			sizeof(v6only)) != 0))
+		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&addr, len) != 0 ||
+	    net_set_nonblocking(fd) != 0 || net_set_cloexec(fd) != 0)
+		goto fail;
+	out->fd = fd;
+	out->port = get_port((struct sockaddr *)&addr);
+	out->datagram = true;
+	return 0;
+fail:;
+	int saved = errno;
+	if (fd >= 0)
+		close(fd);
+	snprintf(err, err_len, "cannot listen on %s (udp): %s", out->where,
+		 strerror(saved));
+	errno = saved;
+	return -1;
+}
+
+int net_bind_udp(const struct listener *tcp, size_t n, struct listener *out,
+		 char *err, size_t err_len)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (bind_udp_like(tcp[i].fd, &out[i], err, err_len) != 0) {
+			while (i > 0)
+				close(out[--i].fd);
+			return NET_FAILED;
+		}
+	}
+	return NET_OK;
 }
 
 int net_listen(const char *host, unsigned port, int *fd, char *where,

@@ -14,7 +14,7 @@ enum opt_kind { FLAG, VALUE };
 
 /* Options without a one-letter form have a short_name above 'z', so every
  * option still has one code to switch on. */
-enum { LINE_TIMEOUT = 256, MAX_PER_ADDR, RAW, USER, GROUP, LOG_TIME };
+enum { LINE_TIMEOUT = 256, MAX_PER_ADDR, RAW, UDP, USER, GROUP, LOG_TIME };
 
 struct opt_spec {
 	int short_name;
@@ -30,6 +30,7 @@ static const struct opt_spec OPTS[] = {
     {LINE_TIMEOUT, "line-timeout", VALUE},
     {MAX_PER_ADDR, "max-per-addr", VALUE},
     {RAW, "raw", FLAG},
+    {UDP, "udp", FLAG},
     {USER, "user", VALUE},
     {GROUP, "group", VALUE},
     {LOG_TIME, "log-time", FLAG},
@@ -75,6 +76,7 @@ void options_print_help(FILE *out, size_t ceiling)
 	fprintf(out, "      --max-per-addr N     simultaneous clients from one peer address,\n");
 	fprintf(out, "                           0..%zu (default 0 = no limit)\n", ceiling);
 	fprintf(out, "      --raw                RFC 862 echo: every byte back, no line framing\n");
+	fprintf(out, "      --udp                also echo UDP datagrams on the same port(s)\n");
 	fprintf(out, "      --user NAME          once listening, drop privileges to this user\n");
 	fprintf(out, "      --group NAME         ... and this group (default: the user's)\n");
 	fprintf(out, "      --log-time           ISO 8601 UTC timestamps on log lines\n");
@@ -113,6 +115,9 @@ static const struct opt_spec *find_long(const char *name, size_t len)
 static void apply_flag(const struct opt_spec *opt, struct options *o)
 {
 	switch (opt->short_name) {
+	case UDP:
+		o->udp = true;
+		break;
 	case RAW:
 		o->raw = true;
 		break;

@@ -32,40 +32,45 @@
 #include "conn.h"
 #include "log.h"
 #include "trace.h"
+#include "udp.h"
 
-static int build_fd_sets(const struct conn_core *core, int signal_fd,
+static int build_fd_sets(const struct conn_core *core, const struct startup *st,
 			 fd_set *readfds, fd_set *writefds);
 static struct timeval *timeout_until(int64_t deadline, int64_t now,
 				     struct timeval *tv);
 static int accept_ready(struct conn_core *core, const fd_set *readfds);
+static int echo_datagrams(const struct startup *st, const fd_set *readfds,
+			  struct udp_stats *udp);
 static void service_clients(struct conn_core *core, const fd_set *readfds,
 			    const fd_set *writefds, int ready);
-static void trace_descriptors(const struct conn_core *core, int signal_fd);
+static void trace_descriptors(const struct conn_core *core,
+			      const struct startup *st);
 
 size_t max_clients_ceiling(void)
 {
 	return FD_SETSIZE - SERVER_OWN_FDS;
 }
 
-int server_run(const struct conn_config *cfg, const struct listener *listeners,
-	       size_t n, int signal_fd)
+int server_run(const struct startup *st)
 {
 	static struct conn_core core;
-	int status = 0;
+	struct udp_stats udp = {0};
+	int signal_fd = st->signal_fd, status = 0;
 
-	if (conn_core_init(&core, cfg, listeners, n, FD_SETSIZE, NULL) != 0) {
+	if (conn_core_init(&core, &st->cfg, st->listeners, st->nlisteners,
+			   FD_SETSIZE, NULL) != 0) {
 		log_server("cannot allocate the connection table: %s",
 			   strerror(errno));
 		return 1;
 	}
 	if (trace_on)
-		trace_descriptors(&core, signal_fd);
+		trace_descriptors(&core, st);
 	for (;;) {
 		fd_set readfds, writefds;
 		struct timeval tv;
 
 		log_flush(); /* what the last round logged, as far as it goes */
-		int nfds = build_fd_sets(&core, signal_fd, &readfds, &writefds);
+		int nfds = build_fd_sets(&core, st, &readfds, &writefds);
 		struct timeval *timeout =
 		    timeout_until(conn_next_deadline(&core), core.now, &tv);
 		if (trace_on) {
@@ -96,6 +101,7 @@ int server_run(const struct conn_config *cfg, const struct listener *listeners,
 		if (FD_ISSET(STDERR_FILENO, &writefds))
 			ready--; /* log_flush() at the top of the round */
 		ready -= accept_ready(&core, &readfds);
+		ready -= echo_datagrams(st, &readfds, &udp);
 		service_clients(&core, &readfds, &writefds, ready);
 		if (core.now >= conn_next_deadline(&core))
 			conn_expire(&core);
@@ -103,6 +109,10 @@ int server_run(const struct conn_config *cfg, const struct listener *listeners,
 			break;
 	}
 	conn_core_finish(&core);
+	for (size_t i = 0; i < st->nudp; i++)
+		close(st->udp[i].fd);
+	if (st->nudp > 0)
+		udp_log_summary(&udp);
 	return status;
 }
 
@@ -117,23 +127,25 @@ static void watch(int fd, fd_set *set, int *nfds)
 
 /*
  * Build readfds and writefds: the signal pipe, stderr while log lines
- * wait, the listening sockets unless accepting is paused, and each live
- * connection for what it waits for.  Every fd is below FD_SETSIZE: the
+ * wait, the listening sockets unless accepting is paused, the UDP sockets
+ * until shutdown, and each live connection for what it waits for.  Every fd is below FD_SETSIZE: the
  * core admits none beyond its table.  Returns nfds for select().
  */
-static int build_fd_sets(const struct conn_core *core, int signal_fd,
+static int build_fd_sets(const struct conn_core *core, const struct startup *st,
 			 fd_set *readfds, fd_set *writefds)
 {
 	int nfds = 0;
 
 	FD_ZERO(readfds);
 	FD_ZERO(writefds);
-	watch(signal_fd, readfds, &nfds);
+	watch(st->signal_fd, readfds, &nfds);
 	if (log_pending())
 		watch(STDERR_FILENO, writefds, &nfds);
 	if (conn_accepting(core))
 		for (size_t i = 0; i < core->nlisteners; i++)
 			watch(core->listeners[i].fd, readfds, &nfds);
+	for (size_t i = 0; !core->shutting_down && i < st->nudp; i++)
+		watch(st->udp[i].fd, readfds, &nfds);
 	for (size_t i = 0; i < core->nlive; i++) {
 		const struct connection *c = core->live[i];
 		enum conn_wait wait = conn_waits_for(c);
@@ -175,6 +187,21 @@ static int accept_ready(struct conn_core *core, const fd_set *readfds)
 	return used;
 }
 
+/* Echo on each ready UDP socket; how many of select's count they used. */
+static int echo_datagrams(const struct startup *st, const fd_set *readfds,
+			  struct udp_stats *udp)
+{
+	int used = 0;
+
+	for (size_t i = 0; i < st->nudp; i++)
+		if (FD_ISSET(st->udp[i].fd, readfds)) {
+			used++;
+			(void)udp_echo_ready(st->udp[i].fd, st->udp[i].port,
+					     udp);
+		}
+	return used;
+}
+
 /*
  * One step for each ready connection, in the order of the live list,
  * until select's count of ready descriptors is used up.  A connection
@@ -203,11 +230,16 @@ static void service_clients(struct conn_core *core, const fd_set *readfds,
 }
 
 /* With -T: who the descriptors the trace will name are. */
-static void trace_descriptors(const struct conn_core *core, int signal_fd)
+static void trace_descriptors(const struct conn_core *core,
+			      const struct startup *st)
 {
+	int signal_fd = st->signal_fd;
+
 	trace_header();
 	for (size_t i = 0; i < core->nlisteners; i++)
 		TRACE("fd %d: listening socket %s", core->listeners[i].fd,
 		      core->listeners[i].where);
+	for (size_t i = 0; i < st->nudp; i++)
+		TRACE("fd %d: UDP socket %s", st->udp[i].fd, st->udp[i].where);
 	TRACE("fd %d: signal pipe", signal_fd);
 }

@@ -92,6 +92,36 @@ static void warn_if_needlessly_root(const struct options *opt,
 	}
 }
 
+/*
+ * The datagram sockets: those systemd passed move from the listeners to
+ * st->udp (served whether or not --udp was given: the socket unit asked
+ * for them); with --udp and sockets bound here, one beside each listening
+ * socket, on the same address and port.  Returns 0, or 1 after a
+ * start-up failure it reported.
+ */
+static int take_udp_sockets(struct startup *st)
+{
+	char err[512];
+	size_t kept = 0;
+
+	for (size_t i = 0; i < st->nlisteners; i++) {
+		if (st->listeners[i].datagram)
+			st->udp[st->nudp++] = st->listeners[i];
+		else
+			st->listeners[kept++] = st->listeners[i];
+	}
+	st->nlisteners = kept;
+	if (!st->opt.udp || st->nudp > 0 || st->nlisteners == 0)
+		return 0;
+	if (net_bind_udp(st->listeners, st->nlisteners, st->udp, err,
+			 sizeof(err)) != NET_OK) {
+		log_server("%s", err);
+		return 1;
+	}
+	st->nudp = st->nlisteners;
+	return 0;
+}
+
 /* --help and --version: echoserv's own text, and for a comparison
  * server a line naming its model. */
 static void print_help(const struct startup_model *m)
@@ -134,6 +164,8 @@ static void announce(const struct startup *st)
 {
 	for (size_t i = 0; i < st->nlisteners; i++)
 		log_server("listening on %s", st->listeners[i].where);
+	for (size_t i = 0; i < st->nudp; i++)
+		log_server("listening on %s (udp)", st->udp[i].where);
 	if (st->opt.user != NULL)
 		log_client("running as user %s (uid %lu, gid %lu)",
 			   st->opt.user, (unsigned long)getuid(),
@@ -171,6 +203,8 @@ int startup(int argc, char **argv, const struct startup_model *model,
 	trace_on = st->opt.trace;
 
 	int rc = take_listeners(&st->opt, st->listeners, &st->nlisteners);
+	if (rc == 0)
+		rc = take_udp_sockets(st);
 	if (rc != 0)
 		return rc;
 	if (st->opt.user != NULL && drop_privileges(st->opt.user, st->opt.group,
@@ -185,8 +219,11 @@ int startup(int argc, char **argv, const struct startup_model *model,
 		return 1;
 	}
 	/* Inherited descriptors could push ours past the loop's reach. */
-	for (size_t i = 0; model->fd_bound > 0 && i < st->nlisteners; i++)
-		if ((size_t)st->listeners[i].fd >= model->fd_bound ||
+	for (size_t i = 0; model->fd_bound > 0 && i < NET_MAX_LISTENERS; i++)
+		if ((i < st->nlisteners &&
+		     (size_t)st->listeners[i].fd >= model->fd_bound) ||
+		    (i < st->nudp &&
+		     (size_t)st->udp[i].fd >= model->fd_bound) ||
 		    (size_t)st->signal_fd >= model->fd_bound) {
 			log_server("too many inherited descriptors for "
 				   "select()");
