@@ -12,7 +12,7 @@ ECHOBENCH_SRCS := $(wildcard bench/echobench/*.c)
 ECHOBENCH_OBJS := $(ECHOBENCH_SRCS:bench/%.c=$(BUILD)/obj/bench/%.o)
 
 # The project modules every comparison server shares with echoserv.
-BENCH_SHARED_SRCS := src/protocol.c src/net.c src/log.c src/options.c \
+BENCH_SHARED_SRCS := src/protocol.c src/net.c src/log.c src/options.c src/numbers.c \
 		     src/signals.c
 BENCH_SHARED_OBJS := $(BENCH_SHARED_SRCS:src/%.c=$(BUILD)/obj/%.o)
 # The kit's own helpers for them: start-up, clients' arrival and departure,
