@@ -12,7 +12,7 @@ SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 SERVER_SRCS := src/main.c src/options.c src/server.c src/signals.c src/net.c src/log.c \
                src/trace.c src/peers.c src/activation.c src/privileges.c \
-               src/protocol.c
+               src/protocol.c src/proxy.c
 SERVER_OBJS := $(SERVER_SRCS:src/%.c=$(BUILD)/obj/%.o)
 SAN_OBJS    := $(SERVER_SRCS:src/%.c=$(BUILD)/asan/obj/%.o)
 HEADERS     := $(wildcard include/*.h)
