@@ -582,8 +582,6 @@ static int parse_item(const char *item, size_t len, struct proxy_net *net,
 	struct sockaddr_in6 in6;
 	unsigned max;
 
-	if (len == 0)
-		return bad_item(item, len, "empty item", err, err_len);
 	if (addr_len == 0 || addr_len >= sizeof(text))
 		return bad_item(item, len, ADDR_WANTED, err, err_len);
 	memcpy(text, item, addr_len);
@@ -625,6 +623,14 @@ int proxy_from_parse(const char *text, struct proxy_from *list, char *err,
 	memset(list, 0, sizeof(*list));
 	for (;;) {
 		size_t len = strcspn(item, ",");
+		if (len == 0) {
+			/* Nothing to quote but the list itself. */
+			snprintf(err, err_len,
+				 "invalid --proxy-from '%.*s'%s (empty item)",
+				 QUOTE_MAX, text,
+				 strlen(text) > QUOTE_MAX ? "..." : "");
+			return -1;
+		}
 		if (list->count == PROXY_FROM_MAX) {
 			snprintf(err, err_len,
 				 "invalid --proxy-from: more than %d items",
