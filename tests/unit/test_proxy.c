@@ -810,7 +810,8 @@ static void test_list_holds_at_most_32_items(void **state)
 	assert_int_equal(list.count, PROXY_FROM_MAX);
 	struct sockaddr_storage last = peer4("10.0.0.31");
 	assert_true(proxy_from_match(&list, (const struct sockaddr *)&last));
-	strcat(text, ",10.0.0.32");
+	snprintf(text + strlen(text), sizeof(text) - strlen(text),
+		 ",10.0.0.32");
 	assert_list_refused(text, "invalid --proxy-from: more than 32 items");
 }
 
