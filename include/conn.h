@@ -20,10 +20,12 @@
  * A connection has one state, and its legal moves are checked in one
  * place (conn_set_state in conn.c):
  *
+ *     HEADER -> READING          a trusted proxy named the client
  *     READING <-> WRITING        the session's own moves (protocol.h)
  *     READING, WRITING -> DONE   the conversation is over
  *     DONE -> LINGERING          FIN sent; input read and discarded
  *     DONE, LINGERING -> CLOSED  the socket is closed, c is forgotten
+ *     HEADER -> CLOSED           no valid header: turned away
  *
  * What the loop must do is given by conn_waits_for(): READING wants
  * readability, WRITING writability, LINGERING readability.  A loop that
@@ -43,6 +45,7 @@
 #include "net.h"
 #include "peers.h"
 #include "protocol.h"
+#include "proxy.h"
 
 #define NO_DEADLINE INT64_MAX
 
@@ -54,9 +57,13 @@ struct conn_config {
 	unsigned line_timeout; /* seconds; 0 = never */
 	size_t max_per_addr;   /* connections from one address; 0 = no limit */
 	bool raw;              /* RFC 862 framing for every session */
+	/* --proxy-from: peers whose connections begin with a PROXY protocol
+	 * header naming the real client; NULL or empty: none. */
+	const struct proxy_from *proxy_from;
 };
 
 enum conn_state {
+	CONN_HEADER,  /* from a trusted proxy: waiting for its PROXY header */
 	CONN_READING, /* waiting for input */
 	CONN_WRITING, /* replies are owed; no input until they are sent */
 	CONN_DONE,    /* the conversation is over (a moment, never waited in) */
@@ -100,6 +107,9 @@ struct connection {
 	 * core->lingerers while lingering. */
 	struct conn_link clock_link;
 	bool on_clock; /* clock_link is in a list */
+	/* HEADER: what has come of the PROXY header so far. */
+	char *header;
+	size_t header_len;
 	bool per_addr; /* counted in core->peers until closed */
 	struct peer_key peer_key;
 	size_t live_index; /* where it is in core->live */

@@ -46,6 +46,7 @@
 #define MSG_TOO_MANY     "error: too many connections\r\n"
 #define MSG_IDLE_TIMEOUT "error: idle timeout\r\n"
 #define MSG_LINE_TIMEOUT "error: line timeout\r\n"
+#define MSG_BAD_PROXY    "error: bad proxy header\r\n"
 
 enum session_state {
 	SESSION_READING, /* waiting for input */

@@ -35,7 +35,8 @@ struct startup {
 	 * systemd passed); nonblocking. */
 	struct listener udp[NET_MAX_LISTENERS];
 	size_t nudp;
-	int signal_fd; /* the self-pipe's read end (signals.h) */
+	int signal_fd;                /* the self-pipe's read end (signals.h) */
+	struct proxy_from proxy_from; /* --proxy-from's peers */
 	struct conn_config cfg;
 };
 

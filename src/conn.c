@@ -157,8 +157,10 @@ static void note_progress(struct conn_core *core, struct connection *c)
 static void update_line_clock(struct conn_core *core, struct connection *c,
 			      bool restart)
 {
-	bool timed = core->cfg->line_timeout != 0 && c->state == CONN_READING &&
-		     session_has_partial_line(&c->session);
+	bool timed = core->cfg->line_timeout != 0 &&
+		     (c->state == CONN_HEADER ||
+		      (c->state == CONN_READING &&
+		       session_has_partial_line(&c->session)));
 
 	if (c->on_clock && (!timed || restart)) {
 		list_remove(&core->lines, c, true);
@@ -176,6 +178,8 @@ static void update_line_clock(struct conn_core *core, struct connection *c,
 const char *conn_state_name(enum conn_state st)
 {
 	switch (st) {
+	case CONN_HEADER:
+		return "HEADER";
 	case CONN_READING:
 		return "READING";
 	case CONN_WRITING:
@@ -193,6 +197,7 @@ const char *conn_state_name(enum conn_state st)
 enum conn_wait conn_waits_for(const struct connection *c)
 {
 	switch (c->state) {
+	case CONN_HEADER:
 	case CONN_READING:
 	case CONN_LINGERING:
 		return CONN_WAIT_READ;
@@ -209,6 +214,8 @@ enum conn_wait conn_waits_for(const struct connection *c)
 static bool legal_move(enum conn_state from, enum conn_state to)
 {
 	switch (from) {
+	case CONN_HEADER:
+		return to == CONN_READING || to == CONN_CLOSED;
 	case CONN_READING:
 		return to == CONN_WRITING || to == CONN_DONE;
 	case CONN_WRITING:
@@ -327,6 +334,29 @@ static void conn_close(struct conn_core *core, struct connection *c,
 	if (c->per_addr)
 		peers_remove(&core->peers, &c->peer_key);
 	session_free(&c->session);
+	free(c->header);
+	free(c);
+}
+
+/*
+ * HEADER -> CLOSED: a connection from a trusted proxy that did not name
+ * its client properly (or named one over its --max-per-addr share) is
+ * turned away like a client at accept: logged as such, told why when msg
+ * is not NULL, closed politely.  It was never a client: no close line,
+ * and it is not counted as served.
+ */
+static void conn_reject(struct conn_core *core, struct connection *c,
+			const char *why, const char *msg)
+{
+	TRACE("fd %d: turned away: %s", c->fd, why);
+	log_turned_away(c->peer, why);
+	if (msg != NULL)
+		net_send_best_effort(c->fd, msg);
+	conn_unlink(core, c);
+	conn_set_state(core, c, CONN_CLOSED, why);
+	net_close_gracefully(c->fd);
+	session_free(&c->session);
+	free(c->header);
 	free(c);
 }
 
@@ -501,16 +531,105 @@ enum conn_step conn_on_writable(struct conn_core *core, struct connection *c)
 	return CONN_AGAIN;
 }
 
+/* ============================== the PROXY header ====================== */
+
+static bool over_per_addr_limit(struct conn_core *core,
+				const struct sockaddr *addr,
+				struct peer_key *key, bool *counted);
+
+/*
+ * The header is whole: the client it names (or, for LOCAL, the real peer)
+ * becomes the connection's for the logs and --max-per-addr, and what came
+ * after the header is the session's first input.
+ */
+static enum conn_step header_done(struct conn_core *core, struct connection *c,
+				  const struct proxy_header *hdr)
+{
+	struct sockaddr_storage real = {0};
+	socklen_t len = sizeof(real);
+	const struct sockaddr *client = (const struct sockaddr *)&hdr->src;
+	char why[NET_ADDR_LEN + 32];
+	struct peer_key key;
+	bool counted;
+
+	if (hdr->command != PROXY_CMD_PROXY) {
+		client = (const struct sockaddr *)&real;
+		if (getpeername(c->fd, (struct sockaddr *)&real, &len) != 0)
+			real.ss_family = AF_UNSPEC; /* gone: not counted */
+	}
+	net_format_addr(client, c->peer, sizeof(c->peer));
+	if (over_per_addr_limit(core, client, &key, &counted)) {
+		conn_reject(core, c, "too many connections", MSG_TOO_MANY);
+		return CONN_GONE;
+	}
+	c->per_addr = counted;
+	c->peer_key = key;
+	snprintf(why, sizeof(why), "%s header: client %s",
+		 hdr->command == PROXY_CMD_PROXY ? "PROXY" : "LOCAL", c->peer);
+	conn_set_state(core, c, CONN_READING, why);
+	update_line_clock(core, c, false);
+	core->clients_served++;
+	log_connected(c->peer, c->fd);
+
+	size_t rest = c->header_len - hdr->length, room;
+	char *space = rest > 0 ? conn_read_space(c, &room) : NULL;
+	if (space != NULL) /* room >= 4096: the whole rest fits */
+		memcpy(space, c->header + hdr->length, rest);
+	free(c->header);
+	c->header = NULL;
+	if (rest == 0)
+		return CONN_AGAIN;
+	enum conn_step step =
+	    conn_read_done(core, c, space != NULL ? (long)rest : -ENOMEM);
+	if (step == CONN_AGAIN && c->state == CONN_WRITING)
+		step = conn_on_writable(core, c);
+	return step;
+}
+
+/* HEADER: read what has come of the PROXY header and judge it. */
+static enum conn_step header_step(struct conn_core *core, struct connection *c)
+{
+	struct proxy_header hdr;
+	ssize_t n = read(c->fd, c->header + c->header_len,
+			 PROXY_HEADER_RECOMMENDED - c->header_len);
+
+	if (n < 0 && would_block(errno))
+		return CONN_DRAINED;
+	if (n <= 0) {
+		conn_reject(core, c, "no proxy header", NULL);
+		return CONN_GONE;
+	}
+	TRACE("fd %d: read %zd bytes of the proxy header", c->fd, n);
+	note_progress(core, c);
+	c->header_len += (size_t)n;
+	switch (proxy_parse(c->header, c->header_len, PROXY_HEADER_RECOMMENDED,
+			    &hdr)) {
+	case PROXY_NEED_MORE:
+		return CONN_AGAIN;
+	case PROXY_MALFORMED:
+		TRACE("fd %d: bad proxy header: %s", c->fd, hdr.reason);
+		conn_reject(core, c, "bad proxy header", MSG_BAD_PROXY);
+		return CONN_GONE;
+	case PROXY_COMPLETE:
+		break;
+	}
+	return header_done(core, c, &hdr);
+}
+
 /*
  * Read once (fairness: one buffer per ready client per round), hand the
  * bytes to the session, and if replies are now owed try to send them at
  * once: usually the socket can take them, which saves a round of waiting.
  */
+static enum conn_step header_step(struct conn_core *core, struct connection *c);
+
 enum conn_step conn_on_readable(struct conn_core *core, struct connection *c)
 {
 	size_t room;
 	char *space;
 
+	if (c->state == CONN_HEADER)
+		return header_step(core, c);
 	if (c->state == CONN_LINGERING)
 		space = conn_discard_space(&room);
 	else if (c->state == CONN_READING)
@@ -570,14 +689,19 @@ static int claim_slot(struct conn_core *core, int fd)
 /* A new connection: in the table, the live list and the idle clock. */
 static struct connection *conn_open(struct conn_core *core, int fd,
 				    const char *peer,
-				    const struct peer_key *key, bool counted)
+				    const struct peer_key *key, bool counted,
+				    bool header)
 {
 	struct connection *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
 		return NULL;
+	if (header && (c->header = malloc(PROXY_HEADER_RECOMMENDED)) == NULL) {
+		free(c);
+		return NULL;
+	}
 	c->fd = fd;
-	c->state = CONN_READING;
+	c->state = header ? CONN_HEADER : CONN_READING;
 	c->last_progress = conn_clock();
 	c->per_addr = counted;
 	c->peer_key = *key;
@@ -590,8 +714,13 @@ static struct connection *conn_open(struct conn_core *core, int fd,
 	core->live[core->nlive++] = c;
 	list_append(&core->by_progress, c, false);
 	core->nclients++;
-	core->clients_served++;
-	log_connected(peer, fd);
+	if (header) {
+		/* The header must come whole within the line timeout. */
+		update_line_clock(core, c, false);
+	} else {
+		core->clients_served++;
+		log_connected(peer, fd);
+	}
 	if (core->hooks.watch != NULL)
 		core->hooks.watch(core->hooks.ctx, c, CONN_WAIT_READ);
 	return c;
@@ -620,13 +749,20 @@ struct connection *conn_admit(struct conn_core *core, int listen_fd, int fd,
 		turn_away(fd, peer, "server full", MSG_SERVER_FULL);
 		return NULL;
 	}
-	if (over_per_addr_limit(core, addr, &key, &counted)) {
+	/* From a trusted proxy, the client is known (and counted) only once
+	 * its header has come. */
+	bool header = core->cfg->proxy_from != NULL &&
+		      proxy_from_match(core->cfg->proxy_from, addr);
+	if (header) {
+		memset(&key, 0, sizeof(key));
+		counted = false;
+	} else if (over_per_addr_limit(core, addr, &key, &counted)) {
 		turn_away(fd, peer, "too many connections", MSG_TOO_MANY);
 		return NULL;
 	}
 	/* Not fatal if it fails: replies may just leave a little later. */
 	(void)net_set_nodelay(fd);
-	struct connection *c = conn_open(core, fd, peer, &key, counted);
+	struct connection *c = conn_open(core, fd, peer, &key, counted, header);
 	if (c == NULL) {
 		log_server("client %s: out of memory", peer);
 		if (counted)
@@ -787,9 +923,9 @@ int64_t conn_next_deadline(const struct conn_core *core)
 static enum conn_step conn_last_chance(struct conn_core *core,
 				       struct connection *c)
 {
-	if (c->state == CONN_READING)
-		return conn_on_readable(core, c);
-	return conn_on_writable(core, c);
+	if (c->state == CONN_WRITING)
+		return conn_on_writable(core, c);
+	return conn_on_readable(core, c);
 }
 
 /* End c's conversation for a timeout: the notice after what is owed.
@@ -798,6 +934,10 @@ static enum conn_step conn_last_chance(struct conn_core *core,
 static void conn_time_out(struct conn_core *core, struct connection *c,
 			  enum close_reason why)
 {
+	if (c->state == CONN_HEADER) {
+		conn_reject(core, c, "no proxy header in time", MSG_BAD_PROXY);
+		return;
+	}
 	session_finish(&c->session, why);
 	if (!conn_sync(core, c))
 		return;
@@ -859,6 +999,10 @@ static void begin_shutdown(struct conn_core *core)
 		if (i >= core->nlive)
 			continue; /* a lingerer closed to make room was last */
 		struct connection *c = core->live[i];
+		if (c->state == CONN_HEADER) {
+			conn_reject(core, c, "shutting down", NULL);
+			continue;
+		}
 		if (c->state == CONN_LINGERING ||
 		    c->session.reason != CLOSE_NONE)
 			continue; /* its conversation is ending already */
@@ -942,6 +1086,10 @@ void conn_core_finish(struct conn_core *core)
 	while (core->nlive > 0) {
 		struct connection *c = core->live[core->nlive - 1];
 		bool lingering = c->state == CONN_LINGERING;
+		if (c->state == CONN_HEADER) {
+			conn_reject(core, c, "shutting down", NULL);
+			continue;
+		}
 		if (!lingering) {
 			session_abort(&c->session, CLOSE_SHUTDOWN);
 			conn_set_state(core, c, CONN_DONE, NULL);

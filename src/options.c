@@ -14,7 +14,16 @@ enum opt_kind { FLAG, VALUE };
 
 /* Options without a one-letter form have a short_name above 'z', so every
  * option still has one code to switch on. */
-enum { LINE_TIMEOUT = 256, MAX_PER_ADDR, RAW, UDP, USER, GROUP, LOG_TIME };
+enum {
+	LINE_TIMEOUT = 256,
+	MAX_PER_ADDR,
+	RAW,
+	UDP,
+	USER,
+	GROUP,
+	LOG_TIME,
+	PROXY_FROM
+};
 
 struct opt_spec {
 	int short_name;
@@ -31,6 +40,7 @@ static const struct opt_spec OPTS[] = {
     {MAX_PER_ADDR, "max-per-addr", VALUE},
     {RAW, "raw", FLAG},
     {UDP, "udp", FLAG},
+    {PROXY_FROM, "proxy-from", VALUE},
     {USER, "user", VALUE},
     {GROUP, "group", VALUE},
     {LOG_TIME, "log-time", FLAG},
@@ -77,6 +87,8 @@ void options_print_help(FILE *out, size_t ceiling)
 	fprintf(out, "                           0..%zu (default 0 = no limit)\n", ceiling);
 	fprintf(out, "      --raw                RFC 862 echo: every byte back, no line framing\n");
 	fprintf(out, "      --udp                also echo UDP datagrams on the same port(s)\n");
+	fprintf(out, "      --proxy-from LIST    these peers (ADDR[/BITS],...) begin with a PROXY\n");
+	fprintf(out, "                           protocol header naming the real client\n");
 	fprintf(out, "      --user NAME          once listening, drop privileges to this user\n");
 	fprintf(out, "      --group NAME         ... and this group (default: the user's)\n");
 	fprintf(out, "      --log-time           ISO 8601 UTC timestamps on log lines\n");
@@ -187,6 +199,8 @@ static int apply_value(struct parse *ps, const struct opt_spec *opt,
 	switch (opt->short_name) {
 	case 'b':
 		return name_value(ps, opt, value, &o->bind_addr);
+	case PROXY_FROM:
+		return name_value(ps, opt, value, &o->proxy_from);
 	case USER:
 		return name_value(ps, opt, value, &o->user);
 	case GROUP:

@@ -174,6 +174,9 @@ static void announce(const struct startup *st)
 	if (st->opt.raw)
 		log_client("raw mode (RFC 862): every byte is echoed, no line "
 			   "framing");
+	if (st->opt.proxy_from != NULL)
+		log_client("PROXY protocol headers expected from %s",
+			   st->opt.proxy_from);
 }
 
 int startup(int argc, char **argv, const struct startup_model *model,
@@ -198,6 +201,10 @@ int startup(int argc, char **argv, const struct startup_model *model,
 			print_version(model);
 		return 0;
 	}
+	if (st->opt.proxy_from != NULL &&
+	    proxy_from_parse(st->opt.proxy_from, &st->proxy_from, err,
+			     sizeof(err)) != 0)
+		return options_usage_error(err);
 	log_init(st->opt.log_time);
 	log_quiet = st->opt.quiet;
 	trace_on = st->opt.trace;
@@ -237,6 +244,7 @@ int startup(int argc, char **argv, const struct startup_model *model,
 	    .line_timeout = st->opt.line_timeout,
 	    .max_per_addr = st->opt.max_per_addr,
 	    .raw = st->opt.raw,
+	    .proxy_from = st->opt.proxy_from != NULL ? &st->proxy_from : NULL,
 	};
 	return -1;
 }
