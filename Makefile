@@ -14,7 +14,7 @@ SERVER_SRCS := src/main.c src/startup.c src/options.c src/server.c src/conn.c \
                src/signals.c src/numbers.c \
                src/net.c src/log.c \
                src/trace.c src/peers.c src/activation.c src/privileges.c \
-               src/protocol.c src/udp.c src/proxy.c
+               src/protocol.c src/udp.c src/proxy.c src/workers.c
 SERVER_OBJS := $(SERVER_SRCS:src/%.c=$(BUILD)/obj/%.o)
 SAN_OBJS    := $(SERVER_SRCS:src/%.c=$(BUILD)/asan/obj/%.o)
 HEADERS     := $(wildcard include/*.h)

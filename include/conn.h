@@ -49,6 +49,19 @@
 
 #define NO_DEADLINE INT64_MAX
 
+/*
+ * --max-per-addr counted over several processes (--workers): what the
+ * core asks instead of its own table when conn_config.shared_peers is
+ * set.  admit counts one more connection for key if the whole server has
+ * fewer than limit: 1 if counted, 0 if over the limit, -1 if the counts
+ * are full (admitted, not counted); release undoes a counted one.
+ */
+struct peer_counter {
+	int (*admit)(void *ctx, const struct peer_key *key, size_t limit);
+	void (*release)(void *ctx, const struct peer_key *key);
+	void *ctx;
+};
+
 /* The policy, from the command line. */
 struct conn_config {
 	size_t max_clients;    /* in conversation at once */
@@ -60,6 +73,11 @@ struct conn_config {
 	/* --proxy-from: peers whose connections begin with a PROXY protocol
 	 * header naming the real client; NULL or empty: none. */
 	const struct proxy_from *proxy_from;
+	/* --workers: the per-address counts the workers share; NULL: this
+	 * process's own (core->peers). */
+	const struct peer_counter *shared_peers;
+	/* --workers: the parent prints the one summary line, not each. */
+	bool no_summary;
 };
 
 enum conn_state {

@@ -40,6 +40,10 @@ extern bool trace_on;
  */
 void log_init(bool with_time);
 
+/* In worker id of --workers: every line, trace lines too, begins
+ * "echoserv[id]: " instead of "echoserv: ". */
+void log_set_worker(unsigned id);
+
 void log_client(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_server(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void trace_line(const char *fmt, ...) PRINTF_LIKE(1, 2);

@@ -55,6 +55,17 @@ int net_listen_all(const char *host, unsigned port, struct listener *out,
 int net_bind_udp(const struct listener *tcp, size_t n, struct listener *out,
 		 char *err, size_t err_len);
 
+/* For --workers: every socket bound from now on also sets SO_REUSEPORT,
+ * so that each worker can have its own on the same port and the kernel
+ * spreads the clients.  false where the system has no SO_REUSEPORT. */
+bool net_share_port(void);
+
+/* Once net_share_port() said true: a socket like each of the n in model
+ * (listening stream, or datagram), bound to the same address and port,
+ * into out[0..n).  On failure nothing is left open, err says why. */
+int net_listen_like(const struct listener *model, size_t n,
+		    struct listener *out, char *err, size_t err_len);
+
 /* net_listen_all() keeping only the first socket: for the comparison
  * servers, which watch one. */
 int net_listen(const char *host, unsigned port, int *fd, char *where,

@@ -27,6 +27,7 @@ struct options {
 	bool raw;               /* RFC 862: every byte back, no framing */
 	bool udp;               /* RFC 862 over UDP too */
 	const char *proxy_from; /* --proxy-from's list as given, or NULL */
+	unsigned workers;       /* --workers: processes, 1 = just this one */
 	const char *user;       /* drop privileges to them, or NULL */
 	const char *group;
 	bool log_time; /* ISO 8601 UTC timestamps on log lines */

@@ -31,6 +31,6 @@ size_t max_clients_ceiling(void);
  * 0 after a graceful shutdown, 1 if a second signal cut the drain short or
  * the loop itself failed.
  */
-int server_run(const struct startup *st);
+int server_run(struct startup *st);
 
 #endif

@@ -35,7 +35,12 @@ struct startup {
 	 * systemd passed); nonblocking. */
 	struct listener udp[NET_MAX_LISTENERS];
 	size_t nudp;
-	int signal_fd;                /* the self-pipe's read end (signals.h) */
+	int signal_fd; /* the self-pipe's read end (signals.h) */
+	/* --workers: the sockets were bound with SO_REUSEPORT, so each worker
+	 * may have its own on the same port (else they share these). */
+	bool ports_shared;
+	/* In a worker: where to send its totals when it ends; else -1. */
+	int totals_fd;
 	struct proxy_from proxy_from; /* --proxy-from's peers */
 	struct conn_config cfg;
 };
@@ -51,5 +56,14 @@ struct startup {
  */
 int startup(int argc, char **argv, const struct startup_model *model,
 	    struct startup *st);
+
+/* Route SIGINT, SIGTERM and SIGUSR1 (and, for the parent of --workers,
+ * SIGCHLD) to a new self-pipe; ignore SIGUSR2 and SIGALRM.  Returns the
+ * pipe's read end, or -1 with errno. */
+int startup_signals(bool with_sigchld);
+
+/* Serve st: with --workers, through the supervisor of workers.h, else at
+ * once; serve is the server's event loop. */
+int startup_serve(struct startup *st, int (*serve)(struct startup *));
 
 #endif

@@ -276,6 +276,17 @@ static bool conn_sync(struct conn_core *core, struct connection *c)
 
 /* ============================== closing ============================== */
 
+/* One connection fewer for key under --max-per-addr. */
+static void release_peer(struct conn_core *core, const struct peer_key *key)
+{
+	const struct peer_counter *shared = core->cfg->shared_peers;
+
+	if (shared != NULL)
+		shared->release(shared->ctx, key);
+	else
+		peers_remove(&core->peers, key);
+}
+
 /*
  * Closing politely.  close() on a socket with unread input makes TCP send a
  * reset, and a reset throws away the replies still queued for the client,
@@ -332,7 +343,7 @@ static void conn_close(struct conn_core *core, struct connection *c,
 	else
 		net_close_gracefully(c->fd); /* FIN, drop unread input, close */
 	if (c->per_addr)
-		peers_remove(&core->peers, &c->peer_key);
+		release_peer(core, &c->peer_key);
 	session_free(&c->session);
 	free(c->header);
 	free(c);
@@ -662,9 +673,17 @@ static bool over_per_addr_limit(struct conn_core *core,
 				const struct sockaddr *addr,
 				struct peer_key *key, bool *counted)
 {
+	const struct peer_counter *shared = core->cfg->shared_peers;
+
 	*counted = false;
 	if (core->cfg->max_per_addr == 0 || !peer_key_of(addr, key))
 		return false;
+	if (shared != NULL) {
+		int r =
+		    shared->admit(shared->ctx, key, core->cfg->max_per_addr);
+		*counted = r > 0;
+		return r == 0;
+	}
 	if (peers_count(&core->peers, key) >= core->cfg->max_per_addr)
 		return true;
 	*counted = peers_add(&core->peers, key);
@@ -766,7 +785,7 @@ struct connection *conn_admit(struct conn_core *core, int listen_fd, int fd,
 	if (c == NULL) {
 		log_server("client %s: out of memory", peer);
 		if (counted)
-			peers_remove(&core->peers, &key);
+			release_peer(core, &key);
 		close(fd);
 	}
 	return c;
@@ -1101,8 +1120,9 @@ void conn_core_finish(struct conn_core *core)
 	core->nlisteners = 0;
 	if (core->reserve_fd >= 0)
 		close(core->reserve_fd);
-	log_summary(core->clients_served, core->lines_echoed,
-		    core->bytes_echoed);
+	if (!core->cfg->no_summary)
+		log_summary(core->clients_served, core->lines_echoed,
+			    core->bytes_echoed);
 	free(core->by_fd);
 	free(core->live);
 }

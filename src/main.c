@@ -19,5 +19,5 @@ int main(int argc, char **argv)
 	int rc = startup(argc, argv, &echoserv, &st);
 	if (rc >= 0)
 		return rc;
-	return server_run(&st);
+	return startup_serve(&st, server_run);
 }

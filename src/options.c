@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "numbers.h"
+#include "workers.h"
 #include "protocol.h"
 
 enum opt_kind { FLAG, VALUE };
@@ -22,7 +23,8 @@ enum {
 	USER,
 	GROUP,
 	LOG_TIME,
-	PROXY_FROM
+	PROXY_FROM,
+	WORKERS
 };
 
 struct opt_spec {
@@ -41,6 +43,7 @@ static const struct opt_spec OPTS[] = {
     {RAW, "raw", FLAG},
     {UDP, "udp", FLAG},
     {PROXY_FROM, "proxy-from", VALUE},
+    {WORKERS, "workers", VALUE},
     {USER, "user", VALUE},
     {GROUP, "group", VALUE},
     {LOG_TIME, "log-time", FLAG},
@@ -76,7 +79,8 @@ void options_print_help(FILE *out, size_t ceiling)
 	fprintf(out, "  -b, --bind ADDR          listen address: IPv4 or IPv6 literal ([::1] too)\n");
 	fprintf(out, "                           or host name (each of its addresses); default: all\n");
 	fprintf(out, "                           addresses, [::] dual-stack or 0.0.0.0\n");
-	fprintf(out, "  -c, --max-clients N      simultaneous clients, 1..%zu (default %zu)\n", ceiling, ceiling);
+	fprintf(out, "  -c, --max-clients N      simultaneous clients (per worker), 1..%zu\n", ceiling);
+	fprintf(out, "                           (default %zu)\n", ceiling);
 	fprintf(out, "  -l, --max-line BYTES     longest line accepted, terminator included,\n");
 	fprintf(out, "                           %d..%d (default %d)\n", MAX_LINE_MIN, MAX_LINE_MAX, MAX_LINE_DEFAULT);
 	fprintf(out, "  -t, --idle-timeout SECS  close a client idle for SECS, 0..%d\n", TIMEOUT_MAX);
@@ -87,6 +91,8 @@ void options_print_help(FILE *out, size_t ceiling)
 	fprintf(out, "                           0..%zu (default 0 = no limit)\n", ceiling);
 	fprintf(out, "      --raw                RFC 862 echo: every byte back, no line framing\n");
 	fprintf(out, "      --udp                also echo UDP datagrams on the same port(s)\n");
+	fprintf(out, "      --workers N          N worker processes on the same port, 1..%d\n", WORKERS_MAX);
+	fprintf(out, "                           (default 1: one process)\n");
 	fprintf(out, "      --proxy-from LIST    these peers (ADDR[/BITS],...) begin with a PROXY\n");
 	fprintf(out, "                           protocol header naming the real client\n");
 	fprintf(out, "      --user NAME          once listening, drop privileges to this user\n");
@@ -201,6 +207,10 @@ static int apply_value(struct parse *ps, const struct opt_spec *opt,
 		return name_value(ps, opt, value, &o->bind_addr);
 	case PROXY_FROM:
 		return name_value(ps, opt, value, &o->proxy_from);
+	case WORKERS:
+		rc = number_value(ps, opt, value, 1, WORKERS_MAX, "", &v);
+		o->workers = (unsigned)v;
+		return rc;
 	case USER:
 		return name_value(ps, opt, value, &o->user);
 	case GROUP:
@@ -337,6 +347,7 @@ int options_parse(int argc, char **argv, size_t ceiling, struct options *o,
 	struct parse ps = {o, ceiling, err, err_len};
 	o->max_clients = ceiling;
 	o->max_line = MAX_LINE_DEFAULT;
+	o->workers = 1;
 	o->idle_timeout = IDLE_TIMEOUT_DEFAULT;
 	o->line_timeout = LINE_TIMEOUT_DEFAULT;
 

@@ -45,13 +45,15 @@ static void service_clients(struct conn_core *core, const fd_set *readfds,
 			    const fd_set *writefds, int ready);
 static void trace_descriptors(const struct conn_core *core,
 			      const struct startup *st);
+static void send_totals(int fd, const struct conn_core *core,
+			const struct udp_stats *udp);
 
 size_t max_clients_ceiling(void)
 {
 	return FD_SETSIZE - SERVER_OWN_FDS;
 }
 
-int server_run(const struct startup *st)
+int server_run(struct startup *st)
 {
 	static struct conn_core core;
 	struct udp_stats udp = {0};
@@ -111,8 +113,10 @@ int server_run(const struct startup *st)
 	conn_core_finish(&core);
 	for (size_t i = 0; i < st->nudp; i++)
 		close(st->udp[i].fd);
-	if (st->nudp > 0)
+	if (st->nudp > 0 && !st->cfg.no_summary)
 		udp_log_summary(&udp);
+	if (st->totals_fd >= 0)
+		send_totals(st->totals_fd, &core, &udp);
 	return status;
 }
 
@@ -227,6 +231,26 @@ static void service_clients(struct conn_core *core, const fd_set *readfds,
 		if (step != CONN_GONE)
 			i++;
 	}
+}
+
+/* A worker of --workers, at its end: its totals, for the parent's summary
+ * (workers.c reads them). */
+static void send_totals(int fd, const struct conn_core *core,
+			const struct udp_stats *udp)
+{
+	char line[256];
+	int n = snprintf(
+	    line, sizeof(line), "%llu %llu %llu %llu %llu %llu %llu %llu\n",
+	    (unsigned long long)core->clients_served,
+	    (unsigned long long)core->lines_echoed,
+	    (unsigned long long)core->bytes_echoed,
+	    (unsigned long long)udp->echoed, (unsigned long long)udp->bytes,
+	    (unsigned long long)udp->dropped_guard,
+	    (unsigned long long)udp->dropped_busy,
+	    (unsigned long long)udp->dropped_other);
+	if (n > 0)
+		(void)write(fd, line, (size_t)n); /* short: one write */
+	close(fd);
 }
 
 /* With -T: who the descriptors the trace will name are. */

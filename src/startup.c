@@ -15,6 +15,7 @@
 #include "log.h"
 #include "privileges.h"
 #include "signals.h"
+#include "workers.h"
 
 /* If we were started with stdin, stdout or stderr closed, the listening
  * socket or the signal pipe would take those numbers, and a log line could
@@ -148,11 +149,11 @@ static void print_version(const struct startup_model *m)
  * their default: the way to end it at once (docs/protocol.md section 2).
  * Returns the pipe's read end, or -1 with errno.
  */
-static int set_up_signals(void)
+int startup_signals(bool with_sigchld)
 {
-	static const int routed[] = {SIGINT, SIGTERM, SIGUSR1};
+	static const int routed[] = {SIGINT, SIGTERM, SIGUSR1, SIGCHLD};
 	static const int ignored[] = {SIGUSR2, SIGALRM};
-	int signal_fd = signals_to_pipe(routed, 3);
+	int signal_fd = signals_to_pipe(routed, with_sigchld ? 4 : 3);
 
 	if (signal_fd < 0 || signals_ignore(ignored, 2) != 0)
 		return -1;
@@ -185,6 +186,7 @@ int startup(int argc, char **argv, const struct startup_model *model,
 	char err[512];
 
 	memset(st, 0, sizeof(*st));
+	st->totals_fd = -1;
 	if (ensure_stdio_open() != 0)
 		return 1; /* nowhere to say so: stderr is closed */
 	/* First of all: a message written to a stderr whose reader has gone
@@ -209,6 +211,10 @@ int startup(int argc, char **argv, const struct startup_model *model,
 	log_quiet = st->opt.quiet;
 	trace_on = st->opt.trace;
 
+	/* Workers of their own on one port need every socket to allow it
+	 * from the start; sockets systemd passed are shared as they are. */
+	if (st->opt.workers > 1 && getenv("LISTEN_FDS") == NULL)
+		st->ports_shared = net_share_port();
 	int rc = take_listeners(&st->opt, st->listeners, &st->nlisteners);
 	if (rc == 0)
 		rc = take_udp_sockets(st);
@@ -219,7 +225,7 @@ int startup(int argc, char **argv, const struct startup_model *model,
 		log_server("%s", err);
 		return 1;
 	}
-	st->signal_fd = set_up_signals();
+	st->signal_fd = startup_signals(st->opt.workers > 1);
 	if (st->signal_fd < 0) {
 		log_server("cannot set up signal handling: %s",
 			   strerror(errno));
@@ -247,4 +253,11 @@ int startup(int argc, char **argv, const struct startup_model *model,
 	    .proxy_from = st->opt.proxy_from != NULL ? &st->proxy_from : NULL,
 	};
 	return -1;
+}
+
+int startup_serve(struct startup *st, int (*serve)(struct startup *))
+{
+	if (st->opt.workers > 1)
+		return workers_run(st, serve);
+	return serve(st);
 }

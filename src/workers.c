@@ -1,0 +1,479 @@
+/*
+ * workers.c - --workers N: one event loop per core (see workers.h).
+ *
+ * The parent has bound the listening sockets.  It binds one more set per
+ * further worker on the same addresses and ports (SO_REUSEPORT: the kernel
+ * spreads new connections over the workers' sockets), or, where the system
+ * lacks it or systemd passed the sockets, lets every worker accept on the
+ * same ones.  Then it forks the workers and only supervises:
+ *
+ *     for (;;) {
+ *         sleep in select() on the signal pipe (SIGCHLD, SIGTERM, ...)
+ *         a worker died abnormally   restart it, after a back-off
+ *         SIGTERM or SIGINT          pass it on, close the listening
+ *                                    sockets, wait for every worker
+ *         SIGUSR1                    pass it on: each logs its status
+ *     }
+ *
+ * The parent keeps every set open, so a worker's replacement inherits its
+ * sockets, and the clients that queued on them meanwhile are served, not
+ * refused.  Each worker sends its totals up a pipe when it ends; the
+ * parent prints the one summary line.
+ *
+ * --max-per-addr counts connections over the whole server: the counts
+ * live in a file mapped MAP_SHARED (unlinked at once) that every worker
+ * maps, one table per worker, each written only by its worker under an
+ * fcntl() lock.  A worker's lock goes with it if it dies, and the parent
+ * empties its table before the replacement starts.
+ */
+#include "workers.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/select.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "signals.h"
+#include "trace.h"
+#include "udp.h"
+
+#define NS_PER_MS INT64_C(1000000)
+/* A worker that dies is restarted after RESTART_MIN, doubled each time it
+ * dies again within RESTART_STABLE of its start, up to RESTART_MAX. */
+#define RESTART_MIN    (100 * NS_PER_MS)
+#define RESTART_MAX    (10000 * NS_PER_MS)
+#define RESTART_STABLE (10000 * NS_PER_MS)
+
+struct worker {
+	unsigned id;                 /* 1..n, as the logs name it */
+	pid_t pid;                   /* 0: not running */
+	int totals_rd, totals_wr;    /* its totals, when it ends */
+	int64_t started, restart_at; /* restart_at: 0 if none is due */
+	int64_t backoff;
+	struct listener tcp[NET_MAX_LISTENERS], udp[NET_MAX_LISTENERS];
+	uint64_t served, lines, bytes;
+	struct udp_stats datagrams;
+};
+
+/* ============================== shared counts ========================== */
+
+struct shared_peers {
+	int fd;      /* the mapped file, also what is locked */
+	unsigned me; /* the worker this process is, 0 in the parent */
+	unsigned n;
+	struct peer_table *tables; /* n of them, in the shared mapping */
+};
+
+static void lock(const struct shared_peers *sp, short type)
+{
+	struct flock fl = {.l_type = type, .l_whence = SEEK_SET};
+
+	while (fcntl(sp->fd, F_SETLKW, &fl) != 0 && errno == EINTR)
+		continue;
+}
+
+static int shared_admit(void *ctx, const struct peer_key *key, size_t limit)
+{
+	struct shared_peers *sp = ctx;
+	size_t total = 0;
+
+	lock(sp, F_WRLCK);
+	for (unsigned w = 0; w < sp->n; w++)
+		total += peers_count(&sp->tables[w], key);
+	int r = total >= limit                            ? 0
+		: peers_add(&sp->tables[sp->me - 1], key) ? 1
+							  : -1;
+	lock(sp, F_UNLCK);
+	return r;
+}
+
+static void shared_release(void *ctx, const struct peer_key *key)
+{
+	struct shared_peers *sp = ctx;
+
+	lock(sp, F_WRLCK);
+	peers_remove(&sp->tables[sp->me - 1], key);
+	lock(sp, F_UNLCK);
+}
+
+/* The tables, in a temporary file that only this server's processes
+ * hold.  0, or -1 with errno. */
+static int shared_peers_open(struct shared_peers *sp, unsigned n)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[256];
+	size_t size = (size_t)n * sizeof(struct peer_table);
+
+	snprintf(path, sizeof(path), "%s/echoserv-peers-XXXXXX",
+		 dir != NULL && *dir != '\0' ? dir : "/tmp");
+	sp->fd = mkstemp(path);
+	if (sp->fd < 0)
+		return -1;
+	(void)unlink(path);
+	(void)net_set_cloexec(sp->fd);
+	if (ftruncate(sp->fd, (off_t)size) != 0)
+		return -1;
+	void *p =
+	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, sp->fd, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	sp->tables = p; /* a new file reads as zeros: every table empty */
+	sp->n = n;
+	return 0;
+}
+
+/* ============================== a worker ============================== */
+
+/* In the child: become worker w and serve until told to stop. */
+static void worker_main(struct startup *st, const struct worker *all,
+			unsigned n, const struct worker *w, bool shared,
+			struct shared_peers *sp, int (*serve)(struct startup *),
+			const sigset_t *mask)
+{
+	static const struct peer_counter counter = {shared_admit,
+						    shared_release, NULL};
+	static struct peer_counter mine;
+
+	log_set_worker(w->id);
+	signals_reset_in_child();
+	st->signal_fd = startup_signals(false);
+	if (st->signal_fd < 0) {
+		log_server("cannot set up signal handling: %s",
+			   strerror(errno));
+		_exit(1);
+	}
+	sigprocmask(SIG_SETMASK, mask, NULL); /* its own pipe is ready */
+	/* Only its own sockets (all of them share one set without
+	 * SO_REUSEPORT), and only its own end of its totals pipe. */
+	for (unsigned i = 0; i < n; i++) {
+		close(all[i].totals_rd);
+		if (&all[i] != w)
+			close(all[i].totals_wr);
+		for (size_t k = 0;
+		     !shared && &all[i] != w && k < st->nlisteners; k++)
+			close(all[i].tcp[k].fd);
+		for (size_t k = 0; !shared && &all[i] != w && k < st->nudp; k++)
+			close(all[i].udp[k].fd);
+	}
+	memcpy(st->listeners, w->tcp, sizeof(st->listeners));
+	memcpy(st->udp, w->udp, sizeof(st->udp));
+	st->totals_fd = w->totals_wr;
+	st->cfg.no_summary = true;
+	if (sp->tables != NULL) {
+		sp->me = w->id;
+		mine = counter;
+		mine.ctx = sp;
+		st->cfg.shared_peers = &mine;
+	}
+	exit(serve(st)); /* exit(): the log is flushed at exit */
+}
+
+/* Start worker w (again).  0, or -1 with errno. */
+static int worker_start(struct startup *st, struct worker *all, unsigned n,
+			struct worker *w, bool shared, struct shared_peers *sp,
+			int (*serve)(struct startup *))
+{
+	int fds[2];
+	sigset_t block, old;
+
+	if (pipe(fds) != 0)
+		return -1;
+	w->totals_rd = fds[0];
+	w->totals_wr = fds[1];
+	(void)net_set_nonblocking(w->totals_rd);
+	if (sp->tables != NULL) {
+		lock(sp, F_WRLCK); /* what a dead one counted is gone */
+		peers_init(&sp->tables[w->id - 1]);
+		lock(sp, F_UNLCK);
+	}
+	/* No signal may reach the child before it has a pipe of its own:
+	 * its handler would write to the parent's. */
+	sigfillset(&block);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	log_flush();
+	pid_t pid = fork();
+	if (pid == 0) {
+		worker_main(st, all, n, w, shared, sp, serve, &old);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(w->totals_wr);
+	w->totals_wr = -1;
+	if (pid < 0) {
+		close(w->totals_rd);
+		return -1;
+	}
+	w->pid = pid;
+	w->started = conn_clock();
+	w->restart_at = 0;
+	log_server("worker %u started (pid %ld)", w->id, (long)pid);
+	return 0;
+}
+
+/* What worker w sent up its pipe as it ended, added to its totals. */
+static void worker_collect(struct worker *w)
+{
+	char buf[128];
+	ssize_t n = read(w->totals_rd, buf, sizeof(buf) - 1);
+	unsigned long long v[8];
+
+	if (n > 0) {
+		buf[n] = '\0';
+		if (sscanf(buf, "%llu %llu %llu %llu %llu %llu %llu %llu",
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+			   &v[7]) == 8) {
+			w->served += v[0];
+			w->lines += v[1];
+			w->bytes += v[2];
+			w->datagrams.echoed += v[3];
+			w->datagrams.bytes += v[4];
+			w->datagrams.dropped_guard += v[5];
+			w->datagrams.dropped_busy += v[6];
+			w->datagrams.dropped_other += v[7];
+		}
+	}
+	close(w->totals_rd);
+	w->totals_rd = -1;
+}
+
+/* ============================== supervising ============================ */
+
+struct supervisor {
+	struct startup *st;
+	struct worker *w;
+	unsigned n;
+	bool shared; /* one set of sockets for every worker */
+	struct shared_peers sp;
+	int (*serve)(struct startup *);
+	bool stopping, abandon;
+	int status;
+};
+
+static void close_sockets(struct supervisor *s)
+{
+	for (unsigned i = 0; i < s->n; i++) {
+		if (s->shared && i > 0)
+			break;
+		for (size_t k = 0; k < s->st->nlisteners; k++)
+			close(s->w[i].tcp[k].fd);
+		for (size_t k = 0; k < s->st->nudp; k++)
+			close(s->w[i].udp[k].fd);
+	}
+}
+
+static void signal_workers(struct supervisor *s, int sig)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		if (s->w[i].pid > 0)
+			(void)kill(s->w[i].pid, sig);
+}
+
+/* A worker ended: count it, and restart it if it should not have. */
+static void on_exit_of(struct supervisor *s, struct worker *w, int wstatus)
+{
+	int64_t now = conn_clock();
+	char how[64];
+
+	worker_collect(w);
+	w->pid = 0;
+	bool clean = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+	if (WIFEXITED(wstatus))
+		snprintf(how, sizeof(how), "exited with status %d",
+			 WEXITSTATUS(wstatus));
+	else
+		snprintf(how, sizeof(how), "killed by signal %d",
+			 WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0);
+	if (s->stopping) {
+		if (!clean) {
+			s->status = 1;
+			log_server("worker %u %s", w->id, how);
+		}
+		return;
+	}
+	w->backoff =
+	    now - w->started >= RESTART_STABLE || w->backoff == 0
+		? RESTART_MIN
+		: (w->backoff * 2 > RESTART_MAX ? RESTART_MAX : w->backoff * 2);
+	w->restart_at = now + w->backoff;
+	log_server("worker %u %s; restarting it in %lld ms", w->id, how,
+		   (long long)(w->backoff / NS_PER_MS));
+}
+
+static void reap(struct supervisor *s)
+{
+	int wstatus;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0)
+		for (unsigned i = 0; i < s->n; i++)
+			if (s->w[i].pid == pid)
+				on_exit_of(s, &s->w[i], wstatus);
+}
+
+static void on_signals(struct supervisor *s)
+{
+	unsigned char sigs[16];
+	ssize_t n = read(s->st->signal_fd, sigs, sizeof(sigs));
+
+	for (ssize_t i = 0; i < n; i++) {
+		if (sigs[i] == SIGCHLD) {
+			reap(s);
+		} else if (sigs[i] == SIGUSR1) {
+			signal_workers(s, SIGUSR1);
+		} else if (!s->stopping) {
+			log_server("shutting down: each worker delivers its "
+				   "queued replies for up to 2 s");
+			s->stopping = true;
+			close_sockets(s);
+			signal_workers(s, SIGTERM);
+		} else {
+			log_server("second signal: abandoning the drain");
+			s->abandon = true;
+			signal_workers(s, SIGTERM);
+		}
+	}
+}
+
+static bool all_ended(const struct supervisor *s)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		if (s->w[i].pid > 0)
+			return false;
+	return true;
+}
+
+/* The nearest restart due, as a select() timeout (NULL: none). */
+static struct timeval *next_restart(const struct supervisor *s,
+				    struct timeval *tv)
+{
+	int64_t next = INT64_MAX, now = conn_clock();
+
+	for (unsigned i = 0; !s->stopping && i < s->n; i++)
+		if (s->w[i].pid == 0 && s->w[i].restart_at > 0 &&
+		    s->w[i].restart_at < next)
+			next = s->w[i].restart_at;
+	if (next == INT64_MAX)
+		return NULL;
+	int64_t us = next > now ? (next - now + 999) / 1000 : 0;
+	tv->tv_sec = (time_t)(us / 1000000);
+	tv->tv_usec = (suseconds_t)(us % 1000000);
+	return tv;
+}
+
+static void restart_due(struct supervisor *s)
+{
+	int64_t now = conn_clock();
+
+	for (unsigned i = 0; !s->stopping && i < s->n; i++) {
+		struct worker *w = &s->w[i];
+		if (w->pid == 0 && w->restart_at > 0 && now >= w->restart_at &&
+		    worker_start(s->st, s->w, s->n, w, s->shared, &s->sp,
+				 s->serve) != 0) {
+			log_server("cannot restart worker %u: %s", w->id,
+				   strerror(errno));
+			w->restart_at = now + RESTART_MAX;
+		}
+	}
+}
+
+/* Sleep until a signal or a restart is due; then see to it. */
+static void supervise_once(struct supervisor *s)
+{
+	fd_set r, w;
+	struct timeval tv;
+	int fd = s->st->signal_fd;
+
+	log_flush();
+	FD_ZERO(&r);
+	FD_ZERO(&w);
+	FD_SET(fd, &r);
+	if (log_pending())
+		FD_SET(STDERR_FILENO, &w);
+	int nfds = (fd > STDERR_FILENO ? fd : STDERR_FILENO) + 1;
+	if (select(nfds, &r, &w, NULL, next_restart(s, &tv)) > 0 &&
+	    FD_ISSET(fd, &r))
+		on_signals(s);
+	reap(s); /* a SIGCHLD can merge with another in the pipe */
+	restart_due(s);
+}
+
+/* One more set of sockets per further worker, on the same ports. */
+static int bind_sets(struct supervisor *s)
+{
+	char err[512];
+	struct startup *st = s->st;
+
+	for (unsigned i = 0; i < s->n; i++) {
+		struct worker *w = &s->w[i];
+		if (i == 0 || s->shared) {
+			memcpy(w->tcp, st->listeners, sizeof(w->tcp));
+			memcpy(w->udp, st->udp, sizeof(w->udp));
+			continue;
+		}
+		if (net_listen_like(st->listeners, st->nlisteners, w->tcp, err,
+				    sizeof(err)) != NET_OK ||
+		    net_listen_like(st->udp, st->nudp, w->udp, err,
+				    sizeof(err)) != NET_OK) {
+			log_server("worker %u: %s", w->id, err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int workers_run(struct startup *st, int (*serve)(struct startup *))
+{
+	struct supervisor s = {.st = st, .n = st->opt.workers, .serve = serve};
+	uint64_t served = 0, lines = 0, bytes = 0;
+	struct udp_stats udp = {0};
+
+	s.w = calloc(s.n, sizeof(*s.w));
+	if (s.w == NULL)
+		return 1;
+	s.shared = !st->ports_shared;
+	if (st->opt.max_per_addr > 0 && shared_peers_open(&s.sp, s.n) != 0) {
+		log_server("cannot share the per-address counts: %s",
+			   strerror(errno));
+		return 1;
+	}
+	if (bind_sets(&s) != 0)
+		return 1;
+	log_client("%u workers, %s", s.n,
+		   s.shared ? "accepting on shared sockets"
+			    : "each on its own sockets (SO_REUSEPORT)");
+	for (unsigned i = 0; i < s.n; i++) {
+		s.w[i].id = i + 1;
+		s.w[i].totals_rd = s.w[i].totals_wr = -1;
+		if (worker_start(st, s.w, s.n, &s.w[i], s.shared, &s.sp,
+				 serve) != 0) {
+			log_server("cannot start worker %u: %s", i + 1,
+				   strerror(errno));
+			s.stopping = true;
+			signal_workers(&s, SIGTERM);
+			break;
+		}
+	}
+	while (!(s.stopping && all_ended(&s)))
+		supervise_once(&s);
+	for (unsigned i = 0; i < s.n; i++) {
+		served += s.w[i].served;
+		lines += s.w[i].lines;
+		bytes += s.w[i].bytes;
+		udp.echoed += s.w[i].datagrams.echoed;
+		udp.bytes += s.w[i].datagrams.bytes;
+		udp.dropped_guard += s.w[i].datagrams.dropped_guard;
+		udp.dropped_busy += s.w[i].datagrams.dropped_busy;
+		udp.dropped_other += s.w[i].datagrams.dropped_other;
+	}
+	log_summary(served, lines, bytes);
+	if (st->nudp > 0)
+		udp_log_summary(&udp);
+	free(s.w);
+	return s.abandon ? 1 : s.status;
+}
