@@ -41,11 +41,11 @@ fail() {
 # may use freely.
 SYSTEM_NAMES=" select pselect poll epoll_wait epoll_ctl kqueue read write
   accept close shutdown fork fcntl pipe sigaction open listen bind socket
-  send sendto recvfrom setgroups setuid setgid getopt
+  send recv sendto recvfrom setgroups setuid setgid getopt
   FD_SETSIZE FD_SET FD_ISSET FD_ZERO EAGAIN EWOULDBLOCK EINTR EMFILE ENFILE
   ECONNABORTED ECONNRESET EPIPE EPROTO O_NONBLOCK SIGPIPE SIGINT SIGTERM
-  SIGHUP SHUT_WR SO_REUSEADDR IPV6_V6ONLY TCP_NODELAY MSG_DONTWAIT PIPE_BUF
-  NULL _FORTIFY_SOURCE fd_set swapcontext
+  SIGHUP SIGQUIT SIGUSR1 SIGUSR2 SIGALRM SIGCHLD SIGKILL SHUT_WR SO_REUSEADDR SO_REUSEPORT IPV6_V6ONLY TCP_NODELAY MSG_DONTWAIT PIPE_BUF
+  NULL NDEBUG _FORTIFY_SOURCE fd_set swapcontext
   LISTEN_PID LISTEN_FDS LISTEN_FDNAMES DESTDIR PREFIX QUIT "
 
 is_system() {
@@ -64,9 +64,10 @@ defines_function() {
 	grep -Eq "^([A-Za-z_][A-Za-z0-9_ *]*[ *])?$name\(|#define $name\(" "$@"
 }
 
-# Is $1 a constant (#define or enum member) or an identifier in the source?
+# Is $1 a constant (#define or enum member, one member a line or a whole
+# enum on one line) or an identifier in the source?
 defines_constant() {
-	grep -Eq "#define $1([^A-Za-z0-9_]|\$)|^[[:space:]]+$1([[:space:]]*[,=]|[[:space:]]+/\*|[[:space:]]*\$)" \
+	grep -Eq "#define $1([^A-Za-z0-9_]|\$)|^[[:space:]]+$1([[:space:]]*[,=]|[[:space:]]+/\*|[[:space:]]*\$)|enum [A-Za-z0-9_]+ \{([^}]*,)? *$1( *=[^,}]*)? *[,}]" \
 		src/*.c include/*.h
 }
 mentions_word() {
