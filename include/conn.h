@@ -62,6 +62,21 @@ struct peer_counter {
 	void *ctx;
 };
 
+/*
+ * --workers: where a full worker sends a client it cannot take.  The
+ * kernel shares connections out between the workers' sockets by a hash,
+ * not by load, so near N x the ceiling one worker can be full while
+ * another has room.  hand_off passes the accepted socket (and its peer's
+ * address) to a worker with room, and returns true if one took it (the
+ * caller then closes its own descriptor); load tells the others how many
+ * clients this worker has now.
+ */
+struct worker_handoff {
+	bool (*hand_off)(void *ctx, int fd, const struct sockaddr *addr);
+	void (*load)(void *ctx, size_t nclients);
+	void *ctx;
+};
+
 /* The policy, from the command line. */
 struct conn_config {
 	size_t max_clients;    /* in conversation at once */
@@ -78,6 +93,9 @@ struct conn_config {
 	const struct peer_counter *shared_peers;
 	/* --workers: the parent prints the one summary line, not each. */
 	bool no_summary;
+	/* --workers: other workers that may take a client when this one is
+	 * full; NULL: none. */
+	const struct worker_handoff *handoff;
 };
 
 enum conn_state {
@@ -216,6 +234,12 @@ bool conn_accept_batch(struct conn_core *core, int listen_fd);
  * connection, or NULL if it was turned away or closed. */
 struct connection *conn_admit(struct conn_core *core, int listen_fd, int fd,
 			      const struct sockaddr *addr);
+
+/* A client another worker handed to this one (conn_config.handoff) on
+ * handoff_fd: admitted as by conn_admit(), or turned away if this worker
+ * is full too (it is never handed on again). */
+struct connection *conn_admit_handed(struct conn_core *core, int handoff_fd,
+				     int fd, const struct sockaddr *addr);
 
 /* For such a loop: accept() on listen_fd failed with err (an errno).
  * Sheds a waiting client on EMFILE/ENFILE, or pauses accepting. */

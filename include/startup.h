@@ -41,6 +41,11 @@ struct startup {
 	bool ports_shared;
 	/* In a worker: where to send its totals when it ends; else -1. */
 	int totals_fd;
+	/* --workers: the loop watches handoff_fd for clients a full worker
+	 * hands over (workers_receive()); set takes_handoffs before
+	 * startup_serve() if it does.  handoff_fd is -1 otherwise. */
+	bool takes_handoffs;
+	int handoff_fd;
 	struct proxy_from proxy_from; /* --proxy-from's peers */
 	struct conn_config cfg;
 };

@@ -11,6 +11,9 @@
 #ifndef ECHOSERV_WORKERS_H
 #define ECHOSERV_WORKERS_H
 
+#include <stdbool.h>
+#include <sys/socket.h>
+
 #include "startup.h"
 
 /* The most workers. */
@@ -24,5 +27,10 @@
  * signal abandoned the drain or a worker failed.
  */
 int workers_run(struct startup *st, int (*serve)(struct startup *));
+
+/* In a worker whose loop watches st->handoff_fd: take one client another
+ * worker handed over, its socket in *fd (-1 if the message held none) and
+ * its peer's address in *addr.  false when none is waiting. */
+bool workers_receive(int handoff_fd, int *fd, struct sockaddr_storage *addr);
 
 #endif

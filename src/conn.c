@@ -173,6 +173,15 @@ static void update_line_clock(struct conn_core *core, struct connection *c,
 	}
 }
 
+/* Tell the other workers how many clients this one has. */
+static void publish_load(const struct conn_core *core)
+{
+	const struct worker_handoff *h = core->cfg->handoff;
+
+	if (h != NULL)
+		h->load(h->ctx, core->nclients);
+}
+
 /* ============================== the state ============================== */
 
 const char *conn_state_name(enum conn_state st)
@@ -322,6 +331,7 @@ static void conn_unlink(struct conn_core *core, struct connection *c)
 		if (c->on_clock)
 			list_remove(&core->lines, c, true);
 		core->nclients--;
+		publish_load(core);
 	}
 	c->on_clock = false;
 }
@@ -406,6 +416,7 @@ static bool begin_linger(struct conn_core *core, struct connection *c)
 		list_remove(&core->lines, c, true);
 	c->on_clock = false;
 	core->nclients--;
+	publish_load(core);
 	if (core->nlingering >= core->cfg->max_clients)
 		make_room(core, "too many lingering");
 	conn_set_state(core, c, CONN_LINGERING, "FIN sent, discarding input");
@@ -733,6 +744,7 @@ static struct connection *conn_open(struct conn_core *core, int fd,
 	core->live[core->nlive++] = c;
 	list_append(&core->by_progress, c, false);
 	core->nclients++;
+	publish_load(core);
 	if (header) {
 		/* The header must come whole within the line timeout. */
 		update_line_clock(core, c, false);
@@ -745,8 +757,22 @@ static struct connection *conn_open(struct conn_core *core, int fd,
 	return c;
 }
 
-struct connection *conn_admit(struct conn_core *core, int listen_fd, int fd,
-			      const struct sockaddr *addr)
+/* Is there room for one more client?  If not, a worker with room may
+ * take it (--workers): true when fd was handed on (and closed here). */
+static bool handed_on(struct conn_core *core, int fd,
+		      const struct sockaddr *addr, bool may_hand_off)
+{
+	const struct worker_handoff *h = core->cfg->handoff;
+
+	if (!may_hand_off || h == NULL || !h->hand_off(h->ctx, fd, addr))
+		return false;
+	TRACE("fd %d: full: handed to another worker", fd);
+	close(fd);
+	return true;
+}
+
+static struct connection *admit(struct conn_core *core, int listen_fd, int fd,
+				const struct sockaddr *addr, bool may_hand_off)
 {
 	char peer[NET_ADDR_LEN];
 	struct peer_key key;
@@ -765,7 +791,8 @@ struct connection *conn_admit(struct conn_core *core, int listen_fd, int fd,
 	 * passing it to FD_SET would be memory corruption. */
 	if ((size_t)fd >= core->table_size ||
 	    core->nclients >= core->cfg->max_clients) {
-		turn_away(fd, peer, "server full", MSG_SERVER_FULL);
+		if (!handed_on(core, fd, addr, may_hand_off))
+			turn_away(fd, peer, "server full", MSG_SERVER_FULL);
 		return NULL;
 	}
 	/* From a trusted proxy, the client is known (and counted) only once
@@ -789,6 +816,18 @@ struct connection *conn_admit(struct conn_core *core, int listen_fd, int fd,
 		close(fd);
 	}
 	return c;
+}
+
+struct connection *conn_admit(struct conn_core *core, int listen_fd, int fd,
+			      const struct sockaddr *addr)
+{
+	return admit(core, listen_fd, fd, addr, true);
+}
+
+struct connection *conn_admit_handed(struct conn_core *core, int handoff_fd,
+				     int fd, const struct sockaddr *addr)
+{
+	return admit(core, handoff_fd, fd, addr, false);
 }
 
 enum shed_result { SHED_ONE, SHED_NONE_WAITING, SHED_FAILED };

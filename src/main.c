@@ -19,5 +19,6 @@ int main(int argc, char **argv)
 	int rc = startup(argc, argv, &echoserv, &st);
 	if (rc >= 0)
 		return rc;
+	st.takes_handoffs = true; /* server_run() watches st.handoff_fd */
 	return startup_serve(&st, server_run);
 }

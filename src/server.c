@@ -33,6 +33,7 @@
 #include "log.h"
 #include "trace.h"
 #include "udp.h"
+#include "workers.h"
 
 static int build_fd_sets(const struct conn_core *core, const struct startup *st,
 			 fd_set *readfds, fd_set *writefds);
@@ -41,6 +42,8 @@ static struct timeval *timeout_until(int64_t deadline, int64_t now,
 static int accept_ready(struct conn_core *core, const fd_set *readfds);
 static int echo_datagrams(const struct startup *st, const fd_set *readfds,
 			  struct udp_stats *udp);
+static int take_handed_clients(struct conn_core *core, const struct startup *st,
+			       const fd_set *readfds);
 static void service_clients(struct conn_core *core, const fd_set *readfds,
 			    const fd_set *writefds, int ready);
 static void trace_descriptors(const struct conn_core *core,
@@ -104,6 +107,7 @@ int server_run(struct startup *st)
 			ready--; /* log_flush() at the top of the round */
 		ready -= accept_ready(&core, &readfds);
 		ready -= echo_datagrams(st, &readfds, &udp);
+		ready -= take_handed_clients(&core, st, &readfds);
 		service_clients(&core, &readfds, &writefds, ready);
 		if (core.now >= conn_next_deadline(&core))
 			conn_expire(&core);
@@ -150,6 +154,8 @@ static int build_fd_sets(const struct conn_core *core, const struct startup *st,
 			watch(core->listeners[i].fd, readfds, &nfds);
 	for (size_t i = 0; !core->shutting_down && i < st->nudp; i++)
 		watch(st->udp[i].fd, readfds, &nfds);
+	if (st->handoff_fd >= 0 && !core->shutting_down)
+		watch(st->handoff_fd, readfds, &nfds);
 	for (size_t i = 0; i < core->nlive; i++) {
 		const struct connection *c = core->live[i];
 		enum conn_wait wait = conn_waits_for(c);
@@ -189,6 +195,24 @@ static int accept_ready(struct conn_core *core, const fd_set *readfds)
 			(void)conn_accept_batch(core, core->listeners[i].fd);
 		}
 	return used;
+}
+
+/* --workers: clients a full worker handed to this one; 1 if the socket
+ * they come on was ready (it used one of select's count), else 0. */
+static int take_handed_clients(struct conn_core *core, const struct startup *st,
+			       const fd_set *readfds)
+{
+	struct sockaddr_storage addr;
+	int fd;
+
+	if (st->handoff_fd < 0 || !FD_ISSET(st->handoff_fd, readfds))
+		return 0;
+	for (int i = 0; i < 64 && workers_receive(st->handoff_fd, &fd, &addr);
+	     i++)
+		if (fd >= 0)
+			(void)conn_admit_handed(core, st->handoff_fd, fd,
+						(struct sockaddr *)&addr);
+	return 1;
 }
 
 /* Echo on each ready UDP socket; how many of select's count they used. */

@@ -187,6 +187,7 @@ int startup(int argc, char **argv, const struct startup_model *model,
 
 	memset(st, 0, sizeof(*st));
 	st->totals_fd = -1;
+	st->handoff_fd = -1;
 	if (ensure_stdio_open() != 0)
 		return 1; /* nowhere to say so: stderr is closed */
 	/* First of all: a message written to a stderr whose reader has gone

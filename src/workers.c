@@ -34,7 +34,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/select.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,6 +61,7 @@ struct worker {
 	int64_t started, restart_at; /* restart_at: 0 if none is due */
 	int64_t backoff;
 	struct listener tcp[NET_MAX_LISTENERS], udp[NET_MAX_LISTENERS];
+	int handoff_rx, handoff_tx; /* clients other workers hand it */
 	uint64_t served, lines, bytes;
 	struct udp_stats datagrams;
 };
@@ -68,7 +72,13 @@ struct shared_peers {
 	int fd;      /* the mapped file, also what is locked */
 	unsigned me; /* the worker this process is, 0 in the parent */
 	unsigned n;
-	struct peer_table *tables; /* n of them, in the shared mapping */
+	size_t max_clients; /* each worker's -c */
+	/* In the shared mapping: each worker's clients now (written by it
+	 * alone, read by the others to choose where to hand one), and with
+	 * --max-per-addr its table of counts. */
+	volatile size_t *load;
+	struct peer_table *tables; /* n of them, or NULL */
+	const int *handoff_tx;     /* worker w's at [w - 1] */
 };
 
 static void lock(const struct shared_peers *sp, short type)
@@ -103,13 +113,16 @@ static void shared_release(void *ctx, const struct peer_key *key)
 	lock(sp, F_UNLCK);
 }
 
-/* The tables, in a temporary file that only this server's processes
- * hold.  0, or -1 with errno. */
-static int shared_peers_open(struct shared_peers *sp, unsigned n)
+/* The shared mapping, in a temporary file that only this server's
+ * processes hold: the loads, and the tables if with_tables.  0, or -1
+ * with errno. */
+static int shared_peers_open(struct shared_peers *sp, unsigned n,
+			     bool with_tables)
 {
 	const char *dir = getenv("TMPDIR");
 	char path[256];
-	size_t size = (size_t)n * sizeof(struct peer_table);
+	size_t head = WORKERS_MAX * sizeof(size_t);
+	size_t size = head + (with_tables ? n * sizeof(struct peer_table) : 0);
 
 	snprintf(path, sizeof(path), "%s/echoserv-peers-XXXXXX",
 		 dir != NULL && *dir != '\0' ? dir : "/tmp");
@@ -124,9 +137,81 @@ static int shared_peers_open(struct shared_peers *sp, unsigned n)
 	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, sp->fd, 0);
 	if (p == MAP_FAILED)
 		return -1;
-	sp->tables = p; /* a new file reads as zeros: every table empty */
+	/* A new file reads as zeros: no load, every table empty. */
+	sp->load = p;
+	sp->tables =
+	    with_tables ? (struct peer_table *)((char *)p + head) : NULL;
 	sp->n = n;
 	return 0;
+}
+
+/* --------------------------------------------------------- hand-off */
+
+/* The peer's address rides along as the datagram's bytes. */
+static bool hand_off(void *ctx, int fd, const struct sockaddr *addr)
+{
+	const struct shared_peers *sp = ctx;
+	unsigned best = 0;
+	size_t best_load = sp->max_clients;
+
+	for (unsigned w = 1; w <= sp->n; w++)
+		if (w != sp->me && sp->load[w - 1] < best_load) {
+			best = w;
+			best_load = sp->load[w - 1];
+		}
+	if (best == 0)
+		return false; /* every worker is full: turned away */
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct sockaddr_storage peer = {0};
+	memcpy(&peer, addr,
+	       addr->sa_family == AF_INET6  ? sizeof(struct sockaddr_in6)
+	       : addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+					    : sizeof(peer));
+	struct iovec iov = {.iov_base = &peer, .iov_len = sizeof(peer)};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = ctl.buf,
+			     .msg_controllen = sizeof(ctl.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sp->handoff_tx[best - 1], &msg, 0) ==
+	       (ssize_t)sizeof(peer);
+}
+
+static void publish(void *ctx, size_t nclients)
+{
+	const struct shared_peers *sp = ctx;
+
+	sp->load[sp->me - 1] = nclients;
+}
+
+bool workers_receive(int handoff_fd, int *fd, struct sockaddr_storage *addr)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = {.iov_base = addr, .iov_len = sizeof(*addr)};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = ctl.buf,
+			     .msg_controllen = sizeof(ctl.buf)};
+
+	*fd = -1;
+	memset(addr, 0, sizeof(*addr));
+	if (recvmsg(handoff_fd, &msg, 0) < 0)
+		return false;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (c != NULL && c->cmsg_level == SOL_SOCKET &&
+	    c->cmsg_type == SCM_RIGHTS)
+		memcpy(fd, CMSG_DATA(c), sizeof(int));
+	return true;
 }
 
 /* ============================== a worker ============================== */
@@ -140,6 +225,7 @@ static void worker_main(struct startup *st, const struct worker *all,
 	static const struct peer_counter counter = {shared_admit,
 						    shared_release, NULL};
 	static struct peer_counter mine;
+	static struct worker_handoff handoff = {hand_off, publish, NULL};
 
 	log_set_worker(w->id);
 	signals_reset_in_child();
@@ -154,8 +240,10 @@ static void worker_main(struct startup *st, const struct worker *all,
 	 * SO_REUSEPORT), and only its own end of its totals pipe. */
 	for (unsigned i = 0; i < n; i++) {
 		close(all[i].totals_rd);
-		if (&all[i] != w)
+		if (&all[i] != w) {
 			close(all[i].totals_wr);
+			close(all[i].handoff_rx);
+		}
 		for (size_t k = 0;
 		     !shared && &all[i] != w && k < st->nlisteners; k++)
 			close(all[i].tcp[k].fd);
@@ -166,11 +254,17 @@ static void worker_main(struct startup *st, const struct worker *all,
 	memcpy(st->udp, w->udp, sizeof(st->udp));
 	st->totals_fd = w->totals_wr;
 	st->cfg.no_summary = true;
+	sp->me = w->id;
+	sp->load[w->id - 1] = 0;
 	if (sp->tables != NULL) {
-		sp->me = w->id;
 		mine = counter;
 		mine.ctx = sp;
 		st->cfg.shared_peers = &mine;
+	}
+	if (st->takes_handoffs) {
+		handoff.ctx = sp;
+		st->cfg.handoff = &handoff;
+		st->handoff_fd = w->handoff_rx;
 	}
 	exit(serve(st)); /* exit(): the log is flushed at exit */
 }
@@ -403,6 +497,27 @@ static void supervise_once(struct supervisor *s)
 	restart_due(s);
 }
 
+/* A socket pair per worker on which the others hand it clients. */
+static int open_handoffs(struct supervisor *s)
+{
+	static int tx[WORKERS_MAX];
+
+	s->sp.max_clients = s->st->cfg.max_clients;
+	s->sp.handoff_tx = tx;
+	for (unsigned i = 0; i < s->n; i++) {
+		int fds[2];
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, fds) != 0)
+			return -1;
+		s->w[i].handoff_rx = fds[0];
+		s->w[i].handoff_tx = tx[i] = fds[1];
+		(void)net_set_nonblocking(fds[0]);
+		(void)net_set_nonblocking(fds[1]); /* a full one: turned away */
+		(void)net_set_cloexec(fds[0]);
+		(void)net_set_cloexec(fds[1]);
+	}
+	return 0;
+}
+
 /* One more set of sockets per further worker, on the same ports. */
 static int bind_sets(struct supervisor *s)
 {
@@ -437,8 +552,9 @@ int workers_run(struct startup *st, int (*serve)(struct startup *))
 	if (s.w == NULL)
 		return 1;
 	s.shared = !st->ports_shared;
-	if (st->opt.max_per_addr > 0 && shared_peers_open(&s.sp, s.n) != 0) {
-		log_server("cannot share the per-address counts: %s",
+	if (shared_peers_open(&s.sp, s.n, st->opt.max_per_addr > 0) != 0 ||
+	    open_handoffs(&s) != 0) {
+		log_server("cannot set up what the workers share: %s",
 			   strerror(errno));
 		return 1;
 	}
