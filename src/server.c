@@ -272,8 +272,8 @@ static void send_totals(int fd, const struct conn_core *core,
 	    (unsigned long long)udp->dropped_guard,
 	    (unsigned long long)udp->dropped_busy,
 	    (unsigned long long)udp->dropped_other);
-	if (n > 0)
-		(void)write(fd, line, (size_t)n); /* short: one write */
+	if (n > 0 && write(fd, line, (size_t)n) != n)
+		log_server("worker totals: %s", strerror(errno)); /* short */
 	close(fd);
 }
 
