@@ -86,8 +86,8 @@ IT_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(wild
 # Fragments append: PROTOCOL_SERVERS += echoserv-iterative; servers that
 # hold one client at a time go in PROTOCOL_ONE_CLIENT, servers that may be
 # unavailable at run time in PROTOCOL_MAY_BE_UNAVAILABLE, and tests known to
-# fail for a server in PROTOCOL_KNOWN_GAPS as SERVER:PATTERN (one pattern
-# per server; see tests/integration/protocol-check.sh).
+# fail for a server in PROTOCOL_KNOWN_GAPS as SERVER:PATTERN pairs (any
+# number per server; see tests/integration/servers-check.sh).
 PROTOCOL_TESTS := $(BUILD)/tests/integration/test_protocol_rules
 PROTOCOL_SERVERS := echoserv echoserv-poll echoserv-epoll echoserv-threads \
 		    echoserv-fork echoserv-co
@@ -117,11 +117,11 @@ integration: deps $(BUILD)/echoserv $(IT_TESTS)
 	echo "integration: $$failed test program(s) failed"; [ $$failed -eq 0 ]
 
 protocol-check: deps programs $(PROTOCOL_TESTS)
-	@PROTOCOL_ONE_CLIENT='$(PROTOCOL_ONE_CLIENT)' \
-	PROTOCOL_MAY_BE_UNAVAILABLE='$(PROTOCOL_MAY_BE_UNAVAILABLE)' \
-	PROTOCOL_KNOWN_GAPS='$(PROTOCOL_KNOWN_GAPS)' \
-	sh tests/integration/protocol-check.sh $(BUILD) '$(PROTOCOL_SERVERS)' \
-		$(PROTOCOL_TESTS)
+	@CHECK_ONE_CLIENT='$(PROTOCOL_ONE_CLIENT)' \
+	CHECK_MAY_BE_UNAVAILABLE='$(PROTOCOL_MAY_BE_UNAVAILABLE)' \
+	CHECK_KNOWN_GAPS='$(PROTOCOL_KNOWN_GAPS)' \
+	sh tests/integration/servers-check.sh protocol-check $(BUILD) \
+		'$(PROTOCOL_SERVERS)' $(PROTOCOL_TESTS)
 
 # The smoke test: a short verified load against every protocol server.
 SMOKE := $(BUILD)/tests/smoke/smoke
