@@ -83,18 +83,16 @@ IT_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(wild
 # The protocol-rule suite (docs/protocol.md section 3) runs against every
 # server in PROTOCOL_SERVERS (programs in build/) under make
 # protocol-check, echoserv included, so `make integration` leaves it out.
-# Fragments append: PROTOCOL_SERVERS += echoserv-iterative; servers that
-# hold one client at a time go in PROTOCOL_ONE_CLIENT, servers that may be
-# unavailable at run time in PROTOCOL_MAY_BE_UNAVAILABLE, and tests known to
-# fail for a server in PROTOCOL_KNOWN_GAPS as SERVER:PATTERN pairs (any
-# number per server; see tests/integration/servers-check.sh).
+# Fragments append (mk/bench.mk: every server of bench/servers.list);
+# servers that hold one client at a time go in PROTOCOL_ONE_CLIENT, servers
+# that may be unavailable at run time in PROTOCOL_MAY_BE_UNAVAILABLE, and
+# tests known to fail for a server in
+# PROTOCOL_KNOWN_GAPS as SERVER:PATTERN pairs, any number per server (see
+# tests/integration/servers-check.sh).
 PROTOCOL_TESTS := $(BUILD)/tests/integration/test_protocol_rules
-PROTOCOL_SERVERS := echoserv echoserv-poll echoserv-epoll echoserv-threads \
-		    echoserv-fork echoserv-co
+PROTOCOL_SERVERS := echoserv
 PROTOCOL_ONE_CLIENT :=
 PROTOCOL_MAY_BE_UNAVAILABLE :=
-# None known: the comparison servers linger before closing as echoserv
-# does (bench/servers/linger.c), so docs/protocol.md 3.8 holds for all.
 PROTOCOL_KNOWN_GAPS :=
 IT_ECHOSERV_TESTS = $(filter-out $(PROTOCOL_TESTS),$(IT_TESTS))
 

@@ -1,39 +1,57 @@
 # bench.mk - the benchmark kit (docs/protocol.md section 6): the echobench
 # load generator and the comparison servers, all built into $(BUILD)/.
 #
-# The comparison servers link the project's own protocol, network, logging
-# and option modules (not copies), and the kit's own start-up, client
-# arrival and departure, and lingering close (bench/servers/startup.c,
-# clients.c, linger.c).
+# Which servers there are, and how each is built, is bench/servers.list,
+# the one list (scripts/bench_run.py reads it too):
+#
+#   core   the event loops over the connection core (poll, epoll,
+#          nonblocking polling, signal-driven I/O): bench/servers/X.c holds
+#          only how it waits, and links echoserv's own modules, all but
+#          main.c and server.c (the select() loop)
+#   kit    servers that still carry the kit's own copies of the policy:
+#          the project's protocol, network, logging and option modules,
+#          plus bench/servers/startup.c, clients.c, linger.c and
+#          conversation.c
+#   alone  echoserv-textbook: its one file and nothing else
 
 BENCH_HEADERS := $(wildcard bench/echobench/*.h bench/servers/*.h) $(HEADERS)
 
 ECHOBENCH_SRCS := $(wildcard bench/echobench/*.c)
 ECHOBENCH_OBJS := $(ECHOBENCH_SRCS:bench/%.c=$(BUILD)/obj/bench/%.o)
 
-# The project modules every comparison server shares with echoserv.
+# The servers of bench/servers.list built as NAME says ($(1): core, kit,
+# alone).
+SERVERS_LIST := bench/servers.list
+servers_built = $(shell awk '$$1 ~ /^[a-z]/ && $$2 == "$(1)" { print $$1 }' \
+		  $(SERVERS_LIST))
+CORE_LOOPS := $(call servers_built,core)
+KIT_COPIES := $(call servers_built,kit)
+ALONE      := $(call servers_built,alone)
+# In the list's order: the names protocol-check and smoke run by.
+BENCH_NAMES := $(filter $(CORE_LOOPS) $(KIT_COPIES) $(ALONE), \
+		 $(shell awk '$$1 ~ /^[a-z]/ { print $$1 }' $(SERVERS_LIST)))
+BENCH_SERVERS := $(BENCH_NAMES:%=$(BUILD)/%)
+
+# The core loops link echoserv's own objects, its loop and main() aside.
+CORE_OBJS := $(filter-out $(BUILD)/obj/main.o $(BUILD)/obj/server.o, \
+	       $(SERVER_OBJS))
+# The kit servers: the project modules they share with echoserv, and the
+# kit's own helpers: start-up, clients' arrival and departure, the
+# lingering close, the conversation as straight-line code.
 BENCH_SHARED_SRCS := src/protocol.c src/net.c src/log.c src/options.c \
 		     src/signals.c
 BENCH_SHARED_OBJS := $(BENCH_SHARED_SRCS:src/%.c=$(BUILD)/obj/%.o)
-# The kit's own helpers for them: start-up, clients' arrival and departure,
-# the lingering close, nonblocking and blocking I/O.
 BENCH_COMMON_OBJS := $(BUILD)/obj/bench/servers/startup.o \
 		     $(BUILD)/obj/bench/servers/clients.o \
 		     $(BUILD)/obj/bench/servers/linger.o \
-		     $(BUILD)/obj/bench/servers/nonblocking_client.o \
 		     $(BUILD)/obj/bench/servers/conversation.o
-
-BENCH_SERVERS := $(BUILD)/echoserv-poll $(BUILD)/echoserv-epoll \
-		 $(BUILD)/echoserv-threads $(BUILD)/echoserv-fork \
-		 $(BUILD)/echoserv-co $(BUILD)/echoserv-iterative \
-		 $(BUILD)/echoserv-nonblock $(BUILD)/echoserv-sigio \
-		 $(BUILD)/echoserv-aio $(BUILD)/echoserv-uring
 
 PROGRAMS += $(BUILD)/echobench $(BENCH_SERVERS)
 CHECKS += bench-smoke
 
 # epoll and accept4 are Linux's; ucontext left POSIX in 2008 and glibc shows
-# it only with _GNU_SOURCE (or _XOPEN_SOURCE).  Per object, nowhere else.
+# it only with _GNU_SOURCE (or _XOPEN_SOURCE).  Per object, nowhere else
+# (never in src/).
 $(BUILD)/obj/bench/servers/epoll.o: BENCH_EXTRA := -D_GNU_SOURCE
 $(BUILD)/obj/bench/servers/clients.o: BENCH_EXTRA := -D_GNU_SOURCE
 # F_SETSIG and the descriptor in siginfo (si_fd) are Linux's too.
@@ -58,17 +76,25 @@ $(BUILD)/obj/bench/%.o: bench/%.c $(BENCH_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(BENCH_EXTRA) -Ibench/servers -c -o $@ $<
 
-# Objects named only in the pattern rule below would count as intermediate
-# and be deleted after each link (so every make rebuilt them).
+# Objects named only in the pattern rules below would count as
+# intermediate and be deleted after each link (so every make rebuilt them).
 .SECONDARY: $(BENCH_COMMON_OBJS) \
 	    $(BENCH_SERVERS:$(BUILD)/echoserv-%=$(BUILD)/obj/bench/servers/%.o)
 
 $(BUILD)/echobench: $(ECHOBENCH_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread $(BENCH_LIBS)
 
-$(BUILD)/echoserv-%: $(BUILD)/obj/bench/servers/%.o $(BENCH_COMMON_OBJS) \
-		     $(BENCH_SHARED_OBJS)
+$(CORE_LOOPS:%=$(BUILD)/%): $(BUILD)/echoserv-%: \
+		$(BUILD)/obj/bench/servers/%.o $(CORE_OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS)
+
+$(KIT_COPIES:%=$(BUILD)/%): $(BUILD)/echoserv-%: \
+		$(BUILD)/obj/bench/servers/%.o $(BENCH_COMMON_OBJS) \
+		$(BENCH_SHARED_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread $(BENCH_LIBS)
+
+$(ALONE:%=$(BUILD)/%): $(BUILD)/echoserv-%: $(BUILD)/obj/bench/servers/%.o
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS)
 
 .PHONY: bench bench-quick bench-scaling bench-smoke
 
@@ -89,9 +115,9 @@ bench-smoke: programs
 	scripts/bench.sh --smoke
 
 # The protocol-rule suite runs against each of these by name (make
-# protocol-check); the iterative server holds one client at a time, and
-# io_uring may be refused where the server runs.
-PROTOCOL_SERVERS += echoserv-iterative echoserv-nonblock echoserv-sigio \
-		    echoserv-aio echoserv-uring
+# protocol-check), and the smoke test puts a verified load on each (make
+# smoke).  The iterative server holds one client at a time, and io_uring
+# may be refused where the server runs.
+PROTOCOL_SERVERS += $(BENCH_NAMES)
 PROTOCOL_ONE_CLIENT += echoserv-iterative
 PROTOCOL_MAY_BE_UNAVAILABLE += echoserv-uring
