@@ -85,14 +85,16 @@ IT_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(wild
 # protocol-check, echoserv included, so `make integration` leaves it out.
 # Fragments append (mk/bench.mk: every server of bench/servers.list);
 # servers that hold one client at a time go in PROTOCOL_ONE_CLIENT, servers
-# that may be unavailable at run time in PROTOCOL_MAY_BE_UNAVAILABLE, and
-# tests known to fail for a server in
+# that may be unavailable at run time in PROTOCOL_MAY_BE_UNAVAILABLE,
+# servers that echo lines and nothing more (no options, no quit) in
+# PROTOCOL_LINES_ONLY, and tests known to fail for a server in
 # PROTOCOL_KNOWN_GAPS as SERVER:PATTERN pairs, any number per server (see
 # tests/integration/servers-check.sh).
 PROTOCOL_TESTS := $(BUILD)/tests/integration/test_protocol_rules
 PROTOCOL_SERVERS := echoserv
 PROTOCOL_ONE_CLIENT :=
 PROTOCOL_MAY_BE_UNAVAILABLE :=
+PROTOCOL_LINES_ONLY :=
 PROTOCOL_KNOWN_GAPS :=
 IT_ECHOSERV_TESTS = $(filter-out $(PROTOCOL_TESTS),$(IT_TESTS))
 
@@ -132,7 +134,7 @@ smoke: programs $(SMOKE)
 	@$(SMOKE) --build $(BUILD) --logdir $(BUILD)/smoke \
 		--one-client '$(PROTOCOL_ONE_CLIENT)' \
 		--may-be-unavailable '$(PROTOCOL_MAY_BE_UNAVAILABLE)' \
-		$(PROTOCOL_SERVERS)
+		--lines-only '$(PROTOCOL_LINES_ONLY)' $(PROTOCOL_SERVERS)
 
 integration-asan: deps $(BUILD)/asan/echoserv $(IT_TESTS)
 	@failed=0; for t in $(IT_TESTS); do echo "== $$t (ASan+UBSan server)"; \
