@@ -47,21 +47,24 @@
  * socket, the two ends of the signal pipe and the reserve descriptor. */
 #define OWN_FDS 7
 
-/* The array: the signal pipe first, then stderr and the listening sockets
- * when they are watched, then the connections (from clients_at on).  Only
- * what is watched is in it: poll() refuses more entries than the process
- * may have descriptors (EINVAL). */
-#define PFD_SIGNALS 0
+/* What poll() takes, and where each descriptor's entry is: the fd_sets of
+ * this loop.  Only what is watched has an entry (poll() refuses more
+ * entries than the process may have descriptors). */
+struct poll_set {
+	struct pollfd *entries; /* nfds used */
+	nfds_t nfds;
+	nfds_t *entry_of; /* by fd: where its entry is, if it has one */
+	size_t size;      /* entries and entry_of: one per descriptor */
+};
 
-static nfds_t build_pollfds(const struct conn_core *core, int signal_fd,
-			    struct pollfd *pfd, nfds_t *clients_at);
+static nfds_t build_poll_set(const struct conn_core *core, int signal_fd,
+			     struct poll_set *set);
+static bool is_ready(const struct poll_set *set, int fd, short events);
 static int timeout_until(int64_t deadline, int64_t now);
-static int accept_ready(struct conn_core *core, const struct pollfd *pfd,
-			nfds_t clients_at);
-static void service_clients(struct conn_core *core, const struct pollfd *pfd,
-			    nfds_t clients_at, nfds_t nfds, int ready);
-static void trace_poll(const struct pollfd *pfd, nfds_t nfds, int timeout,
-		       bool ready);
+static int accept_ready(struct conn_core *core, const struct poll_set *set);
+static void service_clients(struct conn_core *core, const struct poll_set *set,
+			    int ready);
+static void trace_poll(const struct poll_set *set, int timeout, bool ready);
 static void trace_descriptors(const struct conn_core *core, int signal_fd);
 
 static int server_run(const struct conn_config *cfg,
@@ -69,31 +72,37 @@ static int server_run(const struct conn_config *cfg,
 		      size_t table_size)
 {
 	static struct conn_core core;
+	struct poll_set set = {.size = table_size};
 	int status = 0;
 
-	/* Room for a client on every descriptor, and all the rest. */
-	struct pollfd *pfd =
-	    calloc(table_size + 2 + NET_MAX_LISTENERS, sizeof(*pfd));
-	if (pfd == NULL ||
+	/* Inherited descriptors (systemd's) may lie beyond the limit that
+	 * bounds the clients'. */
+	for (size_t i = 0; i < n; i++)
+		if ((size_t)listeners[i].fd >= set.size)
+			set.size = (size_t)listeners[i].fd + 1;
+	if ((size_t)signal_fd >= set.size)
+		set.size = (size_t)signal_fd + 1;
+	set.entries = calloc(set.size, sizeof(*set.entries));
+	set.entry_of = calloc(set.size, sizeof(*set.entry_of));
+	if (set.entries == NULL || set.entry_of == NULL ||
 	    conn_core_init(&core, cfg, listeners, n, table_size, NULL) != 0) {
 		log_server("cannot allocate the connection table: %s",
-			   strerror(ENOMEM));
+			   strerror(errno));
 		return 1;
 	}
 	if (trace_on)
 		trace_descriptors(&core, signal_fd);
 	for (;;) {
 		log_flush(); /* what the last round logged, as far as it goes */
-		nfds_t clients_at;
-		nfds_t nfds = build_pollfds(&core, signal_fd, pfd, &clients_at);
+		nfds_t nfds = build_poll_set(&core, signal_fd, &set);
 		int timeout =
 		    timeout_until(conn_next_deadline(&core), core.now);
 		if (trace_on) {
-			trace_poll(pfd, nfds, timeout, false);
+			trace_poll(&set, timeout, false);
 			log_flush();
 		}
 
-		int ready = poll(pfd, nfds, timeout);
+		int ready = poll(set.entries, nfds, timeout);
 		conn_core_tick(&core);
 		if (ready < 0) {
 			if (errno == EINTR)
@@ -103,9 +112,9 @@ static int server_run(const struct conn_config *cfg,
 			break;
 		}
 		if (trace_on)
-			trace_poll(pfd, nfds, timeout, true);
+			trace_poll(&set, timeout, true);
 
-		if (pfd[PFD_SIGNALS].revents != 0) {
+		if (is_ready(&set, signal_fd, POLLIN)) {
 			conn_on_signals(&core, signal_fd);
 			ready--;
 		}
@@ -113,54 +122,69 @@ static int server_run(const struct conn_config *cfg,
 			status = 1;
 			break;
 		}
-		ready -= accept_ready(&core, pfd, clients_at);
-		service_clients(&core, pfd, clients_at, nfds, ready);
+		if (is_ready(&set, STDERR_FILENO, POLLOUT))
+			ready--; /* log_flush() at the top of the round */
+		ready -= accept_ready(&core, &set);
+		service_clients(&core, &set, ready);
 		if (core.now >= conn_next_deadline(&core))
 			conn_expire(&core);
 		if (conn_drain_over(&core))
 			break;
 	}
 	conn_core_finish(&core);
-	free(pfd);
+	free(set.entries);
+	free(set.entry_of);
 	return status;
 }
 
 /* ============================== the array ============================== */
 
-static void watch(struct pollfd *pfd, nfds_t *nfds, int fd, short events)
+static void watch(int fd, short events, struct poll_set *set)
 {
-	pfd[*nfds].fd = fd;
-	pfd[*nfds].events = events;
-	pfd[*nfds].revents = 0;
-	(*nfds)++;
+	struct pollfd *p = &set->entries[set->nfds];
+
+	p->fd = fd;
+	p->events = events;
+	p->revents = 0;
+	set->entry_of[fd] = set->nfds++;
+}
+
+/* FD_ISSET() for this loop: did poll() report fd, watched for events? */
+static bool is_ready(const struct poll_set *set, int fd, short events)
+{
+	if (fd < 0 || (size_t)fd >= set->size)
+		return false;
+	nfds_t i = set->entry_of[fd];
+	return i < set->nfds && set->entries[i].fd == fd &&
+	       (set->entries[i].events & events) &&
+	       set->entries[i].revents != 0;
 }
 
 /*
  * Build the array: the signal pipe, stderr while log lines wait, the
- * listening sockets unless accepting is paused, and from *clients_at on
- * each live connection for what it waits for.  Returns nfds for poll().
+ * listening sockets unless accepting is paused, and each live connection
+ * for what it waits for.  Every fd is below the set's size: the core admits
+ * none beyond its table.  Returns nfds for poll().
  */
-static nfds_t build_pollfds(const struct conn_core *core, int signal_fd,
-			    struct pollfd *pfd, nfds_t *clients_at)
+static nfds_t build_poll_set(const struct conn_core *core, int signal_fd,
+			     struct poll_set *set)
 {
-	nfds_t nfds = 0;
-
-	watch(pfd, &nfds, signal_fd, POLLIN);
+	set->nfds = 0;
+	watch(signal_fd, POLLIN, set);
 	if (log_pending())
-		watch(pfd, &nfds, STDERR_FILENO, POLLOUT);
+		watch(STDERR_FILENO, POLLOUT, set);
 	if (conn_accepting(core))
 		for (size_t i = 0; i < core->nlisteners; i++)
-			watch(pfd, &nfds, core->listeners[i].fd, POLLIN);
-	*clients_at = nfds;
+			watch(core->listeners[i].fd, POLLIN, set);
 	for (size_t i = 0; i < core->nlive; i++) {
 		const struct connection *c = core->live[i];
 		enum conn_wait wait = conn_waits_for(c);
 		if (wait == CONN_WAIT_READ)
-			watch(pfd, &nfds, c->fd, POLLIN);
+			watch(c->fd, POLLIN, set);
 		else if (wait == CONN_WAIT_WRITE)
-			watch(pfd, &nfds, c->fd, POLLOUT);
+			watch(c->fd, POLLOUT, set);
 	}
-	return nfds;
+	return set->nfds;
 }
 
 /* poll()'s timeout for a deadline: -1 (wait forever) or the ms left,
@@ -176,68 +200,65 @@ static int timeout_until(int64_t deadline, int64_t now)
 
 /* ============================== the work ============================== */
 
-/* Accept on each ready listening socket (and count stderr, whose
- * log_flush() is at the top of the round); how many of poll's count they
+/* Accept on each ready listening socket; how many of poll's count they
  * used. */
-static int accept_ready(struct conn_core *core, const struct pollfd *pfd,
-			nfds_t clients_at)
+static int accept_ready(struct conn_core *core, const struct poll_set *set)
 {
 	int used = 0;
 
-	for (nfds_t i = PFD_SIGNALS + 1; i < clients_at; i++)
-		if (pfd[i].revents != 0) {
+	for (size_t i = 0; i < core->nlisteners; i++)
+		if (is_ready(set, core->listeners[i].fd, POLLIN)) {
 			used++;
-			if (pfd[i].fd != STDERR_FILENO && core->nlisteners > 0)
-				(void)conn_accept_batch(core, pfd[i].fd);
+			(void)conn_accept_batch(core, core->listeners[i].fd);
 		}
 	return used;
 }
 
 /*
- * One step for each ready connection, in the order of the array, until
- * poll's count of ready entries is used up.  The entry says what the
- * connection waited for when the array was built; a connection that has
- * moved on since (the drain began) or was closed is passed over.  (If its
- * descriptor went to a client accepted this round, the step finds nothing
- * to read and costs one EAGAIN.)
+ * One step for each ready connection, in the order of the live list,
+ * until poll's count of ready descriptors is used up.  A connection
+ * that closes leaves its place to the last one of the list, which is then
+ * looked at in the same place.
  */
-static void service_clients(struct conn_core *core, const struct pollfd *pfd,
-			    nfds_t clients_at, nfds_t nfds, int ready)
+static void service_clients(struct conn_core *core, const struct poll_set *set,
+			    int ready)
 {
-	for (nfds_t i = clients_at; i < nfds && ready > 0; i++) {
-		if (pfd[i].revents == 0)
-			continue;
-		ready--;
-		struct connection *c = core->by_fd[pfd[i].fd];
-		if (c == NULL)
-			continue;
+	for (size_t i = 0; i < core->nlive && ready > 0;) {
+		struct connection *c = core->live[i];
 		enum conn_wait wait = conn_waits_for(c);
+		enum conn_step step = CONN_AGAIN;
 
-		if (wait == CONN_WAIT_READ && pfd[i].events == POLLIN)
-			(void)conn_on_readable(core, c);
-		else if (wait == CONN_WAIT_WRITE && pfd[i].events == POLLOUT)
-			(void)conn_on_writable(core, c);
+		if (wait == CONN_WAIT_READ && is_ready(set, c->fd, POLLIN)) {
+			ready--;
+			step = conn_on_readable(core, c);
+		} else if (wait == CONN_WAIT_WRITE &&
+			   is_ready(set, c->fd, POLLOUT)) {
+			ready--;
+			step = conn_on_writable(core, c);
+		}
+		if (step != CONN_GONE)
+			i++;
 	}
 }
 
 /* With -T: "poll: waiting read={...} write={...} timeout=..." before the
- * wait, or "poll: ready ..." after it with the entries that have news. */
-static void trace_poll(const struct pollfd *pfd, nfds_t nfds, int timeout,
-		       bool ready)
+ * wait, or "poll: ready ..." after it, the entries with news. */
+static void trace_poll(const struct poll_set *set, int timeout, bool ready)
 {
-	int *r = malloc(2 * nfds * sizeof(*r));
+	int *r = malloc(2 * set->nfds * sizeof(*r));
 	size_t nr = 0, nw = 0;
 
 	if (r == NULL)
 		return; /* the trace is a courtesy */
-	int *w = r + nfds;
-	for (nfds_t i = 0; i < nfds; i++) {
-		if (ready && pfd[i].revents == 0)
+	int *w = r + set->nfds;
+	for (nfds_t i = 0; i < set->nfds; i++) {
+		const struct pollfd *p = &set->entries[i];
+		if (ready && p->revents == 0)
 			continue;
-		if (pfd[i].events & POLLIN)
-			r[nr++] = pfd[i].fd;
+		if (p->events & POLLIN)
+			r[nr++] = p->fd;
 		else
-			w[nw++] = pfd[i].fd;
+			w[nw++] = p->fd;
 	}
 	trace_wait("poll", ready, r, nr, w, nw,
 		   timeout < 0 ? -1 : (int64_t)timeout * 1000000);

@@ -42,94 +42,77 @@ struct client {
 	size_t slot; /* where its fd is in live[] */
 };
 
-static struct client *clients[FD_SETSIZE]; /* by fd */
-static int live[FD_SETSIZE];               /* the clients' fds, densely */
+static struct client clients[FD_SETSIZE]; /* by fd */
+static int live[FD_SETSIZE];              /* the clients' fds, densely */
 static size_t nlive;
 
-static int set_nonblocking(int fd)
-{
-	int flags = fcntl(fd, F_GETFL);
-	return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-}
-
-/* A new client, or none if it cannot be watched or stored. */
+/* A new client, unless select() could not watch it. */
 static void accept_client(int listen_fd)
 {
 	int fd = accept(listen_fd, NULL, NULL);
 	if (fd < 0)
 		return; /* it gave up, or we are out of descriptors: next time */
-	struct client *c = calloc(1, sizeof(*c));
 	/* FD_SET on an fd beyond FD_SETSIZE would write past the set. */
-	if (fd >= FD_SETSIZE || c == NULL || set_nonblocking(fd) != 0) {
-		free(c);
+	if (fd >= FD_SETSIZE || fcntl(fd, F_SETFL, O_NONBLOCK) != 0) {
 		close(fd);
 		return;
 	}
-	c->slot = nlive;
+	clients[fd] = (struct client){.slot = nlive};
 	live[nlive++] = fd;
-	clients[fd] = c;
 }
 
-/* Forget the client on fd; the last of live[] takes its slot. */
-static void drop_client(int fd)
+/* Forget the client on fd; the last of live[] takes its slot.  False, for
+ * the callers' "is it still there?". */
+static bool drop_client(int fd)
 {
-	struct client *c = clients[fd];
 	int last = live[--nlive];
 
-	live[c->slot] = last;
-	clients[last]->slot = c->slot;
-	clients[fd] = NULL;
-	free(c->buf);
-	free(c);
+	live[clients[fd].slot] = last;
+	clients[last].slot = clients[fd].slot;
+	free(clients[fd].buf);
 	close(fd);
+	return false;
 }
 
 /* Send what is owed, as far as the socket takes it.  False if the client
- * is gone (dropped). */
-static bool send_owed(int fd, struct client *c)
+ * is gone. */
+static bool send_owed(int fd)
 {
+	struct client *c = &clients[fd];
+
 	while (c->sent < c->owed) {
 		ssize_t n = write(fd, c->buf + c->sent, c->owed - c->sent);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return true; /* full: select() says when there is room */
-		if (n < 0) {
-			drop_client(fd);
-			return false;
-		}
+		if (n < 0)
+			return drop_client(fd);
 		c->sent += (size_t)n;
 	}
 	/* All sent: keep only the unfinished line, and read again. */
 	memmove(c->buf, c->buf + c->owed, c->len - c->owed);
 	c->len -= c->owed;
 	c->owed = c->sent = 0;
-	if (c->eof) {
-		drop_client(fd);
-		return false;
-	}
-	return true;
+	return c->eof ? drop_client(fd) : true;
 }
 
 /* Read once; what now ends in an LF is owed, and sent at once if it can
  * be.  False if the client is gone. */
-static bool read_input(int fd, struct client *c)
+static bool read_input(int fd)
 {
-	if (c->len == c->cap) {
-		size_t cap = c->cap == 0 ? 4096 : 2 * c->cap;
-		char *buf = realloc(c->buf, cap);
-		if (buf == NULL) {
-			drop_client(fd);
-			return false;
-		}
+	struct client *c = &clients[fd];
+
+	if (c->len == c->cap) { /* no line limit: the buffer grows */
+		char *buf = realloc(c->buf, c->cap == 0 ? 4096 : 2 * c->cap);
+		if (buf == NULL)
+			return drop_client(fd);
 		c->buf = buf;
-		c->cap = cap;
+		c->cap = c->cap == 0 ? 4096 : 2 * c->cap;
 	}
 	ssize_t n = read(fd, c->buf + c->len, c->cap - c->len);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return true;
-	if (n < 0) {
-		drop_client(fd);
-		return false;
-	}
+	if (n < 0)
+		return drop_client(fd); /* a reset: nothing left to deliver */
 	if (n == 0) {
 		c->eof = true;
 		c->owed = c->len; /* the last line, terminated or not */
@@ -140,7 +123,7 @@ static bool read_input(int fd, struct client *c)
 			break;
 		}
 	c->len += (size_t)n;
-	return c->owed > 0 || c->eof ? send_owed(fd, c) : true;
+	return c->owed > 0 || c->eof ? send_owed(fd) : true;
 }
 
 /* A listening socket on 127.0.0.1:port, nonblocking, or -1. */
@@ -155,7 +138,7 @@ static int listen_on(int port)
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    listen(fd, SOMAXCONN) != 0 || set_nonblocking(fd) != 0 ||
+	    listen(fd, SOMAXCONN) != 0 || fcntl(fd, F_SETFL, O_NONBLOCK) ||
 	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
 		return -1;
 	fprintf(stderr, "echoserv: listening on 127.0.0.1:%d\n",
@@ -194,8 +177,7 @@ int main(int argc, char **argv)
 		int nfds = listen_fd + 1;
 		for (size_t i = 0; i < nlive; i++) {
 			int fd = live[i];
-			FD_SET(fd,
-			       clients[fd]->owed > 0 ? &writefds : &readfds);
+			FD_SET(fd, clients[fd].owed > 0 ? &writefds : &readfds);
 			nfds = fd >= nfds ? fd + 1 : nfds;
 		}
 		int ready = select(nfds, &readfds, &writefds, NULL, NULL);
@@ -215,10 +197,10 @@ int main(int argc, char **argv)
 			bool kept = true;
 			if (FD_ISSET(fd, &readfds)) {
 				ready--;
-				kept = read_input(fd, clients[fd]);
+				kept = read_input(fd);
 			} else if (FD_ISSET(fd, &writefds)) {
 				ready--;
-				kept = send_owed(fd, clients[fd]);
+				kept = send_owed(fd);
 			}
 			if (kept)
 				i++;
