@@ -88,7 +88,8 @@ static void drop_unwatched(struct epoll_loop *ep);
 static void on_watch(void *ctx, struct connection *c, enum conn_wait wait);
 static bool watch_fd(struct epoll_loop *ep, int op, enum watched kind, int fd,
 		     uint32_t events);
-static void trace_events(const struct epoll_event *events, int n);
+static void trace_epoll(const struct epoll_event *events, int n, int timeout,
+			bool ready);
 static void trace_descriptors(const struct conn_core *core, int signal_fd,
 			      int epfd);
 
@@ -135,9 +136,7 @@ static int server_run(const struct conn_config *cfg,
 		    (timeout < 0 || timeout > LOG_RETRY_MS))
 			timeout = LOG_RETRY_MS;
 		if (trace_on) {
-			trace_wait("epoll_wait", false, NULL, 0, NULL, 0,
-				   timeout < 0 ? -1
-					       : (int64_t)timeout * 1000000);
+			trace_epoll(events, 0, timeout, false);
 			log_flush();
 		}
 
@@ -151,7 +150,7 @@ static int server_run(const struct conn_config *cfg,
 			break;
 		}
 		if (trace_on)
-			trace_events(events, ready);
+			trace_epoll(events, ready, timeout, true);
 
 		for (int i = 0; i < ready; i++)
 			if (kind_of(&events[i]) == W_SIGNALS)
@@ -338,12 +337,20 @@ static void drop_unwatched(struct epoll_loop *ep)
 	}
 }
 
-/* With -T: "epoll_wait: ready read={...} write={...}", what it named. */
-static void trace_events(const struct epoll_event *events, int n)
+/* With -T: "epoll_wait: waiting timeout=..." before the wait (the kernel
+ * holds the sets), or "epoll_wait: ready read={...} write={...}" after it,
+ * the n events it named. */
+static void trace_epoll(const struct epoll_event *events, int n, int timeout,
+			bool ready)
 {
 	int r[MAX_EVENTS], w[MAX_EVENTS];
 	size_t nr = 0, nw = 0;
 
+	if (!ready) {
+		trace_wait("epoll_wait", false, NULL, 0, NULL, 0,
+			   timeout < 0 ? -1 : (int64_t)timeout * 1000000);
+		return;
+	}
 	for (int i = 0; i < n; i++) {
 		if (events[i].events & EPOLLOUT)
 			w[nw++] = fd_of(&events[i]);
