@@ -213,10 +213,11 @@ static void watch_others(struct epoll_loop *ep)
 	bool pending = log_pending() && !ep->stderr_unwatchable;
 	if (pending != ep->watching_stderr) {
 		int op = pending ? EPOLL_CTL_ADD : EPOLL_CTL_DEL;
-		if (watch_fd(ep, op, W_STDERR, STDERR_FILENO, EPOLLOUT))
-			ep->watching_stderr = pending;
-		else
-			ep->stderr_unwatchable = true;
+		bool done = watch_fd(ep, op, W_STDERR, STDERR_FILENO, EPOLLOUT);
+		if (pending && !done)
+			ep->stderr_unwatchable =
+			    true; /* a regular file: EPERM */
+		ep->watching_stderr = pending && done;
 	}
 }
 
