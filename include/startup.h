@@ -8,6 +8,7 @@
 #ifndef ECHOSERV_STARTUP_H
 #define ECHOSERV_STARTUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "conn.h"
@@ -19,11 +20,16 @@ struct startup_model {
 	/* A few words for --help and --version ("poll() event loop"); NULL
 	 * for echoserv itself. */
 	const char *name;
+	/* The call it waits in, for --facts ("poll", "epoll_wait"); NULL:
+	 * "select". */
+	const char *waits_with;
 	/* The most clients it can serve: --max-clients' default and limit. */
 	size_t ceiling;
 	/* Descriptors must be below this (FD_SETSIZE for select()); 0: no
 	 * bound. */
 	size_t fd_bound;
+	/* It serves one client at a time (the iterative design). */
+	bool one_client;
 };
 
 /* What the start-up hands the loop. */
@@ -50,6 +56,12 @@ struct startup {
 	struct conn_config cfg;
 };
 
+/* The descriptors this process may open: the soft RLIMIT_NOFILE, raised
+ * to the hard limit first (at most 1,048,576).  For a loop whose table is
+ * bounded by descriptors only (poll, epoll, ...): its table_size, and,
+ * less its own descriptors, its ceiling. */
+size_t startup_fd_limit(void);
+
 /*
  * Start as docs/protocol.md sections 2 and 7 say: standard descriptors
  * held, SIGPIPE ignored, options parsed (--help and --version answered),
@@ -58,6 +70,11 @@ struct startup {
  * should serve (*st filled), else the exit status to return at once (0
  * after --help or --version, 2 for bad usage, 1 for a start-up failure,
  * each already reported).
+ *
+ * `PROGRAM --facts` (alone) prints what the benchmark kit's scripts need
+ * to know, one key=value a line, and exits 0: name, model, waits-with,
+ * ceiling, clients (one or many), protocol (echoserv: all of section 3)
+ * and options (echoserv: all of its command line).
  */
 int startup(int argc, char **argv, const struct startup_model *model,
 	    struct startup *st);

@@ -36,6 +36,15 @@ void trace_header(void);
 void trace_select(const fd_set *r, const fd_set *w, int nfds,
 		  const struct timeval *timeout, bool ready);
 
+/* The same for the comparison servers' loops, whose waits do not take
+ * fd_sets: "poll: waiting  read={3,4} write={7} timeout=1.5s" before the
+ * wait (timeout_ns < 0: "none"), or with ready "poll: ready    read={3}
+ * write={}" after it; who names the call.  r and w hold nr and nw
+ * descriptors; with both NULL the sets are left out ("epoll_wait: waiting
+ * timeout=1.5s": the kernel holds them). */
+void trace_wait(const char *who, bool ready, const int *r, size_t nr,
+		const int *w, size_t nw, int64_t timeout_ns);
+
 /* "fd 7: READING -> WRITING (2 lines, then quit)": the connection on fd
  * moved from `from` to `to`; s is its session, why (or NULL) what made it
  * move ("FIN sent, discarding input", "quiet", ...). */

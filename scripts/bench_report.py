@@ -19,20 +19,21 @@ import shutil
 import subprocess
 import sys
 
-# The order of the tables, and what each server is (for the summary).
-MODELS = [
-    ("echoserv", "select() event loop (the product)"),
-    ("echoserv-poll", "poll() event loop"),
-    ("echoserv-epoll", "epoll, level-triggered"),
-    ("echoserv-threads", "a thread per client, blocking I/O"),
-    ("echoserv-fork", "a process per client, blocking I/O"),
-    ("echoserv-co", "coroutines on a select() loop"),
-    ("echoserv-iterative", "iterative: one client at a time, blocking"),
-    ("echoserv-nonblock", "nonblocking, no multiplexing (busy polling)"),
-    ("echoserv-sigio", "signal-driven I/O (realtime signals)"),
-    ("echoserv-aio", "POSIX aio (glibc: helper threads)"),
-    ("echoserv-uring", "io_uring (liburing)"),
-]
+# The order of the tables (and of the charts' colours): the kit's one list.
+SERVERS_LIST = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "..", "bench", "servers.list")
+
+
+def kit_order():
+    """The names of bench/servers.list, in its order."""
+    try:
+        with open(SERVERS_LIST) as f:
+            return [line.split()[0] for line in f
+                    if line.strip() and not line.startswith("#")]
+    except OSError:
+        return []
+
+
 ONE_CLIENT_NOTE = "one client at a time"
 URING_TARGET = 1.3
 
@@ -79,7 +80,7 @@ class Run:
     def __init__(self, folder):
         self.folder = folder
         self.info = {r["server"]: r for r in read_csv(folder, "servers.csv")}
-        order = [m for m, _ in MODELS]
+        order = kit_order()
         self.servers = sorted(self.info, key=lambda s: order.index(s)
                               if s in order else len(order))
         self.results = {(r["server"], r["scenario"]): r
@@ -141,7 +142,9 @@ def summary(run):
             "idle CPU, 1,000 idle clients", "syscalls/line",
             "highest connections reached"]
     rows = []
-    desc = dict(MODELS)
+    # What each server is, as its --facts said (servers.csv; folders
+    # written before it had them show the name alone).
+    desc = {s: run.info[s].get("model") or "" for s in run.servers}
     for s in run.servers:
         if run.unavailable(s):
             rows.append([f"`{s}`", "unavailable: " +
@@ -171,7 +174,7 @@ def summary(run):
             most = "1 (" + ONE_CLIENT_NOTE + ")"
         else:
             most = f"{best:,}" + (f" ({why})" if why and best < 10000 else "")
-        rows.append([f"`{s}` {desc.get(s, '')}", rate, cpu, idle, calls,
+        rows.append([f"`{s}` {desc[s]}".rstrip(), rate, cpu, idle, calls,
                      most])
     return table(head, rows)
 
@@ -392,7 +395,7 @@ def plot_cmd(first, servers, styles):
 
 
 def styles_for(run):
-    order = [m for m, _ in MODELS]
+    order = kit_order()
     st = {}
     for s in run.servers:
         k = order.index(s) if s in order else len(st)

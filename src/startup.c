@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "activation.h"
@@ -142,6 +143,39 @@ static void print_version(const struct startup_model *m)
 		printf("echoserv %s\n", ECHOSERV_VERSION);
 }
 
+/* --facts: the server's name as it was started, and its model, for
+ * scripts/bench_run.py (docs/io-models.md). */
+static void print_facts(const char *argv0, const struct startup_model *m)
+{
+	const char *slash = strrchr(argv0, '/');
+
+	printf("name=%s\n", slash != NULL ? slash + 1 : argv0);
+	printf("model=%s\n", m->name != NULL ? m->name : "select() event loop");
+	printf("waits-with=%s\n",
+	       m->waits_with != NULL ? m->waits_with : "select");
+	printf("ceiling=%zu\n", m->ceiling);
+	printf("clients=%s\n", m->one_client ? "one" : "many");
+	printf("protocol=echoserv\n");
+	printf("options=echoserv\n");
+}
+
+size_t startup_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0 &&
+		    getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return 1024;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1048576)
+		return 1048576;
+	return (size_t)rl.rlim_cur;
+}
+
 /*
  * SIGINT and SIGTERM stop the server gracefully, SIGUSR1 asks for a status
  * line: all three through the self-pipe.  SIGUSR2 and SIGALRM mean nothing
@@ -188,6 +222,10 @@ int startup(int argc, char **argv, const struct startup_model *model,
 	memset(st, 0, sizeof(*st));
 	st->totals_fd = -1;
 	st->handoff_fd = -1;
+	if (argc == 2 && strcmp(argv[1], "--facts") == 0) {
+		print_facts(argv[0], model);
+		return 0;
+	}
 	if (ensure_stdio_open() != 0)
 		return 1; /* nowhere to say so: stderr is closed */
 	/* First of all: a message written to a stderr whose reader has gone

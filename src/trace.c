@@ -53,6 +53,46 @@ void trace_select(const fd_set *r, const fd_set *w, int nfds,
 		   ready ? "ready" : "waiting", rtext, wtext, ttext);
 }
 
+/* "{3,4,5}": the n descriptors of fds, as many as fit in len (then
+ * "...}"). */
+static void format_fd_list(const int *fds, size_t n, char *buf, size_t len)
+{
+	size_t used = (size_t)snprintf(buf, len, "{");
+
+	for (size_t i = 0; i < n; i++) {
+		if (used + 16 >= len) {
+			snprintf(buf + used, len - used, "...");
+			used += 3;
+			break;
+		}
+		used += (size_t)snprintf(buf + used, len - used,
+					 i > 0 ? ",%d" : "%d", fds[i]);
+	}
+	snprintf(buf + used, len - used, "}");
+}
+
+void trace_wait(const char *who, bool ready, const int *r, size_t nr,
+		const int *w, size_t nw, int64_t timeout_ns)
+{
+	/* Static, and short enough for a log line with both. */
+	static char rtext[6144], wtext[6144];
+	char ttext[32] = "";
+
+	if (!ready && timeout_ns < 0)
+		snprintf(ttext, sizeof(ttext), " timeout=none");
+	else if (!ready)
+		snprintf(ttext, sizeof(ttext), " timeout=%.1fs",
+			 (double)timeout_ns / 1e9);
+	if (r == NULL && w == NULL) {
+		trace_line("%s: %s%s", who, ready ? "ready" : "waiting", ttext);
+		return;
+	}
+	format_fd_list(r, nr, rtext, sizeof(rtext));
+	format_fd_list(w, nw, wtext, sizeof(wtext));
+	trace_line("%s: %-8s read=%s write=%s%s", who,
+		   ready ? "ready" : "waiting", rtext, wtext, ttext);
+}
+
 void trace_transition(int fd, enum conn_state from, enum conn_state to,
 		      const struct session *s, const char *why)
 {

@@ -4,6 +4,7 @@
 #include "startup.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -12,11 +13,49 @@
 #include "net.h"
 #include "signals.h"
 
+/*
+ * --facts (scripts/bench_run.py reads them; src/startup.c prints the same
+ * for the servers that start through it).  What these servers wait with,
+ * and which holds one client at a time, is not among what they pass in,
+ * so it is written here until they too start through src/startup.c.
+ */
+static void print_facts(const char *argv0, const char *model, size_t ceiling)
+{
+	static const struct {
+		const char *name, *waits_with;
+		bool one_client;
+	} known[] = {
+	    {"echoserv-threads", "read (a blocked thread per client)", false},
+	    {"echoserv-fork", "read (a blocked process per client)", false},
+	    {"echoserv-co", "select", false},
+	    {"echoserv-iterative", "accept, then read", true},
+	    {"echoserv-aio", "sigwaitinfo (aio completions)", false},
+	    {"echoserv-uring", "io_uring_enter", false},
+	};
+	const char *slash = strrchr(argv0, '/');
+	const char *name = slash != NULL ? slash + 1 : argv0;
+	const char *waits_with = "?";
+	bool one_client = false;
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(name, known[i].name) == 0) {
+			waits_with = known[i].waits_with;
+			one_client = known[i].one_client;
+		}
+	printf("name=%s\nmodel=%s\nwaits-with=%s\nceiling=%zu\n"
+	       "clients=%s\nprotocol=echoserv\noptions=echoserv\n",
+	       name, model, waits_with, ceiling, one_client ? "one" : "many");
+}
+
 int server_options(int argc, char **argv, const char *model, size_t ceiling,
 		   struct options *o)
 {
 	char err[512];
 
+	if (argc == 2 && strcmp(argv[1], "--facts") == 0) {
+		print_facts(argv[0], model, ceiling);
+		return 0;
+	}
 	if (options_parse(argc, argv, ceiling, o, err, sizeof(err)) != 0)
 		return options_usage_error(err);
 	if (o->help) {
