@@ -91,8 +91,10 @@ struct conn_config {
 	/* --workers: the per-address counts the workers share; NULL: this
 	 * process's own (core->peers). */
 	const struct peer_counter *shared_peers;
-	/* --workers: the parent prints the one summary line, not each. */
+	/* --workers: the parent prints the one summary line, not each: a
+	 * worker writes its totals ("C L B\n") to totals_fd instead. */
 	bool no_summary;
+	int totals_fd;
 	/* --workers: other workers that may take a client when this one is
 	 * full; NULL: none. */
 	const struct worker_handoff *handoff;

@@ -1112,6 +1112,20 @@ bool conn_drain_over(const struct conn_core *core)
 
 /* ============================== start and end ========================== */
 
+/* A worker of --workers, at its end: its totals, for the parent's one
+ * summary line (workers.c reads them). */
+static void send_totals(const struct conn_core *core)
+{
+	char line[128];
+	int n = snprintf(line, sizeof(line), "%llu %llu %llu\n",
+			 (unsigned long long)core->clients_served,
+			 (unsigned long long)core->lines_echoed,
+			 (unsigned long long)core->bytes_echoed);
+
+	if (n > 0 && write(core->cfg->totals_fd, line, (size_t)n) != n)
+		log_server("worker totals: %s", strerror(errno));
+}
+
 int conn_core_init(struct conn_core *core, const struct conn_config *cfg,
 		   const struct listener *listeners, size_t n,
 		   size_t table_size, const struct conn_hooks *hooks)
@@ -1162,6 +1176,8 @@ void conn_core_finish(struct conn_core *core)
 	if (!core->cfg->no_summary)
 		log_summary(core->clients_served, core->lines_echoed,
 			    core->bytes_echoed);
+	else if (core->cfg->totals_fd >= 0)
+		send_totals(core);
 	free(core->by_fd);
 	free(core->live);
 }

@@ -48,8 +48,7 @@ static void service_clients(struct conn_core *core, const fd_set *readfds,
 			    const fd_set *writefds, int ready);
 static void trace_descriptors(const struct conn_core *core,
 			      const struct startup *st);
-static void send_totals(int fd, const struct conn_core *core,
-			const struct udp_stats *udp);
+static void send_totals(int fd, const struct udp_stats *udp);
 
 size_t max_clients_ceiling(void)
 {
@@ -119,8 +118,8 @@ int server_run(struct startup *st)
 		close(st->udp[i].fd);
 	if (st->nudp > 0 && !st->cfg.no_summary)
 		udp_log_summary(&udp);
-	if (st->totals_fd >= 0)
-		send_totals(st->totals_fd, &core, &udp);
+	if (st->totals_fd >= 0 && st->nudp > 0)
+		send_totals(st->totals_fd, &udp);
 	return status;
 }
 
@@ -257,24 +256,20 @@ static void service_clients(struct conn_core *core, const fd_set *readfds,
 	}
 }
 
-/* A worker of --workers, at its end: its totals, for the parent's summary
- * (workers.c reads them). */
-static void send_totals(int fd, const struct conn_core *core,
-			const struct udp_stats *udp)
+/* A worker of --workers, at its end: its datagram totals, after the
+ * core's line, for the parent's summary (workers.c reads them). */
+static void send_totals(int fd, const struct udp_stats *udp)
 {
-	char line[256];
-	int n = snprintf(
-	    line, sizeof(line), "%llu %llu %llu %llu %llu %llu %llu %llu\n",
-	    (unsigned long long)core->clients_served,
-	    (unsigned long long)core->lines_echoed,
-	    (unsigned long long)core->bytes_echoed,
-	    (unsigned long long)udp->echoed, (unsigned long long)udp->bytes,
-	    (unsigned long long)udp->dropped_guard,
-	    (unsigned long long)udp->dropped_busy,
-	    (unsigned long long)udp->dropped_other);
+	char line[160];
+	int n = snprintf(line, sizeof(line), "udp %llu %llu %llu %llu %llu\n",
+			 (unsigned long long)udp->echoed,
+			 (unsigned long long)udp->bytes,
+			 (unsigned long long)udp->dropped_guard,
+			 (unsigned long long)udp->dropped_busy,
+			 (unsigned long long)udp->dropped_other);
+
 	if (n > 0 && write(fd, line, (size_t)n) != n)
-		log_server("worker totals: %s", strerror(errno)); /* short */
-	close(fd);
+		log_server("worker totals: %s", strerror(errno));
 }
 
 /* With -T: who the descriptors the trace will name are. */

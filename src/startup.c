@@ -290,6 +290,7 @@ int startup(int argc, char **argv, const struct startup_model *model,
 	    .max_per_addr = st->opt.max_per_addr,
 	    .raw = st->opt.raw,
 	    .proxy_from = st->opt.proxy_from != NULL ? &st->proxy_from : NULL,
+	    .totals_fd = -1,
 	};
 	return -1;
 }

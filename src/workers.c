@@ -254,6 +254,7 @@ static void worker_main(struct startup *st, const struct worker *all,
 	memcpy(st->udp, w->udp, sizeof(st->udp));
 	st->totals_fd = w->totals_wr;
 	st->cfg.no_summary = true;
+	st->cfg.totals_fd = w->totals_wr;
 	sp->me = w->id;
 	sp->load[w->id - 1] = 0;
 	if (sp->tables != NULL) {
@@ -310,26 +311,30 @@ static int worker_start(struct startup *st, struct worker *all, unsigned n,
 	return 0;
 }
 
-/* What worker w sent up its pipe as it ended, added to its totals. */
+/* What worker w sent up its pipe as it ended ("C L B", then with UDP
+ * "udp E B G F O"), added to its totals. */
 static void worker_collect(struct worker *w)
 {
-	char buf[128];
+	char buf[512];
 	ssize_t n = read(w->totals_rd, buf, sizeof(buf) - 1);
-	unsigned long long v[8];
+	unsigned long long v[5];
 
 	if (n > 0) {
 		buf[n] = '\0';
-		if (sscanf(buf, "%llu %llu %llu %llu %llu %llu %llu %llu",
-			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
-			   &v[7]) == 8) {
+		if (sscanf(buf, "%llu %llu %llu", &v[0], &v[1], &v[2]) == 3) {
 			w->served += v[0];
 			w->lines += v[1];
 			w->bytes += v[2];
-			w->datagrams.echoed += v[3];
-			w->datagrams.bytes += v[4];
-			w->datagrams.dropped_guard += v[5];
-			w->datagrams.dropped_busy += v[6];
-			w->datagrams.dropped_other += v[7];
+		}
+		const char *u = strstr(buf, "udp ");
+		if (u != NULL &&
+		    sscanf(u, "udp %llu %llu %llu %llu %llu", &v[0], &v[1],
+			   &v[2], &v[3], &v[4]) == 5) {
+			w->datagrams.echoed += v[0];
+			w->datagrams.bytes += v[1];
+			w->datagrams.dropped_guard += v[2];
+			w->datagrams.dropped_busy += v[3];
+			w->datagrams.dropped_other += v[4];
 		}
 	}
 	close(w->totals_rd);

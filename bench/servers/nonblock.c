@@ -167,6 +167,16 @@ static void trace_descriptors(const struct conn_core *core, int signal_fd)
 	TRACE("fd %d: signal pipe", signal_fd);
 }
 
+/* The loop's table size, for serve(). */
+static size_t descriptors;
+
+/* The loop as startup_serve() calls it, in each worker with --workers. */
+static int serve(struct startup *st)
+{
+	return server_run(&st->cfg, st->listeners, st->nlisteners,
+			  st->signal_fd, descriptors);
+}
+
 int main(int argc, char **argv)
 {
 	static struct startup st;
@@ -180,6 +190,6 @@ int main(int argc, char **argv)
 	int rc = startup(argc, argv, &nonblock_model, &st);
 	if (rc >= 0)
 		return rc;
-	return server_run(&st.cfg, st.listeners, st.nlisteners, st.signal_fd,
-			  table_size);
+	descriptors = table_size;
+	return startup_serve(&st, serve); /* --workers: through workers.c */
 }
