@@ -180,6 +180,13 @@ struct conn_core {
 	/* Every connection, densely, for loops that walk them all. */
 	struct connection **live;
 	size_t nlive;
+	/* Beside live, index for index: each one's descriptor and what it
+	 * waits for, packed, so that a loop building its sets every round
+	 * streams through them without touching the connections. */
+	struct conn_watch {
+		int fd;
+		enum conn_wait wait;
+	} * watches;
 
 	size_t nclients;   /* READING or WRITING: what --max-clients limits */
 	size_t nlingering; /* LINGERING */
@@ -249,8 +256,23 @@ void conn_accept_failed(struct conn_core *core, int listen_fd, int err);
 
 /* ------------------------------------------------------------ the steps */
 
-/* What c waits for now. */
-enum conn_wait conn_waits_for(const struct connection *c);
+/* What c waits for now.  Inline: a select() or poll() loop asks it of
+ * every connection every round. */
+static inline enum conn_wait conn_waits_for(const struct connection *c)
+{
+	switch (c->state) {
+	case CONN_HEADER:
+	case CONN_READING:
+	case CONN_LINGERING:
+		return CONN_WAIT_READ;
+	case CONN_WRITING:
+		return CONN_WAIT_WRITE;
+	case CONN_DONE:
+	case CONN_CLOSED:
+		break;
+	}
+	return CONN_WAIT_NOTHING;
+}
 
 /* "READING", ..., for the trace. */
 const char *conn_state_name(enum conn_state st);

@@ -134,6 +134,32 @@ static struct conn_list *progress_list(struct conn_core *core,
 }
 
 /* c made progress now: its idle (or quiet) clock starts again. */
+/*
+ * The busy to the front: each time c makes progress it changes places
+ * with the connection halfway between it and the front of the live list.
+ * A client that keeps talking reaches the front in a few rounds, and the
+ * idle drift back, so a loop that walks the list for what select() or
+ * poll() found ready, and stops when their count is used up, looks at
+ * about as many connections as are busy, not at every one.  The order of
+ * service within a round changes nothing else: each ready client is
+ * served once a round, wherever it stands.
+ */
+static void promote(struct conn_core *core, struct connection *c)
+{
+	size_t i = c->live_index, j = i / 2;
+
+	if (i == 0)
+		return;
+	struct connection *other = core->live[j];
+	struct conn_watch w = core->watches[j];
+	core->live[j] = c;
+	core->watches[j] = core->watches[i];
+	c->live_index = j;
+	core->live[i] = other;
+	core->watches[i] = w;
+	other->live_index = i;
+}
+
 static void note_progress(struct conn_core *core, struct connection *c)
 {
 	struct conn_list *l = progress_list(core, c);
@@ -143,6 +169,7 @@ static void note_progress(struct conn_core *core, struct connection *c)
 		list_remove(l, c, false);
 		list_append(l, c, false);
 	}
+	promote(core, c);
 }
 
 /*
@@ -203,22 +230,6 @@ const char *conn_state_name(enum conn_state st)
 	return "?";
 }
 
-enum conn_wait conn_waits_for(const struct connection *c)
-{
-	switch (c->state) {
-	case CONN_HEADER:
-	case CONN_READING:
-	case CONN_LINGERING:
-		return CONN_WAIT_READ;
-	case CONN_WRITING:
-		return CONN_WAIT_WRITE;
-	case CONN_DONE:
-	case CONN_CLOSED:
-		break;
-	}
-	return CONN_WAIT_NOTHING;
-}
-
 /* The moves conn.h draws, and no others. */
 static bool legal_move(enum conn_state from, enum conn_state to)
 {
@@ -256,6 +267,8 @@ static void conn_set_state(struct conn_core *core, struct connection *c,
 	if (trace_on)
 		trace_transition(c->fd, from, to, &c->session, why);
 	c->state = to;
+	if (to != CONN_CLOSED)
+		core->watches[c->live_index].wait = conn_waits_for(c);
 	if (core->hooks.watch != NULL && to != CONN_DONE)
 		core->hooks.watch(core->hooks.ctx, c, conn_waits_for(c));
 }
@@ -322,6 +335,7 @@ static void conn_unlink(struct conn_core *core, struct connection *c)
 
 	last->live_index = c->live_index;
 	core->live[c->live_index] = last;
+	core->watches[c->live_index] = core->watches[core->nlive];
 	core->by_fd[c->fd] = NULL;
 	list_remove(progress_list(core, c), c, false);
 	if (c->state == CONN_LINGERING) {
@@ -741,6 +755,7 @@ static struct connection *conn_open(struct conn_core *core, int fd,
 		session_set_raw(&c->session);
 	core->by_fd[fd] = c;
 	c->live_index = core->nlive;
+	core->watches[core->nlive] = (struct conn_watch){fd, conn_waits_for(c)};
 	core->live[core->nlive++] = c;
 	list_append(&core->by_progress, c, false);
 	core->nclients++;
@@ -1139,9 +1154,12 @@ int conn_core_init(struct conn_core *core, const struct conn_config *cfg,
 	core->table_size = table_size;
 	core->by_fd = calloc(table_size, sizeof(*core->by_fd));
 	core->live = calloc(table_size, sizeof(*core->live));
-	if (core->by_fd == NULL || core->live == NULL) {
+	core->watches = calloc(table_size, sizeof(*core->watches));
+	if (core->by_fd == NULL || core->live == NULL ||
+	    core->watches == NULL) {
 		free(core->by_fd);
 		free(core->live);
+		free(core->watches);
 		errno = ENOMEM;
 		return -1;
 	}
@@ -1180,4 +1198,5 @@ void conn_core_finish(struct conn_core *core)
 		send_totals(core);
 	free(core->by_fd);
 	free(core->live);
+	free(core->watches);
 }

@@ -155,15 +155,20 @@ static int build_fd_sets(const struct conn_core *core, const struct startup *st,
 		watch(st->udp[i].fd, readfds, &nfds);
 	if (st->handoff_fd >= 0 && !core->shutting_down)
 		watch(st->handoff_fd, readfds, &nfds);
+	/* The connections: what each waits for, from the packed array the
+	 * core keeps beside its live list (one pass, no walk of the table). */
+	int top = nfds;
 	for (size_t i = 0; i < core->nlive; i++) {
-		const struct connection *c = core->live[i];
-		enum conn_wait wait = conn_waits_for(c);
+		int fd = core->watches[i].fd;
+		enum conn_wait wait = core->watches[i].wait;
 		if (wait == CONN_WAIT_READ)
-			watch(c->fd, readfds, &nfds);
+			FD_SET(fd, readfds);
 		else if (wait == CONN_WAIT_WRITE)
-			watch(c->fd, writefds, &nfds);
+			FD_SET(fd, writefds);
+		if (fd >= top)
+			top = fd + 1;
 	}
-	return nfds;
+	return top;
 }
 
 /* select()'s timeout for a deadline: NULL (wait forever) or the time left,
@@ -231,25 +236,25 @@ static int echo_datagrams(const struct startup *st, const fd_set *readfds,
 
 /*
  * One step for each ready connection, in the order of the live list,
- * until select's count of ready descriptors is used up.  A connection
- * that closes leaves its place to the last one of the list, which is then
- * looked at in the same place.
+ * until select's count of ready descriptors is used up: the descriptors
+ * come from the packed array beside the list, and a connection is looked
+ * at only where select() set its bit.  One that closes leaves its place to
+ * the last of the list, which is then looked at in the same place.
  */
 static void service_clients(struct conn_core *core, const fd_set *readfds,
 			    const fd_set *writefds, int ready)
 {
 	for (size_t i = 0; i < core->nlive && ready > 0;) {
-		struct connection *c = core->live[i];
-		enum conn_wait wait = conn_waits_for(c);
+		int fd = core->watches[i].fd;
+		enum conn_wait wait = core->watches[i].wait;
 		enum conn_step step = CONN_AGAIN;
 
-		if (wait == CONN_WAIT_READ && FD_ISSET(c->fd, readfds)) {
+		if (wait == CONN_WAIT_READ && FD_ISSET(fd, readfds)) {
 			ready--;
-			step = conn_on_readable(core, c);
-		} else if (wait == CONN_WAIT_WRITE &&
-			   FD_ISSET(c->fd, writefds)) {
+			step = conn_on_readable(core, core->live[i]);
+		} else if (wait == CONN_WAIT_WRITE && FD_ISSET(fd, writefds)) {
 			ready--;
-			step = conn_on_writable(core, c);
+			step = conn_on_writable(core, core->live[i]);
 		}
 		if (step != CONN_GONE)
 			i++;
