@@ -3,8 +3,9 @@
 Everything a case sends and receives goes through a Conn, which notes it
 in the case's Wire: the time since the case began, which connection (c1,
 c2...), which way, how many bytes and the first of them, escaped.  A Wire
-keeps the first HEAD entries and the last TAIL and counts the ones in
-between, so a case that moves megabytes still has a log a person can read.
+shows the first HEAD entries and the last TAIL, and of the ones in between
+only echocheck's notes of what it was doing, so a case that moves
+megabytes still has a log a person can read.
 
 A Conn is a blocking socket with a timeout on every operation, and every
 timeout is also cut to the case's deadline: no call here waits longer than
@@ -17,22 +18,24 @@ import errno
 import socket
 import struct
 import time
-from collections import deque
 
 from .verdict import show
 
 HEAD, TAIL = 60, 20
+KEEP = 100000  # entries held at most while a case runs
 PREVIEW = 40  # payload bytes shown per entry
 
 
 class Wire:
-    """The log of one case: entries (t, conn, dir, text)."""
+    """The log of one case: entries (t, conn, dir, text).  While the case
+    runs every entry is kept (up to KEEP); entries() then shows the first
+    HEAD, the last TAIL, and, from the stretch between, echocheck's own
+    notes, which say what the case was doing."""
 
     def __init__(self):
         self.start = time.monotonic()
-        self.head = []
-        self.tail = deque(maxlen=TAIL)
-        self.omitted = 0
+        self.all = []
+        self.dropped = 0
         self.names = 0
 
     def new_name(self):
@@ -43,25 +46,39 @@ class Wire:
         """direction: "send", "recv", "event" (a connection's state) or
         "note" (echocheck's own remark)."""
         entry = (time.monotonic() - self.start, conn, direction, text)
-        if len(self.head) < HEAD:
-            self.head.append(entry)
-            return
-        if len(self.tail) == TAIL:
-            self.omitted += 1
-        self.tail.append(entry)
+        if len(self.all) < KEEP or direction == "note":
+            self.all.append(entry)
+        else:
+            self.dropped += 1
 
     def note(self, text):
         self.add("", "note", text)
 
     def entries(self):
-        """The kept entries as dicts, with one "gap" entry where some were
-        left out."""
-        out = [_entry(e) for e in self.head]
-        if self.omitted:
-            out.append({"t": None, "conn": "", "dir": "gap",
-                        "text": "... %d entries left out ..." % self.omitted})
-        out += [_entry(e) for e in self.tail]
+        """The entries to show, as dicts, with a "gap" entry wherever some
+        were left out."""
+        if len(self.all) <= HEAD + TAIL and not self.dropped:
+            return [_entry(e) for e in self.all]
+        out = [_entry(e) for e in self.all[:HEAD]]
+        left = 0
+        for e in self.all[HEAD:-TAIL]:
+            if e[2] == "note":
+                if left:
+                    out.append(_gap(left))
+                    left = 0
+                out.append(_entry(e))
+            else:
+                left += 1
+        left += self.dropped
+        if left:
+            out.append(_gap(left))
+        out += [_entry(e) for e in self.all[-TAIL:]]
         return out
+
+
+def _gap(n):
+    return {"t": None, "conn": "", "dir": "gap",
+            "text": "... %d entries left out ..." % n}
 
 
 def _entry(e):

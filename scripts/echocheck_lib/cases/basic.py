@@ -221,10 +221,14 @@ def eof_partial(ctx):
                        "(docs/protocol.md 3.6)")
 
 
-@case("close-delivers", ALL, "replies to 1 MB sent just before a half-close "
-      "are all delivered before the server closes (FIN, not RST)", limit=30)
+@case("close-delivers", ALL, "replies to 8 MiB sent just before a "
+      "half-close are all delivered before the server closes (FIN, not RST)",
+      limit=30)
 def close_delivers(ctx):
-    data = numbered(b"d", 16384, width=64)  # 1 MiB
+    # More than the kernel buffers hold (the server's send buffer alone
+    # grows to 4 MiB on Linux), so that replies are still queued in the
+    # server when its read sees end of input.
+    data = numbered(b"d", 131072, width=64)
     fleet = ctx.fleet()
     (p,) = fleet.connect(1, rcvbuf=32768)
     # First the client only sends, as fast as the server takes it, and
@@ -265,7 +269,9 @@ def close_delivers(ctx):
             "(docs/protocol.md 3.8)")
     hint = {"short": "the server closed with replies still queued: on "
             "end of input it must first write out everything it owes "
-            "(and the rest of the last line), then close",
+            "(and the rest of the last line), then close; or it dropped "
+            "what a short write() did not take, while the client was not "
+            "reading",
             "hole": "bytes are missing from the middle: a write() that "
             "wrote less than asked and whose rest was dropped (the short "
             "count ignored)"}.get(diff.kind, "the replies came back wrong")

@@ -41,13 +41,18 @@ NUL_HINT = ("it goes wrong at a NUL byte: string functions (strlen, strcpy, "
 
 def numbered(tag, count, width=64, first=0):
     """count lines of width bytes (LF included): b"TAG 000001 abc...\\n"."""
-    out = []
-    for i in range(first, first + count):
-        head = b"%s %06d " % (tag, i)
-        body = (FILL * (width // len(FILL) + 1))[:max(0, width - len(head)
-                                                      - 1)]
-        out.append(head + body + b"\n")
-    return b"".join(out)
+    head_len = len(tag) + 8
+    body = (FILL * (width // len(FILL) + 1))[:max(0, width - head_len - 1)]
+    line = b"%s %%06d %s\n" % (tag, body)
+    return b"".join(line % i for i in range(first, first + count))
+
+
+def complete(ctx, got, want):
+    """Whether got holds all of want's echo: as many bytes in raw mode, as
+    many LFs in line mode (a CR LF rewrite makes it longer)."""
+    if ctx.raw or not want.endswith(b"\n"):
+        return len(got) >= len(want)
+    return got.count(b"\n") >= want.count(b"\n")
 
 
 def read_echo(ctx, conn, want, timeout=None):
@@ -118,4 +123,5 @@ def first_echo_gate(ctx, result):
     return result
 
 
-__all__ = ["numbered", "read_echo", "judge", "echo", "show", "first_echo_gate"]
+__all__ = ["numbered", "complete", "read_echo", "judge", "echo", "show",
+           "first_echo_gate"]

@@ -10,7 +10,7 @@ import signal
 import time
 
 from ..registry import case
-from ..verdict import failed, info, passed
+from ..verdict import failed, info, passed, show
 
 GRACE = 3.0   # the contract's bound
 SLACK = 2.0   # a loaded machine's share on top, for the exit only
@@ -57,9 +57,16 @@ def shutdown_drain(ctx):
                                                             took))
     sent = block[:owed.sent]
     if not sent.startswith(got):
-        return failed("what came back before the close is not what was sent "
-                      "(%d bytes back)" % len(got), "replies were mangled "
-                      "during the drain")
+        i = next((i for i in range(0, len(got), 64)
+                  if not sent.startswith(got[:i + 64])), 0)
+        rest = got[i:]
+        said = rest[rest.find(b"error: "):] if b"error: " in rest else b""
+        return failed("%d bytes came back before the close, the echo %s" % (
+            len(got), "cut by the server's %s" % show(said[:40]) if said
+            else "wrong from byte %d on" % i),
+            "the server gave up on the client that was not reading before "
+            "the signal came (its idle timeout?): rerun with a longer one"
+            if said else "replies were mangled during the drain")
     if not got or not got.endswith(b"\n"):
         return failed("%d bytes came back before the close, %s" % (
             len(got), "none" if not got else "ending mid-line"),
