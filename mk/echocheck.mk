@@ -11,7 +11,7 @@
 #                     lists them, the known gaps included); each broken
 #                     server failing exactly the cases aimed at it; the
 #                     JSON and JUnit reports; the HTML report in headless
-#                     Chromium.  Reports land in $(BUILD)/echocheck/.
+#                     Chromium.  Reports land in $(BUILD)/echocheck-reports/.
 
 ECHOCHECK_SRCS := scripts/echocheck $(wildcard scripts/echocheck_lib/*.py \
 		  scripts/echocheck_lib/cases/*.py)

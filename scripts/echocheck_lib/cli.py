@@ -10,6 +10,7 @@ import datetime
 import fnmatch
 import os
 import resource
+import signal
 import sys
 import time
 
@@ -206,8 +207,15 @@ def usage_error(message):
     return 2
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    # SIGTERM ends echocheck as Ctrl-C does: the server it started is
+    # stopped first.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         s = parse(argv)
         if s.help:

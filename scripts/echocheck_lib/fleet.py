@@ -32,6 +32,7 @@ class Peer:
         self.name = name
         self.out = bytearray()
         self.got = bytearray()
+        self.nl = 0                  # LFs in got, counted as they come
         self.sent = 0
         self.shut_when_sent = False  # shutdown(SHUT_WR) once out is empty
         self.shut = False
@@ -49,7 +50,7 @@ class Peer:
         self.out += data
 
     def lines(self):
-        return self.got.count(b"\n")
+        return self.nl
 
     def close(self):
         if not self.closed:
@@ -232,6 +233,7 @@ class Fleet:
         if p.rate is not None:
             p.allowance -= len(chunk)
         p.got += chunk
+        p.nl += chunk.count(b"\n")
         if self.log:
             self.wire.add(p.name, "recv", payload(chunk))
         if p.on_input:

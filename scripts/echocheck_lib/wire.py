@@ -214,13 +214,12 @@ class Conn:
         start = time.monotonic()
         end_at = start + timeout
         buf = bytearray()
+        seen = [0]  # LFs in buf
 
         def satisfied():
             if nbytes is not None and len(buf) >= nbytes:
                 return True
-            if lines is not None and buf.count(b"\n") >= lines:
-                return True
-            return False
+            return lines is not None and seen[0] >= lines
 
         while not satisfied():
             left = min(end_at, self.ctx.deadline) - time.monotonic()
@@ -236,6 +235,7 @@ class Conn:
                 self.server_closed = True
                 return self._ended(buf, "eof", start, log)
             buf += chunk
+            seen[0] += chunk.count(b"\n")
             self.received += len(chunk)
             if log:
                 self.wire.add(self.name, "recv", payload(chunk))

@@ -276,4 +276,4 @@ def close_delivers(ctx):
             "wrote less than asked and whose rest was dropped (the short "
             "count ignored)"}.get(diff.kind, "the replies came back wrong")
     return failed("%s; then the server closed" % diff.text, hint,
-                  diff=diff.kind)
+                  difference=diff.kind)

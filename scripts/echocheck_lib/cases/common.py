@@ -47,12 +47,15 @@ def numbered(tag, count, width=64, first=0):
     return b"".join(line % i for i in range(first, first + count))
 
 
-def complete(ctx, got, want):
-    """Whether got holds all of want's echo: as many bytes in raw mode, as
-    many LFs in line mode (a CR LF rewrite makes it longer)."""
+def echoed(ctx, peer, want):
+    """A test of whether peer (a fleet Peer) has all of want's echo: as
+    many bytes in raw mode, as many LFs in line mode (a CR LF rewrite
+    makes it longer).  Cheap to call often: the LFs are counted once."""
     if ctx.raw or not want.endswith(b"\n"):
-        return len(got) >= len(want)
-    return got.count(b"\n") >= want.count(b"\n")
+        n = len(want)
+        return lambda: len(peer.got) >= n
+    lines = want.count(b"\n")
+    return lambda: peer.lines() >= lines
 
 
 def read_echo(ctx, conn, want, timeout=None):
@@ -99,7 +102,7 @@ def judge(ctx, want, reply, what, hints=None, ok=None):
             "eof": "; then the server closed",
             "reset": "; then the connection was reset"}.get(end, "")
     return failed("%s: %s%s" % (what, diff.text, tail),
-                  hints.get(diff.kind, default), diff=diff.kind)
+                  hints.get(diff.kind, default), difference=diff.kind)
 
 
 def echo(ctx, data, what, hints=None, conn=None):
@@ -123,5 +126,5 @@ def first_echo_gate(ctx, result):
     return result
 
 
-__all__ = ["numbered", "complete", "read_echo", "judge", "echo", "show",
+__all__ = ["numbered", "echoed", "read_echo", "judge", "echo", "show",
            "first_echo_gate"]

@@ -11,7 +11,7 @@ import time
 from ..registry import ALL, case
 from ..verdict import FAIL, failed, passed, show
 from ..wire import ConnectFailed, describe_error
-from .common import complete, judge, numbered
+from .common import echoed, judge, numbered
 
 ONE_AT_A_TIME = ("the server serves one client at a time: it is busy in a "
                  "blocking read() or write() on one connection while the "
@@ -134,8 +134,9 @@ def non_reader(ctx):
     for p in others:
         p.queue(lines[p])
     start = time.monotonic()
-    fleet.run(lambda: all(p.got.count(b"\n") >= 1 or len(p.got) >= len(
-        lines[p]) or p.end for p in others), ctx.timeout)
+    done = [echoed(ctx, p, lines[p]) for p in others]
+    fleet.run(lambda: all(d() or p.end for d, p in zip(done, others)),
+              ctx.timeout)
     took = time.monotonic() - start
     served = [p for p in others if bytes(p.got) == lines[p]]
     if len(served) == len(others):
@@ -166,7 +167,8 @@ def slow_reader(ctx):
     (p,) = fleet.connect(1, rcvbuf=16384)
     p.rate = rate
     p.queue(data)
-    fleet.run(lambda: complete(ctx, p.got, data) or p.end is not None,
+    done = echoed(ctx, p, data)
+    fleet.run(lambda: done() or p.end is not None,
               len(data) / rate * 3 + ctx.timeout)
     return judge(ctx, data, bytes(p.got), "the 8 MiB read at %d MiB/s" % (
         rate >> 20), hints={
@@ -279,7 +281,8 @@ def idle_1000(ctx):
         want = b"idle %d speaks\n" % i
         p = idle[i]
         p.queue(want)
-        fleet.run(lambda: complete(ctx, p.got, want) or p.end, ctx.timeout)
+        done = echoed(ctx, p, want)
+        fleet.run(lambda: done() or p.end, ctx.timeout)
         if bytes(p.got) != want:
             closed = p.end
             return failed("idle connection %d of %d was not served when it "
