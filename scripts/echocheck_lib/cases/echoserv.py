@@ -173,7 +173,7 @@ def idle_timeout(ctx):
     silent = ctx.connect()
     talker = ctx.connect()
     start = time.monotonic()
-    time.sleep(min(t * 0.6, ctx.left() - 1))
+    time.sleep(max(0.0, min(t * 0.6, ctx.left() - 1)))
     talker.send(b"still here\n")
     got = talker.read(lines=1)
     if got.data != b"still here\n":
