@@ -19,7 +19,9 @@ invocation of BUILD/echocheck, the installed form of the tool, with
 Runs go three at a time (each is mostly waiting on sockets); every run is
 bounded (RUN_LIMIT) and stopped by its pid if it overruns.  The reports
 stay in BUILD/echocheck-reports/ (test_html.py opens two of them).
-PATTERN (fnmatch) picks runs by name.
+PATTERN (fnmatch) picks runs by name.  With ECHOCHECK_ALL=1 in the
+environment the extended runs are added (expectations.extended_runs():
+the comparison servers under raw, and their known gaps).
 """
 
 import fnmatch
@@ -188,6 +190,8 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     runs = expectations.kit_runs(BUILD) + expectations.gallery_runs(BUILD) \
         + expectations.model_runs(BUILD)
+    if os.environ.get("ECHOCHECK_ALL"):
+        runs += expectations.extended_runs(BUILD)
     runs = [r for r in runs if fnmatch.fnmatchcase(r.name, PATTERN)]
     # The longest first (whole profiles, then those that fail by waiting
     # out timeouts), so that the short ones fill in around them.
