@@ -84,14 +84,21 @@ class Fleet:
         self.last_input = time.monotonic()
         ctx.track(self)
 
-    def connect(self, n, rcvbuf=None, log=None):
+    def connect(self, n, rcvbuf=None, log=None, budget=None):
         """Open n connections, one after another (each within the
-        timeout); returns their Peers.  Raises ConnectFailed, with the
-        peers made so far in .made, if one cannot be opened."""
+        timeout, all within budget seconds if given); returns their
+        Peers.  Raises ConnectFailed, with the peers made so far in .made,
+        if one cannot be opened or the budget runs out."""
         log = self.log if log is None else log
         made = []
         target = self.ctx.target
+        start = time.monotonic()
         for _ in range(n):
+            if budget is not None and time.monotonic() - start > budget:
+                err = ConnectFailed("only %d of %d connections were made in "
+                                    "%.0f s" % (len(made), n, budget))
+                err.made = made
+                raise err
             name = self.wire.new_name()
             sock = socket.socket(target.family, socket.SOCK_STREAM)
             try:

@@ -199,7 +199,8 @@ class Conn:
         """shutdown(SHUT_WR): the server's next read sees end of input."""
         try:
             self.sock.shutdown(socket.SHUT_WR)
-            self.wire.add(self.name, "event", "shutdown(SHUT_WR): end of input")
+            self.wire.add(self.name, "event",
+                          "shutdown(SHUT_WR): end of input")
         except OSError as e:
             self.wire.add(self.name, "event",
                           "shutdown failed: " + describe_error(e))

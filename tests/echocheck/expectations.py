@@ -8,6 +8,8 @@ NON-STRICT (exactly that set), and, where echocheck can read the model
 from /proc, the model it must name.  test_servers.py runs them all.
 """
 
+import shutil
+
 # The cases of the line profile that compare an echo (all but these three),
 # which a server that rewrites LF as CR LF makes NON-STRICT.
 LINE_CASES = ["line-one", "line-empty", "line-crlf", "line-pipelined",
@@ -145,11 +147,18 @@ def kit_runs(build):
 
 def extended_runs(build):
     """Runs make check leaves out for time (ECHOCHECK_ALL=1 adds them):
-    the comparison servers under the raw profile, and the known gaps,
-    which must still fail, each of them, until the core lands (then this
-    says which to take off the list)."""
+    the comparison servers under the raw profile; the known gaps, which
+    must still fail, each of them, until the core lands (then this says
+    which to take off the list); and a server none of us wrote, socat
+    with cat behind it, under raw (when socat is installed; its listen
+    queue must be longer than its default of 5 for idle-1000)."""
     srv = "%s/%%s -q -b 127.0.0.1 %%s{PORT}" % build
     runs = []
+    if shutil.which("socat"):
+        runs.append(Run("socat-cat-raw", "socat TCP-LISTEN:{PORT},bind="
+                        "127.0.0.1,reuseaddr,fork,backlog=1024 EXEC:cat",
+                        "raw", model="processes (a process per client)",
+                        what="socat ... EXEC:cat, raw profile"))
     for name in COMPARISON:
         one = name == "echoserv-iterative"
         runs.append(Run(name + "-raw", srv % (name, "--raw "), "raw",

@@ -136,7 +136,8 @@ def too_long(ctx):
     p.shut_when_sent = True
     fleet.run(lambda: p.end is not None, ctx.timeout + 5)
     want = b"short\n" + _too_long_line(ctx)
-    return _closing_verdict(ctx, want, Reply(bytes(p.got), p.end or "timeout", 0),
+    reply = Reply(bytes(p.got), p.end or "timeout", 0)
+    return _closing_verdict(ctx, want, reply,
                             "the line before, then %s" % show(
                                 _too_long_line(ctx)), hints={
         "short": "no error line: the server does not limit lines to "

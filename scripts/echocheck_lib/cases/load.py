@@ -9,7 +9,7 @@ import socket
 import time
 
 from ..registry import ALL, case
-from ..verdict import FAIL, failed, passed, show
+from ..verdict import failed, passed, show
 from ..wire import ConnectFailed, describe_error
 from .common import echoed, judge, numbered
 
@@ -79,7 +79,7 @@ def clients_100(ctx):
     if silent:
         served = n - len(silent)
         return failed("after %.0f s, %d of %d clients had had no reply at "
-                      "all (%d were served)" % (took, len(silent), n, served),
+                      "all (%d served)" % (took, len(silent), n, served),
                       ONE_AT_A_TIME if served <= 2 else
                       "some clients are never served: a select()/poll() set "
                       "that leaves some out, or a fixed table of clients "
@@ -89,9 +89,6 @@ def clients_100(ctx):
             result = judge(ctx, want[i], bytes(p.got), "client c%03d's 10 "
                            "lines" % i, hints={"changed": CROSSED})
             if result.verdict != "pass":
-                if result.verdict == FAIL and p.end is None and \
-                        len(p.got) < len(want[i]):
-                    result.detail += " (the others were done in %.1f s)" % took
                 return result
     return passed("all %d clients got their %d lines back, in order, in %.1f "
                   "s" % (n, rounds, took))
@@ -169,7 +166,7 @@ def slow_reader(ctx):
     p.queue(data)
     done = echoed(ctx, p, data)
     fleet.run(lambda: done() or p.end is not None,
-              len(data) / rate * 3 + ctx.timeout)
+              len(data) / rate * 3 + ctx.timeout, stall=ctx.timeout)
     return judge(ctx, data, bytes(p.got), "the 8 MiB read at %d MiB/s" % (
         rate >> 20), hints={
         "short": "the server stopped sending to the slow reader: replies "
@@ -239,8 +236,12 @@ def _fd_room():
     return soft - 64
 
 
+OPEN_BUDGET = 20.0   # seconds to open the idle connections (0.1 s is usual)
+CHURN_BUDGET = 20.0  # seconds for the cycles (1 s is usual, a fork each too)
+
+
 @case("idle-1000", ALL, "1,000 idle connections (or --max-conns less one) "
-      "are held while one active client is served", limit=40, settle=0.3)
+      "are held while one active client is served", limit=30, settle=0.3)
 def idle_1000(ctx):
     n = min(1000, ctx.budget() - 1)
     if _fd_room() < n + 2:
@@ -250,7 +251,7 @@ def idle_1000(ctx):
     fleet = ctx.fleet(log=False)
     start = time.monotonic()
     try:
-        idle = fleet.connect(n)
+        idle = fleet.connect(n, budget=OPEN_BUDGET)
     except ConnectFailed as e:
         return failed("opening %d idle connections: %s" % (n, e),
                       "the server did not take that many: a limit below "
@@ -300,19 +301,19 @@ def idle_1000(ctx):
 
 
 @case("churn-10000", ALL, "10,000 connect/close cycles (a line echoed every "
-      "100th) are all accepted", limit=60)
+      "100th) are all accepted", limit=30)
 def churn(ctx):
     cycles = ctx.settings.cycles
     target = ctx.target
     start = time.monotonic()
     line = b"churn\n"
     for i in range(cycles):
-        if time.monotonic() > ctx.deadline - ctx.timeout:
+        if time.monotonic() - start > CHURN_BUDGET:
             return failed("only %d of %d cycles in %.0f s" % (
-                i, cycles, time.monotonic() - start), "each connection "
-                "costs the server too much: more than %.1f ms (a fork or "
-                "thread per connection, a scan of every client)" % (
-                    (time.monotonic() - start) * 1000.0 / max(1, i)))
+                i, cycles, CHURN_BUDGET), "each connection costs the server "
+                "%.1f ms: a slow accept (a listen queue too short, a process "
+                "started per connection), or a scan of every client per "
+                "accept" % ((time.monotonic() - start) * 1000.0 / max(1, i)))
         s = socket.socket(target.family, socket.SOCK_STREAM)
         try:
             s.settimeout(ctx.wait(ctx.timeout))

@@ -66,5 +66,6 @@ def model(ctx):
     if name == expect:
         return passed("expected %s; found %s" % (expect, summary), **facts)
     return failed("expected %s; found %s" % (expect, summary),
-                  EXPECT_HINTS[expect] + "; this server is %s" % facts["model"],
+                  "%s; this server is %s" % (EXPECT_HINTS[expect],
+                                             facts["model"]),
                   **facts)

@@ -89,7 +89,7 @@ def raw_stream(ctx):
     (p,) = fleet.connect(1)
     p.queue(data)
     done = fleet.run(lambda: len(p.got) >= len(data) or p.end is not None,
-                     ctx.timeout + 20)
+                     ctx.timeout + 20, stall=ctx.timeout)
     result = judge(ctx, data, bytes(p.got), "the 4 MiB stream")
     if result.verdict == "fail" and not done:
         result.detail += " (%d bytes sent, %d back when the time ran out)" % (
