@@ -10,11 +10,8 @@ that `make` zips from it).  One job per module:
   fleet          many nonblocking connections driven by one selector
   verdict        the five verdicts, a case's result, comparing echoes
   registry       the list of cases and the runner that bounds each one
-  cases_lines    framing cases of the line profile (and echoserv's)
-  cases_raw      the RFC 862 cases of the raw profile
-  cases_echoserv the contract of docs/protocol.md: quit, limits, timeouts
-  cases_load     concurrency and robustness: many clients, resets, churn
-  cases_model    the server's I/O model, named from /proc
+  cases/         the cases, one module per kind (cases/__init__.py says
+                 which), in the order they run
   procfs         reading a process out of /proc and naming its model
   report_text    the table on the terminal
   report_json    --json and --junit
