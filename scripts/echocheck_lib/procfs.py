@@ -4,7 +4,9 @@ What Linux shows of a process, without stopping or tracing it:
 
   /proc/PID/task/*            its threads; each one's syscall (the system
                               call it is blocked in, by number) and wchan
-                              (the kernel function it sleeps in)
+                              (the kernel function it sleeps in); comm
+                              tells io_uring's kernel workers (iou-wrk-N),
+                              which are not the server's threads
   /proc/*/stat                every process's parent, for its children
   /proc/PID/fd/*              readlink: socket:[INODE], anon_inode:[eventpoll],
                               anon_inode:[io_uring], anon_inode:[eventfd]...
@@ -77,6 +79,7 @@ class Sample:
         self.proc = proc
         self.machine = machine or platform.machine()
         self.problems = []
+        self.kernel_workers = 0
         self.threads = self._threads(pid)
         self.children = self._children(pid)
         self.sockets = self._socket_table(pid)
@@ -97,6 +100,15 @@ class Sample:
             return out
         for tid in tids:
             t = {"tid": tid, "syscall": "", "wchan": ""}
+            try:
+                comm = _read("%s/%d/comm" % (base, tid)).strip()
+            except OSError:
+                comm = ""
+            if comm.startswith("iou-"):
+                # io_uring's kernel workers (iou-wrk-N, iou-sqp-N) show
+                # as threads of the process; they are not the server's.
+                self.kernel_workers += 1
+                continue
             try:
                 t["wchan"] = _read("%s/%d/wchan" % (base, tid)).strip()
             except OSError:
@@ -235,6 +247,9 @@ def describe(sample):
             syscall or "?", " (wchan %s)" % wchan if wchan and wchan != "0"
             else ""),
     }
+    if sample.kernel_workers:
+        facts["threads"] += " (and %d io_uring kernel workers, not " \
+            "counted)" % sample.kernel_workers
     if sample.child_clients:
         facts["client sockets"] += "; %d in child processes" % \
             sample.child_clients
@@ -266,9 +281,15 @@ def name_model(idle, busy, held):
         return "threads", "a thread per client", (
             "%s appeared with our %d clients" % (
                 _plural(more_threads, "thread"), held))
-    if len(busy.threads) > 1 and clients >= half:
+    # A fixed pool of threads doing blocking I/O for the clients, as
+    # opposed to one loop with a helper thread or two beside it (a
+    # lingering-close thread, say): the pool's threads sit in read().
+    in_io = [t for t in busy.threads if t["tid"] != busy.pid and
+             t["syscall"] in BLOCKING_IO]
+    if len(in_io) >= 2 and clients >= half:
         return "threads", "a pool of %d threads" % len(busy.threads), (
-            "%d threads share our %d clients" % (len(busy.threads), held))
+            "%d threads share our %d clients, %d of them in blocking I/O" % (
+                len(busy.threads), held, len(in_io)))
     if clients < half and clients <= 1:
         how = "blocking" if not any(fd["flags"] & O_NONBLOCK
                                     for fd in busy.clients()) else ""
@@ -292,6 +313,8 @@ def name_model(idle, busy, held):
             mech = "waits in %s" % (syscall or wchan or "?")
     waits = "never waits (always running)" if syscall == "running" else \
         "waits in %s" % (syscall or "?")
+    helpers = len(busy.threads) - 1
     return "event-loop", mech, (
-        "one thread holds all %d of our connections and %s" % (clients,
-                                                               waits))
+        "one thread holds all %d of our connections and %s%s" % (
+            clients, waits, "" if helpers < 1 else
+            " (%s beside it)" % _plural(helpers, "other thread")))

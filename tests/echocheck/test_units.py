@@ -228,6 +228,35 @@ class Procfs(unittest.TestCase):
         self.fake.clients(8, 0o2)
         self.assertEqual(self.name()[0], "threads")
 
+    def test_io_uring_workers_are_not_threads(self):
+        self.fake.thread(self.fake.pid, "426", "io_cqring_wait")
+        self.fake.link("anon_inode:[io_uring]", 0o2000002)
+        for i in range(8):
+            self.fake.thread(200 + i, "running", "0")
+            self.fake.write(self.fake.p("task", str(200 + i), "comm"),
+                            "iou-wrk-%d\n" % self.fake.pid)
+        self.fake.clients(8, 0o2)
+        self.assertEqual(self.name()[:2], ("event-loop", "io_uring"))
+        self.assertIn("8 io_uring kernel workers",
+                      procfs.describe(self.fake.sample())["threads"])
+
+    def test_a_helper_thread_does_not_make_threads(self):
+        self.fake.thread(self.fake.pid, "232", "do_epoll_wait")
+        self.fake.thread(201, "7", "poll_schedule_timeout")  # a linger thread
+        self.fake.link("anon_inode:[eventpoll]", 0o2000002)
+        self.fake.clients(8, 0o4002)
+        model, how, reason = self.name()
+        self.assertEqual((model, how), ("event-loop", "epoll"))
+        self.assertIn("1 other thread beside it", reason)
+
+    def test_a_pool_of_threads(self):
+        self.fake.thread(self.fake.pid, "43", "inet_csk_accept")
+        for i in range(3):
+            self.fake.thread(200 + i, "0", "wait_woken")
+        self.idle = self.fake.sample()  # the pool was there before us
+        self.fake.clients(8, 0o2)
+        self.assertEqual(self.name()[:2], ("threads", "a pool of 4 threads"))
+
     def test_processes(self):
         for i in range(8):
             self.fake.stat(300 + i, self.fake.pid)
