@@ -27,8 +27,10 @@ def shutdown_drain(ctx):
     fleet = ctx.fleet()
     owed, quiet = fleet.connect(2, rcvbuf=16384)
     owed.reading = False
+    # More than the kernel buffers hold (8 MiB), so that at the signal the
+    # server has both replies queued and input unread.
     block = b"".join(b"drain %06d ........................................"
-                     b"...\n" % i for i in range(16384))  # 1 MiB of lines
+                     b"...\n" % i for i in range(131072))  # 8 MiB of lines
     owed.queue(block)
     quiet.queue(b"idle but connected\n")
     fleet.run(lambda: (owed.sent and time.monotonic() - owed.last_sent_at >
