@@ -16,7 +16,7 @@ invocation of BUILD/echocheck, the installed form of the tool, with
     case, a failure element exactly for the failures, skipped for
     UNSUPPORTED.
 
-Runs go three at a time (each is mostly waiting on sockets); every run is
+Runs go four at a time (each is mostly waiting on sockets); every run is
 bounded (RUN_LIMIT) and stopped by its pid if it overruns.  The reports
 stay in BUILD/echocheck-reports/ (test_html.py opens two of them).
 PATTERN (fnmatch) picks runs by name.  With ECHOCHECK_ALL=1 in the
@@ -41,7 +41,7 @@ BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 PATTERN = sys.argv[2] if len(sys.argv) > 2 else "*"
 ECHOCHECK = os.path.join(BUILD, "echocheck")
 OUT = os.path.join(BUILD, "echocheck-reports")
-JOBS = 3
+JOBS = 4
 RUN_LIMIT = 150  # seconds; a default run takes well under a minute
 VERDICTS = {"pass", "fail", "non-strict", "info", "unsupported"}
 
