@@ -31,6 +31,13 @@
  * list (epoll, SIGIO) passes a watch hook and is told whenever that
  * changes.  The nearest deadline is kept ready (conn_next_deadline),
  * so no loop walks its clients to find it.
+ *
+ * Loops that do the reads and writes themselves (the completion loops,
+ * aio and io_uring, and the blocking designs, whose threads or coroutines
+ * block in them) set hooks.loop_does_io: the core then never reads or
+ * writes a socket itself, and while the loop has a request of c's in the
+ * kernel (c->in_flight) closing c leaves its socket and memory to
+ * conn_release(), called by the loop once that request is over.
  */
 #ifndef ECHOSERV_CONN_H
 #define ECHOSERV_CONN_H
@@ -106,6 +113,11 @@ struct connection {
 	/* The loop's own: what it registered with the kernel, a pending
 	 * request, ...  The core never looks at it. */
 	unsigned loop_flags;
+	/* Set by a loop that does its own I/O (hooks.loop_does_io) while a
+	 * read or write of c's is in the kernel, into c's buffer: closing c
+	 * then shuts its socket down, which makes that request end soon, and
+	 * leaves the socket and c's memory to conn_release(). */
+	bool in_flight;
 	char peer[NET_ADDR_LEN];
 };
 
@@ -115,6 +127,17 @@ struct conn_hooks {
 	 * closed; take its socket out of every interest list now). */
 	void (*watch)(void *ctx, struct connection *c, enum conn_wait wait);
 	void *ctx;
+	/*
+	 * The loop issues every read and write itself, through
+	 * conn_read_space() and the functions after it: the core touches no
+	 * socket but to shut it down and close it.  So a timeout's notice and
+	 * a linger's discarding are the loop's requests too, and before a
+	 * timeout there is no last look of the core's own (the loop hands
+	 * over what it has before conn_expire).  A loop that made a socket
+	 * blocking makes it nonblocking again when told CONN_WAIT_NOTHING:
+	 * the close drains what is waiting without waiting for more.
+	 */
+	bool loop_does_io;
 };
 
 struct conn_core {
@@ -141,6 +164,9 @@ struct conn_core {
 	struct conn_list lingerers;   /* lingering, by clock_started */
 	struct peer_table peers;      /* connections per address */
 	int reserve_fd;               /* given up to shed a client on EMFILE */
+	/* Closed while the loop's request was in flight, not yet given to
+	 * conn_release(): descriptors that are coming back. */
+	size_t releases_pending;
 
 	int64_t now;           /* monotonic ns, set by conn_core_tick() */
 	int64_t accept_resume; /* accepting is paused until then, if > now */
@@ -190,8 +216,9 @@ struct connection *conn_admit(struct conn_core *core, int listen_fd, int fd,
 			      const struct sockaddr *addr);
 
 /* For such a loop: accept() on listen_fd failed with err (an errno).
- * Sheds a waiting client on EMFILE/ENFILE, or pauses accepting. */
-void conn_accept_failed(struct conn_core *core, int listen_fd, int err);
+ * Sheds a waiting client on EMFILE/ENFILE, or pauses accepting.  Returns
+ * true if the next client waiting may be accepted at once. */
+bool conn_accept_failed(struct conn_core *core, int listen_fd, int err);
 
 /* ------------------------------------------------------------ the steps */
 
@@ -226,11 +253,22 @@ enum conn_step conn_read_done(struct conn_core *core, struct connection *c,
 enum conn_step conn_write_done(struct conn_core *core, struct connection *c,
 			       long res);
 
+/* c was closed while c->in_flight (its state is CONN_CLOSED, and the core
+ * has forgotten it) and the loop's request is over: close its socket as
+ * the close chose (politely, unless it was reset) and free c. */
+void conn_release(struct conn_core *core, struct connection *c);
+
 /* ------------------------------------------------------------ deadlines */
 
 /* When the core must next act of its own accord (a timeout, the end of a
  * linger or of the drain, accepting resumed); NO_DEADLINE if never. */
 int64_t conn_next_deadline(const struct conn_core *core);
+
+/* When the core must next act on c of its own accord (its idle or line
+ * timeout, the end of its linger, the end of the drain); NO_DEADLINE if
+ * never.  For a loop that waits for each connection apart (a thread per
+ * client). */
+int64_t conn_deadline(const struct conn_core *core, const struct connection *c);
 
 /* Act on every deadline that has come by core->now. */
 void conn_expire(struct conn_core *core);

@@ -49,6 +49,9 @@
  * its input has been quiet this long, or LINGER_MAX has passed. */
 #define LINGER_QUIET (1 * NS_PER_SEC)
 #define LINGER_MAX   (10 * NS_PER_SEC)
+/* Out of descriptors while one is on its way back (see conn_release):
+ * look again after this long, instead of shedding the client. */
+#define RELEASE_WAIT (10 * NS_PER_MS)
 
 /* A bug in the core, not a fault of a client: in debug and test builds
  * (NDEBUG unset) it stops the server at once, where it happened. */
@@ -308,8 +311,32 @@ static void conn_unlink(struct conn_core *core, struct connection *c)
 	c->on_clock = false;
 }
 
-/* DONE or LINGERING -> CLOSED: log, close and forget c.  why says what
- * ended a linger, for the trace ("client closed", "quiet", ...). */
+/* Close c's socket, politely unless there is nothing left to protect,
+ * and free c. */
+static void conn_dispose(struct connection *c)
+{
+	enum close_reason why = c->session.reason;
+
+	if (why == CLOSE_RESET || why == CLOSE_NO_MEMORY)
+		close(c->fd); /* nothing left to protect */
+	else
+		net_close_gracefully(c->fd); /* FIN, drop unread input, close */
+	session_free(&c->session);
+	free(c);
+}
+
+/*
+ * DONE or LINGERING -> CLOSED: log, close and forget c.  why says what
+ * ended a linger, for the trace ("client closed", "quiet", ...).
+ *
+ * If the loop has a read or write of c's in the kernel (c->in_flight),
+ * neither the socket nor c may go yet: the request would land in freed
+ * memory, or (its descriptor closed and given to a new client) on another
+ * client's socket.  Shutting the socket down makes that request end soon
+ * (a read sees end of input, a write fails); the loop then hands c to
+ * conn_release().  Everything else (the log line, the counts, the place
+ * under --max-per-addr) ends here and now.
+ */
 static void conn_close(struct conn_core *core, struct connection *c,
 		       const char *why)
 {
@@ -320,14 +347,23 @@ static void conn_close(struct conn_core *core, struct connection *c,
 	log_closed(c->peer, c->fd, s);
 	core->lines_echoed += s->lines_echoed;
 	core->bytes_echoed += s->bytes_echoed;
-	if (s->reason == CLOSE_RESET || s->reason == CLOSE_NO_MEMORY)
-		close(c->fd); /* nothing left to protect */
-	else
-		net_close_gracefully(c->fd); /* FIN, drop unread input, close */
 	if (c->per_addr)
 		peers_remove(&core->peers, &c->peer_key);
-	session_free(&c->session);
-	free(c);
+	c->per_addr = false;
+	if (c->in_flight) {
+		(void)shutdown(c->fd, SHUT_RDWR);
+		core->releases_pending++;
+		return;
+	}
+	conn_dispose(c);
+}
+
+void conn_release(struct conn_core *core, struct connection *c)
+{
+	CONN_CHECK(c->state == CONN_CLOSED, "bug: fd %d: released while %s",
+		   c->fd, conn_state_name(c->state));
+	core->releases_pending--;
+	conn_dispose(c);
 }
 
 /*
@@ -358,8 +394,11 @@ static bool begin_linger(struct conn_core *core, struct connection *c)
 {
 	(void)shutdown(c->fd, SHUT_WR); /* fails only if the peer is gone */
 	/* Nothing more is echoed: its buffer goes (lingerers do not count
-	 * against --max-clients, so they must not hold its memory either). */
-	session_free(&c->session);
+	 * against --max-clients, so they must not hold its memory either),
+	 * unless the loop's read may still be filling it: then it goes with
+	 * that read's result (discard_done). */
+	if (!c->in_flight)
+		session_free(&c->session);
 	list_remove(&core->by_progress, c, false);
 	if (c->on_clock)
 		list_remove(&core->lines, c, true);
@@ -372,6 +411,8 @@ static bool begin_linger(struct conn_core *core, struct connection *c)
 	c->last_progress = c->clock_started = conn_clock();
 	list_append(&core->quiet, c, false);
 	list_append(&core->lingerers, c, true);
+	if (core->hooks.loop_does_io)
+		return true; /* the loop's reads discard from now on */
 	/* The client may have closed already. */
 	char *sink;
 	size_t room;
@@ -415,6 +456,7 @@ char *conn_discard_space(size_t *room)
 static enum conn_step discard_done(struct conn_core *core, struct connection *c,
 				   long res)
 {
+	session_free(&c->session); /* kept if a read was in it (begin_linger) */
 	if (res > 0) {
 		TRACE("fd %d: discarded %ld bytes", c->fd, res);
 		note_progress(core, c);
@@ -696,9 +738,17 @@ static bool accept_error(struct conn_core *core, int listen_fd, int err)
 		return false; /* no one else is waiting */
 	if (err == EINTR || err == ECONNABORTED || err == EPROTO)
 		return true; /* that client gave up; try the next */
-	if ((err == EMFILE || err == ENFILE) &&
-	    make_room(core, "descriptors needed"))
+	if ((err == EMFILE || err == ENFILE) && core->releases_pending == 0 &&
+	    make_room(core, "descriptors needed") &&
+	    core->releases_pending == 0)
 		return true; /* a lingerer gave its descriptor up */
+	if ((err == EMFILE || err == ENFILE) && core->releases_pending > 0) {
+		/* A descriptor is on its way back (conn_release): wait for
+		 * it a moment, rather than shed this client or cut another
+		 * lingerer short. */
+		core->accept_resume = core->now + RELEASE_WAIT;
+		return false;
+	}
 	if (err == EMFILE || err == ENFILE) {
 		enum shed_result r = shed_client(core, listen_fd, err);
 		if (r == SHED_ONE)
@@ -710,9 +760,9 @@ static bool accept_error(struct conn_core *core, int listen_fd, int err)
 	return false;
 }
 
-void conn_accept_failed(struct conn_core *core, int listen_fd, int err)
+bool conn_accept_failed(struct conn_core *core, int listen_fd, int err)
 {
-	(void)accept_error(core, listen_fd, err);
+	return accept_error(core, listen_fd, err);
 }
 
 bool conn_accepting(const struct conn_core *core)
@@ -776,6 +826,20 @@ int64_t conn_next_deadline(const struct conn_core *core)
 	return next;
 }
 
+int64_t conn_deadline(const struct conn_core *core, const struct connection *c)
+{
+	int64_t next = core->shutting_down ? core->drain_deadline : NO_DEADLINE;
+
+	if (c->state == CONN_LINGERING)
+		return earlier(next, earlier(c->last_progress + LINGER_QUIET,
+					     c->clock_started + LINGER_MAX));
+	if (core->cfg->idle_timeout != 0)
+		next = earlier(next, idle_deadline(core, c));
+	if (c->on_clock)
+		next = earlier(next, line_deadline(core, c));
+	return next;
+}
+
 /*
  * A deadline has passed, but was c really idle?  What the loop learned
  * this round may be stale: if the process was frozen between its wait and
@@ -787,9 +851,30 @@ int64_t conn_next_deadline(const struct conn_core *core)
 static enum conn_step conn_last_chance(struct conn_core *core,
 				       struct connection *c)
 {
+	if (core->hooks.loop_does_io)
+		return CONN_AGAIN; /* it handed over what it had already */
 	if (c->state == CONN_READING)
 		return conn_on_readable(core, c);
 	return conn_on_writable(core, c);
+}
+
+/*
+ * conn_time_out() for a loop that does its own I/O: the notice goes out
+ * as its next write.  An idle client that was owed replies already has a
+ * write stuck in the kernel (the loop handed over every result before
+ * this), so the socket is full: cut it now, as a write that cannot go at
+ * once is dropped below.  Otherwise its idle clock starts again, so the
+ * notice has one more idle timeout to go before the client is cut.
+ */
+static void conn_time_out_by_loop(struct conn_core *core, struct connection *c,
+				  enum close_reason why, bool was_writing)
+{
+	if (why == CLOSE_TIMEOUT && was_writing) {
+		session_abort(&c->session, CLOSE_TIMEOUT);
+		(void)conn_sync(core, c);
+	} else if (c->state == CONN_WRITING) {
+		note_progress(core, c);
+	}
 }
 
 /* End c's conversation for a timeout: the notice after what is owed.
@@ -798,10 +883,16 @@ static enum conn_step conn_last_chance(struct conn_core *core,
 static void conn_time_out(struct conn_core *core, struct connection *c,
 			  enum close_reason why)
 {
+	bool was_writing = c->state == CONN_WRITING;
+
 	session_finish(&c->session, why);
 	if (!conn_sync(core, c))
 		return;
 	update_line_clock(core, c, false);
+	if (core->hooks.loop_does_io) {
+		conn_time_out_by_loop(core, c, why, was_writing);
+		return;
+	}
 	if (conn_on_writable(core, c) == CONN_GONE)
 		return; /* usually all of it went, at once */
 	if (why == CLOSE_TIMEOUT && c->state == CONN_WRITING) {
