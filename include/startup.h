@@ -24,6 +24,12 @@ struct startup_model {
 	/* Descriptors must be below this (FD_SETSIZE for select()); 0: no
 	 * bound. */
 	size_t fd_bound;
+	/* If not NULL, called once the options are read and before anything
+	 * listens, for a server that must check it can run here (io_uring
+	 * may be refused): 0 to go on, else the exit status, the reason
+	 * already logged. */
+	int (*can_run)(void *ctx);
+	void *ctx;
 };
 
 /* What the start-up hands the loop. */
@@ -46,5 +52,11 @@ struct startup {
  */
 int startup(int argc, char **argv, const struct startup_model *model,
 	    struct startup *st);
+
+/* For a server whose clients are bounded by descriptors alone (every one
+ * but select()'s): the descriptors it may hold, the soft RLIMIT_NOFILE
+ * raised to the hard limit first (at most 2^20).  Call it before
+ * startup(), to give the model its ceiling. */
+size_t startup_fd_limit(void);
 
 #endif

@@ -9,12 +9,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "activation.h"
 #include "log.h"
 #include "privileges.h"
 #include "signals.h"
+
+/* Where the descriptor table stops being worth counting to. */
+#define FD_LIMIT_MAX ((size_t)1 << 20)
+
+size_t startup_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0 &&
+		    getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return 1024;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > FD_LIMIT_MAX)
+		return FD_LIMIT_MAX;
+	return (size_t)rl.rlim_cur;
+}
 
 /* If we were started with stdin, stdout or stderr closed, the listening
  * socket or the signal pipe would take those numbers, and a log line could
@@ -170,7 +191,10 @@ int startup(int argc, char **argv, const struct startup_model *model,
 	log_quiet = st->opt.quiet;
 	trace_on = st->opt.trace;
 
-	int rc = take_listeners(&st->opt, st->listeners, &st->nlisteners);
+	int rc = model->can_run != NULL ? model->can_run(model->ctx) : 0;
+	if (rc != 0)
+		return rc;
+	rc = take_listeners(&st->opt, st->listeners, &st->nlisteners);
 	if (rc != 0)
 		return rc;
 	if (st->opt.user != NULL && drop_privileges(st->opt.user, st->opt.group,
