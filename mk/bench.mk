@@ -54,13 +54,25 @@ $(BUILD)/echoserv-uring: BENCH_LIBS := -luring
 $(LIBURING_H):
 	sh scripts/install-test-deps.sh --build
 
+# The servers on the connection core (src/conn.c) and echoserv's start-up
+# (src/startup.c): every module of echoserv but its main.c and its select()
+# loop.  aio and io_uring reach the core through the completion adapter
+# (bench/servers/completion.c); the blocking and coroutine designs through
+# the blocking one (bench/servers/blocking.c).
+BENCH_CORE_OBJS := $(filter-out $(BUILD)/obj/main.o $(BUILD)/obj/server.o,\
+		   $(SERVER_OBJS))
+COMPLETION_SERVERS := $(BUILD)/echoserv-aio $(BUILD)/echoserv-uring
+$(COMPLETION_SERVERS): $(BUILD)/echoserv-%: $(BUILD)/obj/bench/servers/%.o \
+		       $(BUILD)/obj/bench/servers/completion.o $(BENCH_CORE_OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread $(BENCH_LIBS)
+
 $(BUILD)/obj/bench/%.o: bench/%.c $(BENCH_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(BENCH_EXTRA) -Ibench/servers -c -o $@ $<
 
 # Objects named only in the pattern rule below would count as intermediate
 # and be deleted after each link (so every make rebuilt them).
-.SECONDARY: $(BENCH_COMMON_OBJS) \
+.SECONDARY: $(BENCH_COMMON_OBJS) $(BUILD)/obj/bench/servers/completion.o \
 	    $(BENCH_SERVERS:$(BUILD)/echoserv-%=$(BUILD)/obj/bench/servers/%.o)
 
 $(BUILD)/echobench: $(ECHOBENCH_OBJS)
