@@ -53,6 +53,9 @@
 
 #define NO_DEADLINE INT64_MAX
 
+/* The graceful shutdown delivers queued replies for at most this long. */
+#define CONN_DRAIN_SECONDS 2
+
 /* The policy, from the command line. */
 struct conn_config {
 	size_t max_clients;    /* in conversation at once */
@@ -273,6 +276,17 @@ int64_t conn_deadline(const struct conn_core *core, const struct connection *c);
 /* Act on every deadline that has come by core->now. */
 void conn_expire(struct conn_core *core);
 
+/* For a loop that waits for each connection apart (a thread per client),
+ * whose wait for c ended at conn_deadline(c): act on c's own deadlines
+ * that have come by core->now, and no one else's (their own waits may
+ * have results yet to hand over). */
+void conn_expire_one(struct conn_core *core, struct connection *c);
+
+/* When the core itself, not a connection, must next act: accepting
+ * resumed, the end of the drain; NO_DEADLINE if never.  The wait of such
+ * a loop's main thread. */
+int64_t conn_server_deadline(const struct conn_core *core);
+
 /* ------------------------------------------------------------ shutdown */
 
 /* The self-pipe (signals.h) is readable: a SIGINT or SIGTERM begins the
@@ -282,5 +296,43 @@ void conn_on_signals(struct conn_core *core, int signal_fd);
 
 /* Is the shutdown complete: nobody left, or the drain time up? */
 bool conn_drain_over(const struct conn_core *core);
+
+/* What one signal from the self-pipe asks (conn_on_signals's reading):
+ * SIGUSR1 the status line, SIGINT or SIGTERM the drain, or once it has
+ * begun, to abandon it. */
+enum conn_signal {
+	CONN_SIGNAL_STATUS,
+	CONN_SIGNAL_DRAIN,
+	CONN_SIGNAL_ABANDON,
+	CONN_SIGNAL_OTHER
+};
+enum conn_signal conn_signal_meaning(int signo, bool draining);
+
+/* Close every connection left, as conn_core_finish() does, without the
+ * rest of the end: for a process whose parent logs the summary. */
+void conn_close_all(struct conn_core *core);
+
+/* ------------------------------------------ for a process per client */
+
+/*
+ * fork.c's parent keeps its clients in no core of its own (each child runs
+ * one for its client), so it takes two pieces of the core's policy apart:
+ *
+ * conn_admission: may the client on fd (nonblocking; peer names it) be
+ * served, with nclients in conversation and from_addr connections from
+ * its address already (lingering ones too)?  If not, it is turned away
+ * here as conn_admit() turns clients away (the notice, the log line, a
+ * polite close) and false is returned.  conn_admit() decides with it.
+ *
+ * conn_cut_linger: close the oldest lingering connection now, why saying
+ * so in the trace ("too many lingering").  Its replies and our FIN are
+ * out; only the wait for the client's own close is cut short.  The core
+ * does this when lingerers would exceed --max-clients or hold descriptors
+ * a new client needs; a child does it when its parent, counting every
+ * child's lingerer, says so.  Returns false if none lingers.
+ */
+bool conn_admission(const struct conn_config *cfg, int fd, const char *peer,
+		    size_t nclients, size_t from_addr);
+bool conn_cut_linger(struct conn_core *core, const char *why);
 
 #endif

@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,7 @@
 #define NS_PER_MS  INT64_C(1000000)
 
 /* Graceful shutdown delivers queued replies for at most this long. */
-#define DRAIN_TIME (2 * NS_PER_SEC)
+#define DRAIN_TIME (CONN_DRAIN_SECONDS * NS_PER_SEC)
 /* After an accept failure we could not shed, stop watching the listening
  * sockets for this long (no busy loop). */
 #define ACCEPT_PAUSE (100 * NS_PER_MS)
@@ -377,7 +378,7 @@ void conn_release(struct conn_core *core, struct connection *c)
  * replies and our FIN; only the wait for its own close is cut short.
  * Returns false if there was no lingerer to close.
  */
-static bool make_room(struct conn_core *core, const char *why)
+bool conn_cut_linger(struct conn_core *core, const char *why)
 {
 	if (core->lingerers.head == NULL)
 		return false;
@@ -405,7 +406,7 @@ static bool begin_linger(struct conn_core *core, struct connection *c)
 	c->on_clock = false;
 	core->nclients--;
 	if (core->nlingering >= core->cfg->max_clients)
-		make_room(core, "too many lingering");
+		(void)conn_cut_linger(core, "too many lingering");
 	conn_set_state(core, c, CONN_LINGERING, "FIN sent, discarding input");
 	core->nlingering++;
 	c->last_progress = c->clock_started = conn_clock();
@@ -579,28 +580,27 @@ static void turn_away(int fd, const char *peer, const char *why,
 	net_close_gracefully(fd);
 }
 
-/* Has this client's address its share of connections already?  If not,
- * and there is a limit, count it (*key then names its entry). */
-static bool over_per_addr_limit(struct conn_core *core,
-				const struct sockaddr *addr,
-				struct peer_key *key, bool *counted)
+bool conn_admission(const struct conn_config *cfg, int fd, const char *peer,
+		    size_t nclients, size_t from_addr)
 {
-	*counted = false;
-	if (core->cfg->max_per_addr == 0 || !peer_key_of(addr, key))
+	if (nclients >= cfg->max_clients) {
+		turn_away(fd, peer, "server full", MSG_SERVER_FULL);
 		return false;
-	if (peers_count(&core->peers, key) >= core->cfg->max_per_addr)
-		return true;
-	*counted = peers_add(&core->peers, key);
-	return false;
+	}
+	if (cfg->max_per_addr != 0 && from_addr >= cfg->max_per_addr) {
+		turn_away(fd, peer, "too many connections", MSG_TOO_MANY);
+		return false;
+	}
+	return true;
 }
 
 /* Has the table room for fd?  If lingerers fill it, the oldest makes way
- * (see make_room), and an fd beyond the table moves down into the place it
+ * (see conn_cut_linger), and an fd beyond the table moves down into the place it
  * left.  Returns the fd to use: the same one, or its copy. */
 static int claim_slot(struct conn_core *core, int fd)
 {
 	if ((size_t)fd < core->table_size ||
-	    !make_room(core, "room for a new client"))
+	    !conn_cut_linger(core, "room for a new client"))
 		return fd;
 	int low = fcntl(fd, F_DUPFD, 0); /* the lowest free descriptor */
 	if (low < 0)
@@ -644,7 +644,6 @@ struct connection *conn_admit(struct conn_core *core, int listen_fd, int fd,
 {
 	char peer[NET_ADDR_LEN];
 	struct peer_key key;
-	bool counted;
 
 	net_format_addr(addr, peer, sizeof(peer));
 	if (net_set_nonblocking(fd) != 0) {
@@ -657,15 +656,13 @@ struct connection *conn_admit(struct conn_core *core, int listen_fd, int fd,
 	fd = claim_slot(core, fd);
 	/* An fd beyond the table (FD_SETSIZE for select) never enters it:
 	 * passing it to FD_SET would be memory corruption. */
-	if ((size_t)fd >= core->table_size ||
-	    core->nclients >= core->cfg->max_clients) {
-		turn_away(fd, peer, "server full", MSG_SERVER_FULL);
+	size_t nclients =
+	    (size_t)fd < core->table_size ? core->nclients : SIZE_MAX;
+	bool keyed = core->cfg->max_per_addr != 0 && peer_key_of(addr, &key);
+	size_t from_addr = keyed ? peers_count(&core->peers, &key) : 0;
+	if (!conn_admission(core->cfg, fd, peer, nclients, from_addr))
 		return NULL;
-	}
-	if (over_per_addr_limit(core, addr, &key, &counted)) {
-		turn_away(fd, peer, "too many connections", MSG_TOO_MANY);
-		return NULL;
-	}
+	bool counted = keyed && peers_add(&core->peers, &key);
 	/* Not fatal if it fails: replies may just leave a little later. */
 	(void)net_set_nodelay(fd);
 	struct connection *c = conn_open(core, fd, peer, &key, counted);
@@ -739,7 +736,7 @@ static bool accept_error(struct conn_core *core, int listen_fd, int err)
 	if (err == EINTR || err == ECONNABORTED || err == EPROTO)
 		return true; /* that client gave up; try the next */
 	if ((err == EMFILE || err == ENFILE) && core->releases_pending == 0 &&
-	    make_room(core, "descriptors needed") &&
+	    conn_cut_linger(core, "descriptors needed") &&
 	    core->releases_pending == 0)
 		return true; /* a lingerer gave its descriptor up */
 	if ((err == EMFILE || err == ENFILE) && core->releases_pending > 0) {
@@ -841,6 +838,20 @@ int64_t conn_deadline(const struct conn_core *core, const struct connection *c)
 }
 
 /*
+ * For a loop that does its own I/O, the last look without the I/O: is c's
+ * socket ready now for what c waits for?  Then the loop's request on it
+ * is about to complete (a process frozen and thawed, or simply late,
+ * learns of it in a moment), and c is not idle.
+ */
+static bool ready_now(const struct connection *c)
+{
+	struct pollfd p = {
+	    .fd = c->fd, .events = c->state == CONN_READING ? POLLIN : POLLOUT};
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLOUT)) != 0;
+}
+
+/*
  * A deadline has passed, but was c really idle?  What the loop learned
  * this round may be stale: if the process was frozen between its wait and
  * now (SIGSTOP, a debugger, swapping), a client may have sent while the
@@ -851,8 +862,11 @@ int64_t conn_deadline(const struct conn_core *core, const struct connection *c)
 static enum conn_step conn_last_chance(struct conn_core *core,
 				       struct connection *c)
 {
-	if (core->hooks.loop_does_io)
-		return CONN_AGAIN; /* it handed over what it had already */
+	if (core->hooks.loop_does_io) {
+		if (ready_now(c))
+			note_progress(core, c); /* its request will say more */
+		return CONN_AGAIN;
+	}
 	if (c->state == CONN_READING)
 		return conn_on_readable(core, c);
 	return conn_on_writable(core, c);
@@ -931,6 +945,32 @@ void conn_expire(struct conn_core *core)
 	}
 }
 
+void conn_expire_one(struct conn_core *core, struct connection *c)
+{
+	int64_t now = core->now;
+
+	if (c->state == CONN_LINGERING) {
+		if (now >= c->clock_started + LINGER_MAX)
+			conn_close(core, c, "linger limit");
+		else if (now >= c->last_progress + LINGER_QUIET)
+			conn_close(core, c, "quiet");
+	} else if (c->on_clock && now >= line_deadline(core, c)) {
+		conn_time_out(core, c, CLOSE_LINE_TIMEOUT);
+	} else if (core->cfg->idle_timeout != 0 &&
+		   now >= idle_deadline(core, c)) {
+		conn_time_out(core, c, CLOSE_TIMEOUT);
+	}
+}
+
+int64_t conn_server_deadline(const struct conn_core *core)
+{
+	int64_t next = core->shutting_down ? core->drain_deadline : NO_DEADLINE;
+
+	if (core->accept_resume > core->now && core->nlisteners > 0)
+		next = earlier(next, core->accept_resume);
+	return next;
+}
+
 /* ============================== shutdown ============================== */
 
 /* Stop accepting and reading; the drain delivers what is owed.  Walked
@@ -938,8 +978,7 @@ void conn_expire(struct conn_core *core)
  * place, and that one has been seen already. */
 static void begin_shutdown(struct conn_core *core)
 {
-	log_client("shutting down: delivering queued replies for up to %lld s",
-		   (long long)(DRAIN_TIME / NS_PER_SEC));
+	log_draining(CONN_DRAIN_SECONDS);
 	core->shutting_down = true;
 	core->drain_deadline = core->now + DRAIN_TIME;
 	/* New clients are refused, not left waiting. */
@@ -960,7 +999,7 @@ static void begin_shutdown(struct conn_core *core)
 }
 
 /* SIGUSR1: one line saying where the server is, whatever -q says. */
-static void log_status(const struct conn_core *core)
+static void report_status(const struct conn_core *core)
 {
 	uint64_t lines = core->lines_echoed, bytes = core->bytes_echoed;
 
@@ -968,11 +1007,17 @@ static void log_status(const struct conn_core *core)
 		lines += core->live[i]->session.lines_echoed;
 		bytes += core->live[i]->session.bytes_echoed;
 	}
-	log_server("status: %zu client%s, %zu lingering; served %llu, echoed "
-		   "%llu lines, %llu bytes so far",
-		   core->nclients, core->nclients == 1 ? "" : "s",
-		   core->nlingering, (unsigned long long)core->clients_served,
-		   (unsigned long long)lines, (unsigned long long)bytes);
+	log_status(core->nclients, core->nlingering, core->clients_served,
+		   lines, bytes);
+}
+
+enum conn_signal conn_signal_meaning(int signo, bool draining)
+{
+	if (signo == SIGUSR1)
+		return CONN_SIGNAL_STATUS;
+	if (signo != SIGINT && signo != SIGTERM)
+		return CONN_SIGNAL_OTHER;
+	return draining ? CONN_SIGNAL_ABANDON : CONN_SIGNAL_DRAIN;
 }
 
 void conn_on_signals(struct conn_core *core, int signal_fd)
@@ -981,14 +1026,19 @@ void conn_on_signals(struct conn_core *core, int signal_fd)
 	ssize_t n = read(signal_fd, sigs, sizeof(sigs));
 
 	for (ssize_t i = 0; i < n; i++) {
-		if (sigs[i] == SIGUSR1) {
-			log_status(core);
-		} else if (core->shutting_down) {
-			log_server("second signal: abandoning the drain");
+		switch (conn_signal_meaning(sigs[i], core->shutting_down)) {
+		case CONN_SIGNAL_STATUS:
+			report_status(core);
+			break;
+		case CONN_SIGNAL_DRAIN:
+			begin_shutdown(core);
+			break;
+		case CONN_SIGNAL_ABANDON:
+			log_abandoning();
 			core->abandon = true;
 			return;
-		} else {
-			begin_shutdown(core);
+		case CONN_SIGNAL_OTHER:
+			break;
 		}
 	}
 }
@@ -1028,7 +1078,7 @@ int conn_core_init(struct conn_core *core, const struct conn_config *cfg,
 	return 0;
 }
 
-void conn_core_finish(struct conn_core *core)
+void conn_close_all(struct conn_core *core)
 {
 	while (core->nlive > 0) {
 		struct connection *c = core->live[core->nlive - 1];
@@ -1039,6 +1089,11 @@ void conn_core_finish(struct conn_core *core)
 		}
 		conn_close(core, c, lingering ? "shutdown" : NULL);
 	}
+}
+
+void conn_core_finish(struct conn_core *core)
+{
+	conn_close_all(core);
 	for (size_t i = 0; i < core->nlisteners; i++)
 		close(core->listeners[i].fd);
 	core->nlisteners = 0;
