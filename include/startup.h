@@ -30,6 +30,8 @@ struct startup_model {
 	 * already logged. */
 	int (*can_run)(void *ctx);
 	void *ctx;
+	/* One more signal for the self-pipe (fork.c: SIGCHLD), or 0. */
+	int also_routed;
 };
 
 /* What the start-up hands the loop. */

@@ -137,13 +137,14 @@ static void print_version(const struct startup_model *m)
  * line: all three through the self-pipe.  SIGUSR2 and SIGALRM mean nothing
  * to echoserv, and a stray one must not kill it.  SIGHUP and SIGQUIT keep
  * their default: the way to end it at once (docs/protocol.md section 2).
- * Returns the pipe's read end, or -1 with errno.
+ * also_routed (if not 0) goes through the pipe too.  Returns the pipe's
+ * read end, or -1 with errno.
  */
-static int set_up_signals(void)
+static int set_up_signals(int also_routed)
 {
-	static const int routed[] = {SIGINT, SIGTERM, SIGUSR1};
+	const int routed[] = {SIGINT, SIGTERM, SIGUSR1, also_routed};
 	static const int ignored[] = {SIGUSR2, SIGALRM};
-	int signal_fd = signals_to_pipe(routed, 3);
+	int signal_fd = signals_to_pipe(routed, also_routed != 0 ? 4 : 3);
 
 	if (signal_fd < 0 || signals_ignore(ignored, 2) != 0)
 		return -1;
@@ -202,7 +203,7 @@ int startup(int argc, char **argv, const struct startup_model *model,
 		log_server("%s", err);
 		return 1;
 	}
-	st->signal_fd = set_up_signals();
+	st->signal_fd = set_up_signals(model->also_routed);
 	if (st->signal_fd < 0) {
 		log_server("cannot set up signal handling: %s",
 			   strerror(errno));
