@@ -71,6 +71,14 @@
  * completion signal glibc could not queue (RLIMIT_SIGPENDING reached) is
  * lost, and no plain SIGIO stands in for it. */
 #define SWEEP_NS (1000 * INT64_C(1000000))
+/* A round (its wait and its work) that ends this much later than its
+ * wait asked for was frozen (SIGSTOP) or starved: the helper threads, thawed with it, get this long to report
+ * before any client is judged idle (they may hold a client's bytes
+ * already, read but not yet announced). */
+#define LATE_NS  (100 * INT64_C(1000000))
+#define GRACE_NS (100 * INT64_C(1000000))
+/* Signals taken per round at most, beyond the one waited for. */
+#define SIGNAL_BATCH 256
 /* While log lines wait for a stalled stderr, look again this often. */
 #define STDERR_RETRY_NS (50 * INT64_C(1000000))
 
@@ -88,6 +96,7 @@ struct aio {
 	struct aio_slot **slots; /* by fd, table_size of them */
 	size_t table_size;
 	size_t slots_end; /* no slot at slots_end or above */
+	bool late;        /* the last wait overslept */
 };
 
 /* The clients this server can hold: descriptors, helper threads, and a
@@ -155,9 +164,45 @@ static void aio_stop(void *mech, struct connection *c)
 		(void)shutdown(c->fd, SHUT_RD);
 }
 
+static void on_signal(struct aio *a, const siginfo_t *si);
+
+/* The signals queued already, without waiting (at most a batch: under
+ * load they keep coming). */
+static void take_queued(struct aio *a)
+{
+	const struct timespec now = {0, 0};
+	siginfo_t si;
+
+	for (int i = 0; i < SIGNAL_BATCH; i++) {
+		if (sigtimedwait(&a->waited, &si, &now) < 0)
+			return;
+		on_signal(a, &si);
+	}
+}
+
+/* Before deadlines are judged: every signal queued, and after a late
+ * wake the signals of the next GRACE_NS too. */
+static void aio_collect(void *mech)
+{
+	struct aio *a = mech;
+	int64_t end = conn_clock() + GRACE_NS;
+
+	take_queued(a);
+	while (a->late) {
+		int64_t left = end - conn_clock();
+		struct timespec ts = {0, (long)(left > 0 ? left : 0)};
+		siginfo_t si;
+		if (left <= 0 || sigtimedwait(&a->waited, &si, &ts) < 0)
+			break;
+		on_signal(a, &si);
+	}
+	a->late = false;
+}
+
 static const struct completion_ops aio_ops = {
     .start = aio_start,
     .cancel = aio_stop,
+    .collect = aio_collect,
     .blocking_sockets = true,
 };
 
@@ -285,12 +330,17 @@ static int serve(struct aio *a)
 				   (double)ns / 1e9);
 			log_flush();
 		}
+		int64_t last_round = a->cl.core.now;
 		int got = sigtimedwait(&a->waited, &si, &ts);
 		conn_core_tick(&a->cl.core);
-		if (got >= 0)
+		/* The whole round counts: a freeze may land in its work. */
+		a->late = a->cl.core.now - last_round > ns + LATE_NS;
+		if (got >= 0) {
 			on_signal(a, &si);
-		else if (errno == EAGAIN)
+			take_queued(a);
+		} else if (errno == EAGAIN) {
 			sweep(a); /* quiet for a while: a signal may be lost */
+		}
 		completion_expire(&a->cl);
 		int over = completion_over(&a->cl);
 		if (over != 0)

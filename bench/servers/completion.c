@@ -221,8 +221,11 @@ void completion_signals(struct completion *cl)
 
 void completion_expire(struct completion *cl)
 {
-	if (cl->core.now >= conn_next_deadline(&cl->core))
-		conn_expire(&cl->core);
+	if (cl->core.now >= conn_next_deadline(&cl->core)) {
+		cl->ops->collect(cl->mech);
+		if (cl->core.now >= conn_next_deadline(&cl->core))
+			conn_expire(&cl->core);
+	}
 	issue_listed(cl);
 }
 

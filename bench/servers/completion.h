@@ -46,6 +46,11 @@ struct completion_ops {
 	/* Make c's read in flight end soon: c waits for something else now.
 	 * Its result still comes to completion_done(), and is dropped. */
 	void (*cancel)(void *mech, struct connection *c);
+	/* Hand every request the kernel has finished to completion_done()
+	 * now: called before deadlines are judged, so a client whose result
+	 * is waiting is not taken for idle (the core's last look at a
+	 * socket, for a loop that does its own I/O). */
+	void (*collect)(void *mech);
 	/* The requests block in read() and write() (glibc's aio threads), so
 	 * the sockets must be blocking while they are served. */
 	bool blocking_sockets;
@@ -85,7 +90,7 @@ bool completion_accept(struct completion *cl, int listen_fd);
 void completion_signals(struct completion *cl);
 
 /* After the loop's wait and what it learned: the deadlines that have come
- * (conn_expire). */
+ * (conn_expire), once the mechanism has collected what has completed. */
 void completion_expire(struct completion *cl);
 
 /* How long the loop may sleep, in ns, from core.now: until the nearest

@@ -107,9 +107,38 @@ static void uring_cancel(void *mech, struct connection *c)
 	io_uring_sqe_set_data64(sqe, CANCEL_TAG);
 }
 
+static void on_completion(struct uring *u, const struct io_uring_cqe *cqe);
+
+/* Every completion in the ring; how many. */
+static unsigned reap(struct uring *u)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+
+	io_uring_for_each_cqe(&u->ring, head, cqe)
+	{
+		on_completion(u, cqe);
+		seen++;
+	}
+	io_uring_cq_advance(&u->ring, seen);
+	return seen;
+}
+
+/* Before deadlines are judged: completions the kernel has not posted yet
+ * (deferred task work, run only when we enter the kernel: after a freeze,
+ * a wait that timed out may not have run it). */
+static void uring_collect(void *mech)
+{
+	struct uring *u = mech;
+
+	(void)io_uring_get_events(&u->ring);
+	(void)reap(u);
+}
+
 static const struct completion_ops uring_ops = {
     .start = uring_start,
     .cancel = uring_cancel,
+    .collect = uring_collect,
     .blocking_sockets = false, /* recv and send wait all the same */
 };
 
@@ -219,7 +248,6 @@ static int serve(struct uring *u)
 	for (;;) {
 		struct __kernel_timespec ts;
 		struct io_uring_cqe *cqe;
-		unsigned head, seen = 0;
 
 		log_flush(); /* what the last round logged, as far as it goes */
 		watch_the_rest(u);
@@ -236,12 +264,7 @@ static int serve(struct uring *u)
 			log_server("io_uring_enter: %s", strerror(-rc));
 			return 1;
 		}
-		io_uring_for_each_cqe(&u->ring, head, cqe)
-		{
-			on_completion(u, cqe);
-			seen++;
-		}
-		io_uring_cq_advance(&u->ring, seen);
+		unsigned seen = reap(u);
 		TRACE("io_uring: %u completion%s", seen, seen == 1 ? "" : "s");
 		completion_expire(&u->cl);
 		int over = completion_over(&u->cl);
