@@ -65,6 +65,10 @@ COMPLETION_SERVERS := $(BUILD)/echoserv-aio $(BUILD)/echoserv-uring
 $(COMPLETION_SERVERS): $(BUILD)/echoserv-%: $(BUILD)/obj/bench/servers/%.o \
 		       $(BUILD)/obj/bench/servers/completion.o $(BENCH_CORE_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread $(BENCH_LIBS)
+BLOCKING_SERVERS := $(BUILD)/echoserv-threads $(BUILD)/echoserv-iterative
+$(BLOCKING_SERVERS): $(BUILD)/echoserv-%: $(BUILD)/obj/bench/servers/%.o \
+		     $(BUILD)/obj/bench/servers/blocking.o $(BENCH_CORE_OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread $(BENCH_LIBS)
 
 $(BUILD)/obj/bench/%.o: bench/%.c $(BENCH_HEADERS)
 	@mkdir -p $(dir $@)
@@ -73,6 +77,7 @@ $(BUILD)/obj/bench/%.o: bench/%.c $(BENCH_HEADERS)
 # Objects named only in the pattern rule below would count as intermediate
 # and be deleted after each link (so every make rebuilt them).
 .SECONDARY: $(BENCH_COMMON_OBJS) $(BUILD)/obj/bench/servers/completion.o \
+	    $(BUILD)/obj/bench/servers/blocking.o \
 	    $(BENCH_SERVERS:$(BUILD)/echoserv-%=$(BUILD)/obj/bench/servers/%.o)
 
 $(BUILD)/echobench: $(ECHOBENCH_OBJS)
