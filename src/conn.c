@@ -393,7 +393,6 @@ static enum conn_step discard_done(struct conn_core *core, struct connection *c,
  * Returns false if the client had closed already (c is freed). */
 static bool begin_linger(struct conn_core *core, struct connection *c)
 {
-	(void)shutdown(c->fd, SHUT_WR); /* fails only if the peer is gone */
 	/* Nothing more is echoed: its buffer goes (lingerers do not count
 	 * against --max-clients, so they must not hold its memory either),
 	 * unless the loop's read may still be filling it: then it goes with
@@ -408,6 +407,10 @@ static bool begin_linger(struct conn_core *core, struct connection *c)
 	if (core->nlingering >= core->cfg->max_clients)
 		(void)conn_cut_linger(core, "too many lingering");
 	conn_set_state(core, c, CONN_LINGERING, "FIN sent, discarding input");
+	/* The FIN after the state: whoever is told of the linger (a process
+	 * per client tells its parent, which counts --max-clients) knows
+	 * before the client can see it and come again. */
+	(void)shutdown(c->fd, SHUT_WR); /* fails only if the peer is gone */
 	core->nlingering++;
 	c->last_progress = c->clock_started = conn_clock();
 	list_append(&core->quiet, c, false);
