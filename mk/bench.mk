@@ -41,6 +41,9 @@ $(BUILD)/obj/bench/servers/sigio.o: BENCH_EXTRA := -D_GNU_SOURCE
 # aio_init() is glibc's; the listening socket is signal-driven as above.
 $(BUILD)/obj/bench/servers/aio.o: BENCH_EXTRA := -D_GNU_SOURCE
 $(BUILD)/obj/bench/servers/co.o: BENCH_EXTRA := -D_GNU_SOURCE
+# MAP_ANONYMOUS (fork.c's table shared with its children) is not in
+# POSIX.1-2008.
+$(BUILD)/obj/bench/servers/fork.o: BENCH_EXTRA := -D_GNU_SOURCE
 
 # POSIX aio is in librt (part of libc since glibc 2.34; -lrt is harmless).
 $(BUILD)/echoserv-aio: BENCH_LIBS := -lrt
@@ -65,7 +68,8 @@ COMPLETION_SERVERS := $(BUILD)/echoserv-aio $(BUILD)/echoserv-uring
 $(COMPLETION_SERVERS): $(BUILD)/echoserv-%: $(BUILD)/obj/bench/servers/%.o \
 		       $(BUILD)/obj/bench/servers/completion.o $(BENCH_CORE_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread $(BENCH_LIBS)
-BLOCKING_SERVERS := $(BUILD)/echoserv-threads $(BUILD)/echoserv-iterative
+BLOCKING_SERVERS := $(BUILD)/echoserv-threads $(BUILD)/echoserv-iterative \
+		    $(BUILD)/echoserv-co $(BUILD)/echoserv-fork
 $(BLOCKING_SERVERS): $(BUILD)/echoserv-%: $(BUILD)/obj/bench/servers/%.o \
 		     $(BUILD)/obj/bench/servers/blocking.o $(BENCH_CORE_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread $(BENCH_LIBS)

@@ -160,8 +160,12 @@ static bool serve_round(struct blocking *b, struct connection *c)
 
 void blocking_serve(struct blocking *b, struct connection *c)
 {
-	while (!ending(b) && serve_round(b, c))
-		continue;
+	c->in_flight = false; /* held until now, if the design did */
+	if (c->state == CONN_CLOSED)
+		conn_release(&b->core, c);
+	else
+		while (!ending(b) && serve_round(b, c))
+			continue;
 	log_flush();
 }
 

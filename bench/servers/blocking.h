@@ -72,6 +72,9 @@ int blocking_init(struct blocking *b, const struct conn_config *cfg,
  * Be c's agent: serve c until the core has closed it, or the server is
  * ending (the drain is over or abandoned: c is then left to
  * conn_core_finish).  Called with b's lock held, and returns with it held.
+ * A design whose agent starts a while after c is admitted (a new thread,
+ * a new coroutine) sets c->in_flight meanwhile: the core then keeps c
+ * even if it closes it, and its agent releases it.
  */
 void blocking_serve(struct blocking *b, struct connection *c);
 

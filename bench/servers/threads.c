@@ -87,10 +87,12 @@ static void on_watch(void *ctx, struct connection *c, enum conn_wait wait)
 
 	if (wait != CONN_WAIT_READ || c->loop_flags != 0)
 		return;
-	c->loop_flags = 1; /* has its thread */
+	c->loop_flags = 1;   /* has its thread */
+	c->in_flight = true; /* held for its thread (blocking_serve) */
 	int err = pthread_create(&tid, &t->attr, client_thread, c);
 	if (err == 0)
 		return;
+	c->in_flight = false;
 	log_server("client %s: cannot start a thread: %s", c->peer,
 		   strerror(err));
 	if (t->nunstarted < sizeof(t->unstarted) / sizeof(t->unstarted[0]))
