@@ -69,7 +69,10 @@
 /* The children end their own drains at CONN_DRAIN_SECONDS; the parent
  * waits this much longer for them before it kills the rest. */
 #define DRAIN_GRACE (500 * INT64_C(1000000))
-#define MAX_WATCHED (NET_MAX_LISTENERS + 2)
+/* A child reports a write a moment after it made it: SIGUSR1's line waits
+ * this long, so what a client has seen is counted. */
+#define STATUS_DELAY (20 * INT64_C(1000000))
+#define MAX_WATCHED  (NET_MAX_LISTENERS + 2)
 
 /* What a child reports in the shared table; only it writes its slot, once
  * the parent has handed it over. */
@@ -96,6 +99,7 @@ struct fork_server {
 	struct peer_table peers;
 	uint64_t served, lines, bytes; /* of the children reaped */
 	int64_t now, accept_resume, drain_deadline;
+	int64_t status_due; /* SIGUSR1's line is owed then; 0: not owed */
 	bool draining, listening;
 };
 
@@ -357,7 +361,9 @@ static bool on_signals(struct fork_server *srv)
 				continue;
 			switch (conn_signal_meaning(sigs[i], srv->draining)) {
 			case CONN_SIGNAL_STATUS:
-				status(srv);
+				if (srv->status_due == 0)
+					srv->status_due =
+					    srv->now + STATUS_DELAY;
 				break;
 			case CONN_SIGNAL_DRAIN:
 				begin_drain(srv);
@@ -373,12 +379,21 @@ static bool on_signals(struct fork_server *srv)
 	return true;
 }
 
-/* The parent's wait: the drain's end, or accepting resumed. */
+static int64_t earlier(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* The parent's wait: the drain's end, accepting resumed, a status line. */
 static int64_t parent_deadline(const struct fork_server *srv)
 {
-	if (srv->draining)
-		return srv->drain_deadline;
-	return srv->accept_resume > srv->now ? srv->accept_resume : NO_DEADLINE;
+	int64_t next = srv->draining ? srv->drain_deadline : NO_DEADLINE;
+
+	if (srv->accept_resume > srv->now)
+		next = earlier(next, srv->accept_resume);
+	if (srv->status_due != 0)
+		next = earlier(next, srv->status_due);
+	return next;
 }
 
 /* One round of the parent.  Returns -1 to go on, else the exit status. */
@@ -414,6 +429,10 @@ static int parent_round(struct fork_server *srv)
 		if (p[i].revents != 0)
 			accept_clients(srv, p[i].fd);
 	bound_lingerers(srv);
+	if (srv->status_due != 0 && srv->now >= srv->status_due) {
+		srv->status_due = 0;
+		status(srv);
+	}
 	if (srv->draining &&
 	    (srv->nchildren == 0 || srv->now >= srv->drain_deadline))
 		return 0;
