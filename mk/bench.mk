@@ -16,12 +16,12 @@ BENCH_SHARED_SRCS := src/protocol.c src/net.c src/log.c src/options.c \
 		     src/signals.c
 BENCH_SHARED_OBJS := $(BENCH_SHARED_SRCS:src/%.c=$(BUILD)/obj/%.o)
 # The kit's own helpers for them: start-up, clients' arrival and departure,
-# the lingering close, nonblocking and blocking I/O.
+# the lingering close, nonblocking I/O (for the servers not yet on the
+# connection core: see BENCH_CORE_OBJS below).
 BENCH_COMMON_OBJS := $(BUILD)/obj/bench/servers/startup.o \
 		     $(BUILD)/obj/bench/servers/clients.o \
 		     $(BUILD)/obj/bench/servers/linger.o \
-		     $(BUILD)/obj/bench/servers/nonblocking_client.o \
-		     $(BUILD)/obj/bench/servers/conversation.o
+		     $(BUILD)/obj/bench/servers/nonblocking_client.o
 
 BENCH_SERVERS := $(BUILD)/echoserv-poll $(BUILD)/echoserv-epoll \
 		 $(BUILD)/echoserv-threads $(BUILD)/echoserv-fork \

@@ -118,22 +118,6 @@ bool accept_batch(int listen_fd,
 	return true;
 }
 
-int accept_blocking(int listen_fd, struct sockaddr_storage *addr)
-{
-	if (!reserve_tried)
-		hold_reserve();
-	for (;;) {
-		socklen_t len = sizeof(*addr);
-		int fd = accept(listen_fd, (struct sockaddr *)addr, &len);
-
-		if (fd >= 0)
-			return fd;
-		if (errno == EINTR || errno == ECONNABORTED)
-			continue;
-		on_accept_failure(listen_fd);
-	}
-}
-
 void turn_away(int fd, const char *peer)
 {
 	log_client("client %s turned away: server full", peer);
@@ -190,8 +174,8 @@ void log_connected(const char *peer, int fd)
 	log_client("client %s connected (fd %d)", peer, fd);
 }
 
-void client_close(int fd, const char *peer, const struct session *s,
-		  enum linger_where where)
+void client_close_and_log(int fd, const char *peer, const struct session *s,
+			  enum linger_where where)
 {
 	log_client("client %s closed (fd %d): %s; echoed %llu line%s, %llu "
 		   "byte%s",
@@ -223,34 +207,9 @@ void client_close(int fd, const char *peer, const struct session *s,
 	}
 }
 
-void client_on_completion(struct client *c, long res)
-{
-	struct session *s = &c->session;
-
-	if (res == -EINTR || res == -EAGAIN)
-		return;
-	if (res < 0)
-		session_abort(s, CLOSE_RESET);
-	else if (s->state == SESSION_WRITING)
-		session_on_output(s, (size_t)res);
-	else if (res > 0)
-		session_on_input(s, (size_t)res);
-	else
-		session_on_eof(s);
-}
-
 void client_end(struct client *c, enum linger_where where)
 {
-	client_close(c->fd, c->peer, &c->session, where);
+	client_close_and_log(c->fd, c->peer, &c->session, where);
 	session_free(&c->session);
 	free(c);
-}
-
-int set_blocking(int fd)
-{
-	int flags = fcntl(fd, F_GETFL);
-
-	if (flags < 0)
-		return -1;
-	return fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ? -1 : 0;
 }

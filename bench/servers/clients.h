@@ -41,17 +41,8 @@ bool accept_batch(int listen_fd,
 		  void (*admit)(void *ctx, int fd, const struct sockaddr *addr),
 		  void *ctx);
 
-/*
- * Wait for one client on the blocking listen_fd and return its socket
- * (blocking), its address in *addr.  Errors are logged; out of
- * descriptors the waiting client is shed as by accept_batch(), and where
- * the next try could only fail the same way at once, a short pause
- * follows, so this never spins.
- */
-int accept_blocking(int listen_fd, struct sockaddr_storage *addr);
-
 /* Hold the reserve descriptor that shed_client() lends out.
- * accept_batch() and accept_blocking() do so on first use. */
+ * accept_batch() does so on first use. */
 void hold_reserve(void);
 
 /*
@@ -93,7 +84,7 @@ void turn_away(int fd, const char *peer);
 void log_connected(const char *peer, int fd);
 
 /* Where a closing client lingers (linger.h): in a background thread, for
- * event loops, or in the caller, for servers that block anyway. */
+ * event loops, or in the caller (no server here does, any more). */
 enum linger_where { LINGER_IN_BACKGROUND, LINGER_IN_PLACE };
 
 /*
@@ -101,23 +92,11 @@ enum linger_where { LINGER_IN_BACKGROUND, LINGER_IN_PLACE };
  * without destroying replies: at once if the peer is gone, after a
  * lingering close if it may still be sending (quit, line too long).
  */
-void client_close(int fd, const char *peer, const struct session *s,
-		  enum linger_where where);
+void client_close_and_log(int fd, const char *peer, const struct session *s,
+			  enum linger_where where);
 
-/*
- * For the completion-based servers (aio, io_uring): the read or write c
- * had in flight finished with res, bytes moved or -errno; a read while
- * the session is READING, a write while WRITING (one at a time).  Hands
- * the result to the session; after -EINTR or -EAGAIN the session is left
- * as it was, so the caller issues the same request again.
- */
-void client_on_completion(struct client *c, long res);
-
-/* client_close() for a client from client_admit(), then its session and c
+/* client_close_and_log() for a client from client_admit(), then its session and c
  * itself freed. */
 void client_end(struct client *c, enum linger_where where);
-
-/* Make fd blocking again; 0 or -1 with errno. */
-int set_blocking(int fd);
 
 #endif
