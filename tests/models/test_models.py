@@ -13,13 +13,18 @@ The protocol itself is checked for every server by the integration suite
              (RLIMIT_SIGPENDING lowered before exec): byte-exact under many
              clients, and the overflow really happened (its log line)
   aio        holds --max-clients idle clients (one glibc helper thread each)
-             and serves another client meanwhile; the next is turned away
+             and serves another client meanwhile; the next is turned away;
+             lingering clients hold helper threads too, yet as many new
+             clients are served
   all        --raw (RFC 862) echoes every byte, quit and binary included;
              50 clients pipelining and quitting at once on every event loop
              (their sockets linger; each is closed once; the loop goes on);
              out of descriptors (EMFILE), the waiting client is shed with
              "server full", not left to spin the loop (epoll, nonblock,
-             sigio, uring: the shared accept code)
+             sigio: the shared accept code); on the connection core
+             (uring, threads) the same when clients in conversation hold
+             the descriptors, and when lingerers hold them the oldest gives
+             its up and the newcomer is served
   uring      refused by the kernel (a seccomp filter makes io_uring_setup
              fail with EPERM, as container runtimes do): exit 1 with one line
              saying "io_uring unavailable"; skipped with a note where io_uring
@@ -352,6 +357,34 @@ def test_aio_holds_max_clients_idle_and_serves_another():
         srv.stop()
 
 
+def test_aio_lingerers_hold_threads_yet_clients_are_served():
+    """A lingering client's read (its input is discarded until it closes,
+    or is quiet for 1 s) holds a glibc helper thread too: with
+    --max-clients of them lingering, as many new clients must be served at
+    once, not when the lingers end (aio_threads is twice --max-clients)."""
+    srv = start("echoserv-aio", ["-c", "20"])
+    try:
+        lingering = []
+        first_quit = time.monotonic()
+        for _ in range(20):
+            s = connect(srv.port)
+            s.sendall(b"quit\n")
+            expect(closed_within(s, 3), "a client that said quit not closed")
+            lingering.append(s)
+        fresh = [connect(srv.port) for _ in range(20)]
+        for s in fresh:
+            s.sendall(b"hi\n")
+        # Served before the first linger can end: 0.8 s after its quit.
+        left = lambda: max(0.0, first_quit + 0.8 - time.monotonic())
+        served = sum(recv_exact(s, 3, left()) == b"hi\n" for s in fresh)
+        expect(served == 20, "%d of 20 clients waited behind the lingerers' "
+               "helper threads" % (20 - served))
+        for s in lingering + fresh:
+            s.close()
+    finally:
+        srv.stop()
+
+
 # ------------------------------------------------------------- uring
 
 SECCOMP_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
@@ -423,8 +456,9 @@ EVENT_LOOPS = ["echoserv-poll", "echoserv-epoll", "echoserv-co",
 
 def test_event_loops_many_clients_quitting_byte_exact():
     """50 clients at once pipeline 40 lines and quit: their sockets linger
-    (in the lingering thread) while the loop goes on serving the others,
-    and nothing of a closed client may come back to the loop."""
+    while the loop goes on serving the others, and nothing of a closed
+    client may come back to the loop (for aio and io_uring: no request of
+    a closed client completes into freed memory)."""
     for name in EVENT_LOOPS:
         srv = Server(name)
         try:
@@ -564,14 +598,57 @@ def test_sigio_out_of_descriptors_sheds_the_waiting_client():
     check_out_of_descriptors_sheds("echoserv-sigio")
 
 
-def test_uring_out_of_descriptors_sheds_the_waiting_client():
+def check_core_out_of_descriptors(name):
+    """For a server on the connection core: out of descriptors (EMFILE),
+    what happens depends on who holds them.  Clients in conversation: the
+    waiting client is shed with "server full", not left to spin the loop.
+    Lingering clients (they said quit but keep their end open): the oldest
+    gives its descriptor up and the newcomer is served."""
+    limit = 24
+    n = ceiling_under(name, limit)
+    srv = start(name, ["-T"], preexec=nofile(limit))
+    try:
+        held = []
+        for i in range(n):
+            s = connect(srv.port)
+            s.sendall(b"x\n")
+            expect(recv_exact(s, 2, 3.0) == b"x\n", "client %d not served" % i)
+            held.append(s)
+        late = connect(srv.port)
+        got = recv_exact(late, 20, 3.0)
+        expect(got == b"error: server full\r\n",
+               "out of descriptors, a new client got %r, not server full" % got)
+        srv.wait_log(rb"accept: Too many open files: shedding client")
+        late.close()
+        for s in held:
+            s.sendall(b"quit\n")
+        srv.wait_count(b"-> LINGERING", n)
+        newcomer = connect(srv.port)
+        newcomer.sendall(b"served\n")
+        expect(recv_exact(newcomer, 7, 3.0) == b"served\n",
+               "a newcomer was not served when lingerers held the descriptors")
+        srv.wait_log(rb"LINGERING -> CLOSED \(descriptors needed\)")
+        expect(srv.log().count(b"shedding client") == 1 and
+               b"turned away" not in srv.log(),
+               "a client was turned away while lingerers could give way")
+        for s in held + [newcomer]:
+            s.close()
+    finally:
+        srv.stop()
+
+
+def test_uring_out_of_descriptors_sheds_or_lingerers_give_way():
     probe = Server("echoserv-uring")
     try:
         if probe.wait_listening() is None:
             raise Skip("io_uring unavailable here")
     finally:
         probe.stop()
-    check_out_of_descriptors_sheds("echoserv-uring")
+    check_core_out_of_descriptors("echoserv-uring")
+
+
+def test_threads_out_of_descriptors_sheds_or_lingerers_give_way():
+    check_core_out_of_descriptors("echoserv-threads")
 
 
 def main():
