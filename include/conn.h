@@ -55,6 +55,11 @@
 
 /* The graceful shutdown delivers queued replies for at most this long. */
 #define CONN_DRAIN_SECONDS 2
+/* A loop that does its own I/O hands a write's result over a moment after
+ * the client may have seen its bytes (another thread, a helper thread or
+ * the kernel did the write): SIGUSR1's status line waits this long, so
+ * what a client has seen is counted. */
+#define CONN_STATUS_DELAY_MS 20
 
 /* The policy, from the command line. */
 struct conn_config {
@@ -172,6 +177,7 @@ struct conn_core {
 	size_t releases_pending;
 
 	int64_t now;           /* monotonic ns, set by conn_core_tick() */
+	int64_t status_due;    /* the status line is owed then; 0: not owed */
 	int64_t accept_resume; /* accepting is paused until then, if > now */
 	bool shutting_down;
 	bool abandon; /* a second signal: close everything, exit 1 */
@@ -283,9 +289,11 @@ void conn_expire(struct conn_core *core);
 void conn_expire_one(struct conn_core *core, struct connection *c);
 
 /* When the core itself, not a connection, must next act: accepting
- * resumed, the end of the drain; NO_DEADLINE if never.  The wait of such
- * a loop's main thread. */
+ * resumed, the end of the drain, an owed status line; NO_DEADLINE if
+ * never.  The wait of such a loop's main thread, which then calls
+ * conn_expire_server() (conn_expire() does too). */
 int64_t conn_server_deadline(const struct conn_core *core);
+void conn_expire_server(struct conn_core *core);
 
 /* ------------------------------------------------------------ shutdown */
 

@@ -808,10 +808,8 @@ static int64_t line_deadline(const struct conn_core *core,
 
 int64_t conn_next_deadline(const struct conn_core *core)
 {
-	int64_t next = core->shutting_down ? core->drain_deadline : NO_DEADLINE;
+	int64_t next = conn_server_deadline(core);
 
-	if (core->accept_resume > core->now && core->nlisteners > 0)
-		next = earlier(next, core->accept_resume);
 	if (core->cfg->idle_timeout != 0 && core->by_progress.head != NULL)
 		next =
 		    earlier(next, idle_deadline(core, core->by_progress.head));
@@ -848,8 +846,8 @@ int64_t conn_deadline(const struct conn_core *core, const struct connection *c)
  */
 static bool ready_now(const struct connection *c)
 {
-	struct pollfd p = {
-	    .fd = c->fd, .events = c->state == CONN_READING ? POLLIN : POLLOUT};
+	short events = conn_waits_for(c) == CONN_WAIT_READ ? POLLIN : POLLOUT;
+	struct pollfd p = {.fd = c->fd, .events = events};
 
 	return poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLOUT)) != 0;
 }
@@ -926,6 +924,7 @@ void conn_expire(struct conn_core *core)
 	struct connection *c;
 	int64_t now = core->now;
 
+	conn_expire_server(core);
 	while ((c = core->lingerers.head) != NULL &&
 	       now >= c->clock_started + LINGER_MAX)
 		conn_close(core, c, "linger limit");
@@ -951,7 +950,16 @@ void conn_expire(struct conn_core *core)
 void conn_expire_one(struct conn_core *core, struct connection *c)
 {
 	int64_t now = core->now;
+	bool lingering = c->state == CONN_LINGERING;
+	bool due = lingering ? now >= c->clock_started + LINGER_MAX ||
+				   now >= c->last_progress + LINGER_QUIET
+			     : (c->on_clock && now >= line_deadline(core, c)) ||
+				   (core->cfg->idle_timeout != 0 &&
+				    now >= idle_deadline(core, c));
 
+	/* The last look first, as conn_expire gives every connection. */
+	if (!due || conn_last_chance(core, c) == CONN_GONE)
+		return;
 	if (c->state == CONN_LINGERING) {
 		if (now >= c->clock_started + LINGER_MAX)
 			conn_close(core, c, "linger limit");
@@ -971,7 +979,19 @@ int64_t conn_server_deadline(const struct conn_core *core)
 
 	if (core->accept_resume > core->now && core->nlisteners > 0)
 		next = earlier(next, core->accept_resume);
+	if (core->status_due != 0)
+		next = earlier(next, core->status_due);
 	return next;
+}
+
+static void report_status(const struct conn_core *core);
+
+void conn_expire_server(struct conn_core *core)
+{
+	if (core->status_due != 0 && core->now >= core->status_due) {
+		core->status_due = 0;
+		report_status(core);
+	}
 }
 
 /* ============================== shutdown ============================== */
@@ -1031,7 +1051,12 @@ void conn_on_signals(struct conn_core *core, int signal_fd)
 	for (ssize_t i = 0; i < n; i++) {
 		switch (conn_signal_meaning(sigs[i], core->shutting_down)) {
 		case CONN_SIGNAL_STATUS:
-			report_status(core);
+			if (!core->hooks.loop_does_io)
+				report_status(core);
+			else if (core->status_due == 0) /* see conn.h */
+				core->status_due =
+				    core->now +
+				    CONN_STATUS_DELAY_MS * NS_PER_MS;
 			break;
 		case CONN_SIGNAL_DRAIN:
 			begin_shutdown(core);

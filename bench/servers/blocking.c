@@ -17,6 +17,9 @@
 /* A lingering connection's input is read into the agent's own buffer
  * and thrown away (the core's sink is one for the whole process). */
 #define SINK_SIZE 4096
+/* c->loop_flags: the socket took less than the last write offered (so
+ * the next write waits for room first). */
+#define SOCKET_FULL 2u
 
 static void lock(struct blocking *b)
 {
@@ -39,6 +42,11 @@ int blocking_poll_timeout(int64_t deadline)
 		return 0;
 	int64_t ms = (left + 999999) / 1000000;
 	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+bool blocking_write_at_once(const struct connection *c, enum conn_wait what)
+{
+	return what == CONN_WAIT_WRITE && !(c->loop_flags & SOCKET_FULL);
 }
 
 enum agent_wake blocking_poll(int fd, enum conn_wait what, int64_t deadline,
@@ -141,6 +149,10 @@ static bool serve_round(struct blocking *b, struct connection *c)
 		err = errno;
 	}
 	lock(b);
+	if (what == CONN_WAIT_WRITE && (n < 0 || (size_t)n < len))
+		c->loop_flags |= SOCKET_FULL;
+	else if (what == CONN_WAIT_WRITE)
+		c->loop_flags &= ~SOCKET_FULL;
 	conn_core_tick(core);
 	c->in_flight = false;
 	if (c->state == CONN_CLOSED) {

@@ -33,6 +33,10 @@
 
 #include "conn.h"
 
+/* c->loop_flags: whether c has its agent yet is the design's to note; the
+ * agent keeps the rest. */
+#define BLOCKING_HAS_AGENT 1u
+
 /* How an agent's wait ended. */
 enum agent_wake {
 	AGENT_READY,   /* the socket is ready for what was asked */
@@ -77,6 +81,11 @@ int blocking_init(struct blocking *b, const struct conn_config *cfg,
  * even if it closes it, and its agent releases it.
  */
 void blocking_serve(struct blocking *b, struct connection *c);
+
+/* Should a wait on a nonblocking socket let c's write go at once?  Yes,
+ * unless the last one found the socket full: replies usually fit, and a
+ * wait for room would cost a round for nothing. */
+bool blocking_write_at_once(const struct connection *c, enum conn_wait what);
 
 /*
  * The wait of most designs: poll() on fd for `what` until deadline, and

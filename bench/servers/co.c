@@ -85,8 +85,9 @@ static enum agent_wake co_wait(struct blocking *b, struct connection *c,
 	struct coroutine *co = running;
 
 	(void)b;
-	(void)c;
 	(void)deadline;
+	if (blocking_write_at_once(c, what))
+		return AGENT_READY;
 	co->wait = what;
 	co->woken = false;
 	co->suspended = true;
@@ -164,8 +165,8 @@ static void on_watch(void *ctx, struct connection *c, enum conn_wait wait)
 	struct co_server *s = ctx;
 	struct coroutine *co = s->by_fd[c->fd];
 
-	if (c->loop_flags == 0 && wait == CONN_WAIT_READ) {
-		c->loop_flags = 1; /* has its coroutine */
+	if (!(c->loop_flags & BLOCKING_HAS_AGENT) && wait == CONN_WAIT_READ) {
+		c->loop_flags |= BLOCKING_HAS_AGENT;
 		if (co_spawn(s, c))
 			return;
 		log_server("client %s: out of memory for a coroutine", c->peer);

@@ -70,8 +70,9 @@
  * waits this much longer for them before it kills the rest. */
 #define DRAIN_GRACE (500 * INT64_C(1000000))
 /* A child reports a write a moment after it made it: SIGUSR1's line waits
- * this long, so what a client has seen is counted. */
-#define STATUS_DELAY (20 * INT64_C(1000000))
+ * (as the core's does for loops that do their own I/O), so what a client
+ * has seen is counted. */
+#define STATUS_DELAY (CONN_STATUS_DELAY_MS * INT64_C(1000000))
 #define MAX_WATCHED  (NET_MAX_LISTENERS + 2)
 
 /* What a child reports in the shared table; only it writes its slot, once
@@ -136,9 +137,10 @@ static void report(void *ctx, struct connection *c, enum conn_wait wait)
 static enum agent_wake child_wait(struct blocking *b, struct connection *c,
 				  enum conn_wait what, int64_t deadline)
 {
+	if (blocking_write_at_once(c, what))
+		return AGENT_READY;
 	enum agent_wake wake =
 	    blocking_poll(c->fd, what, deadline, child_signal_fd);
-
 	if (wake == AGENT_WOKEN)
 		conn_on_signals(&b->core, child_signal_fd);
 	if (cut_asked) {

@@ -44,14 +44,22 @@
 static int signal_fd = -1;
 
 /* The client's wait: its socket, and the signal pipe (SIGTERM begins the
- * drain even while a client is served). */
+ * drain, SIGUSR1 asks for the status line, even while a client is
+ * served), until the client's deadline or the server's own. */
 static enum agent_wake wait_for_client(struct blocking *b, struct connection *c,
 				       enum conn_wait what, int64_t deadline)
 {
-	enum agent_wake wake = blocking_poll(c->fd, what, deadline, signal_fd);
+	struct conn_core *core = &b->core;
+	int64_t own = conn_server_deadline(core);
 
+	if (blocking_write_at_once(c, what))
+		return AGENT_READY;
+	enum agent_wake wake = blocking_poll(
+	    c->fd, what, own < deadline ? own : deadline, signal_fd);
+	conn_core_tick(core);
 	if (wake == AGENT_WOKEN)
-		conn_on_signals(&b->core, signal_fd);
+		conn_on_signals(core, signal_fd);
+	conn_expire_server(core);
 	return wake;
 }
 
@@ -101,6 +109,7 @@ static int between_clients(struct blocking *b)
 	}
 	if (p[0].revents != 0)
 		conn_on_signals(core, signal_fd);
+	conn_expire_server(core);
 	/* One client at a time: the first listening socket that has one. */
 	for (nfds_t i = first_listener; i < n && !core->shutting_down; i++)
 		if (p[i].revents != 0) {

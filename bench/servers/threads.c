@@ -7,12 +7,12 @@
  *
  *     main thread                      a client's thread (blocking.c)
  *     for (;;) {                       for (;;) {
- *         poll(listening sockets,          poll(its socket, until its
- *              signal pipe)                     deadline)
- *         accept through the core:         read() or write()
- *             a thread per client          the core's step
- *         signals, deadlines (core)    }
- *     }
+ *         poll(listening sockets,          read() or write(), blocking
+ *              signal pipe)                    until the connection's
+ *         accept through the core:             deadline (SO_RCVTIMEO,
+ *             a thread per client              SO_SNDTIMEO)
+ *         signals, the drain (core)        the core's step
+ *     }                                }
  *
  * What a connection does is the connection core's (conn.c), shared by
  * every thread under one mutex, which also guards the log: a thread holds
@@ -23,10 +23,13 @@
  * thread for its own socket.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 /* src/'s start-up (bench/servers/startup.h, which the readiness servers
@@ -48,6 +51,9 @@
 #define THREAD_STACK (256 * 1024)
 /* Listening sockets, the signal pipe, stderr. */
 #define MAX_WATCHED (NET_MAX_LISTENERS + 2)
+/* A socket timeout is set again only when the time to the deadline has
+ * moved by more than this (the idle timeout gives the same each time). */
+#define TIMEOUT_SLACK (10 * INT64_C(1000000))
 
 struct threads {
 	struct blocking b;
@@ -63,11 +69,56 @@ static struct threads srv;
 
 /* ============================== a client's thread ===================== */
 
-static enum agent_wake wait_own_socket(struct blocking *b, struct connection *c,
-				       enum conn_wait what, int64_t deadline)
+/* The socket timeouts this thread has set on its socket, in ns (0: none,
+ * the call waits as long as it takes), for reading and writing. */
+static _Thread_local int64_t timeout_set[2];
+
+static int set_socket_timeout(int fd, enum conn_wait what, int64_t ns)
 {
+	struct timeval tv = {.tv_sec = (time_t)(ns / 1000000000),
+			     .tv_usec = (suseconds_t)(ns % 1000000000 / 1000)};
+
+	if (ns > 0 && tv.tv_sec == 0 && tv.tv_usec == 0)
+		tv.tv_usec = 1; /* 0 would mean none */
+	return setsockopt(fd, SOL_SOCKET,
+			  what == CONN_WAIT_READ ? SO_RCVTIMEO : SO_SNDTIMEO,
+			  &tv, sizeof(tv));
+}
+
+/*
+ * A client's thread waits in the read or write itself: its socket is
+ * blocking, and its receive or send timeout ends the call at the
+ * connection's deadline (EAGAIN, then the core's verdict).  So this wait
+ * only sets that timeout, when it has moved.
+ */
+static enum agent_wake wait_in_the_call(struct blocking *b,
+					struct connection *c,
+					enum conn_wait what, int64_t deadline)
+{
+	int64_t want = 0, *have = &timeout_set[what == CONN_WAIT_WRITE];
+
 	(void)b;
-	return blocking_poll(c->fd, what, deadline, -1);
+	if (deadline != NO_DEADLINE) {
+		want = deadline - conn_clock();
+		if (want <= 0)
+			return AGENT_TIMEOUT;
+	}
+	bool moved = (want == 0) != (*have == 0) ||
+		     want - *have > TIMEOUT_SLACK ||
+		     *have - want > TIMEOUT_SLACK;
+	if (moved && set_socket_timeout(c->fd, what, want) == 0)
+		*have = want;
+	return AGENT_READY;
+}
+
+static int set_blocking(int fd, bool blocking)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0)
+		return -1;
+	flags = blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK;
+	return fcntl(fd, F_SETFL, flags) < 0 ? -1 : 0;
 }
 
 static void *client_thread(void *arg)
@@ -79,15 +130,24 @@ static void *client_thread(void *arg)
 }
 
 /* The core's watch hook (the lock held): a new connection, announced as
- * waiting to read for the first time, gets its thread. */
+ * waiting to read for the first time, gets its thread and a blocking
+ * socket; one about to be closed gets its nonblocking socket back, for
+ * the core's polite close (which drains without waiting). */
 static void on_watch(void *ctx, struct connection *c, enum conn_wait wait)
 {
 	struct threads *t = ctx;
 	pthread_t tid;
 
-	if (wait != CONN_WAIT_READ || c->loop_flags != 0)
+	if (wait == CONN_WAIT_NOTHING) {
+		(void)set_blocking(c->fd, false);
 		return;
-	c->loop_flags = 1;   /* has its thread */
+	}
+	if (wait != CONN_WAIT_READ || (c->loop_flags & BLOCKING_HAS_AGENT))
+		return;
+	c->loop_flags |= BLOCKING_HAS_AGENT;
+	if (set_blocking(c->fd, true) != 0)
+		log_server("client %s: cannot make its socket blocking: %s",
+			   c->peer, strerror(errno));
 	c->in_flight = true; /* held for its thread (blocking_serve) */
 	int err = pthread_create(&tid, &t->attr, client_thread, c);
 	if (err == 0)
@@ -158,6 +218,7 @@ static int main_round(struct threads *t)
 			(void)conn_accept_batch(core, p[i].fd);
 	}
 	cut_unstarted(t);
+	conn_expire_server(core);
 	if (core->abandon)
 		return 1;
 	return conn_drain_over(core) ? 0 : -1;
@@ -191,9 +252,9 @@ int main(int argc, char **argv)
 		log_server("cannot set up threads: %s", strerror(errno));
 		return 1;
 	}
-	srv.b.wait = wait_own_socket;
+	srv.b.wait = wait_in_the_call;
 	srv.b.lock = &srv.lock;
-	srv.b.wait_name = "poll";
+	srv.b.wait_name = "block";
 	srv.signal_fd = st.signal_fd;
 	pthread_mutex_lock(&srv.lock);
 	if (trace_on)
