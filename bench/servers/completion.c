@@ -154,6 +154,8 @@ static void on_watch(void *ctx, struct connection *c, enum conn_wait wait)
 
 	if (wait == CONN_WAIT_NOTHING) {
 		unlist(cl, c);
+		if (cl->ops->closing != NULL)
+			cl->ops->closing(cl->mech, c);
 		if (c->loop_flags & MADE_BLOCKING)
 			(void)net_set_nonblocking(c->fd);
 		c->loop_flags &= ~MADE_BLOCKING;
@@ -211,6 +213,13 @@ bool completion_accept(struct completion *cl, int listen_fd)
 
 	issue_listed(cl);
 	return more;
+}
+
+void completion_admit(struct completion *cl, int listen_fd, int fd,
+		      const struct sockaddr *addr)
+{
+	(void)conn_admit(&cl->core, listen_fd, fd, addr);
+	issue_listed(cl);
 }
 
 void completion_signals(struct completion *cl)

@@ -51,6 +51,11 @@ struct completion_ops {
 	 * is waiting is not taken for idle (the core's last look at a
 	 * socket, for a loop that does its own I/O). */
 	void (*collect)(void *mech);
+	/* c is about to be closed (optional): forget what the mechanism
+	 * keeps of it apart from its request in flight, whose result must
+	 * still come to completion_done() (io_uring's multishot receive,
+	 * armed across requests, and the bytes it holds). */
+	void (*closing)(void *mech, struct connection *c);
 	/* The requests block in read() and write() (glibc's aio threads), so
 	 * the sockets must be blocking while they are served. */
 	bool blocking_sockets;
@@ -85,6 +90,12 @@ void completion_done(struct completion *cl, struct connection *c, long res);
 /* listen_fd is readable: accept a batch through the core.  Returns true
  * if the batch was used up (more may be waiting). */
 bool completion_accept(struct completion *cl, int listen_fd);
+
+/* For a mechanism that accepts by itself (io_uring): admit the client on
+ * fd, accepted on listen_fd, through the core (conn_admit), and issue its
+ * first read. */
+void completion_admit(struct completion *cl, int listen_fd, int fd,
+		      const struct sockaddr *addr);
 
 /* The self-pipe is readable: SIGTERM begins the drain, ... (core). */
 void completion_signals(struct completion *cl);
