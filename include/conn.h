@@ -33,6 +33,13 @@
  * list (epoll, SIGIO) passes a watch hook and is told whenever that
  * changes.  The nearest deadline is kept ready (conn_next_deadline),
  * so no loop walks its clients to find it.
+ *
+ * Loops that do the reads and writes themselves (the completion loops,
+ * aio and io_uring, and the blocking designs, whose threads or coroutines
+ * block in them) set hooks.loop_does_io: the core then never reads or
+ * writes a socket itself, and while the loop has a request of c's in the
+ * kernel (c->in_flight) closing c leaves its socket and memory to
+ * conn_release(), called by the loop once that request is over.
  */
 #ifndef ECHOSERV_CONN_H
 #define ECHOSERV_CONN_H
@@ -76,6 +83,14 @@ struct worker_handoff {
 	void (*load)(void *ctx, size_t nclients);
 	void *ctx;
 };
+
+/* The graceful shutdown delivers queued replies for at most this long. */
+#define CONN_DRAIN_SECONDS 2
+/* A loop that does its own I/O hands a write's result over a moment after
+ * the client may have seen its bytes (another thread, a helper thread or
+ * the kernel did the write): SIGUSR1's status line waits this long, so
+ * what a client has seen is counted. */
+#define CONN_STATUS_DELAY_MS 20
 
 /* The policy, from the command line. */
 struct conn_config {
@@ -154,6 +169,11 @@ struct connection {
 	/* The loop's own: what it registered with the kernel, a pending
 	 * request, ...  The core never looks at it. */
 	unsigned loop_flags;
+	/* Set by a loop that does its own I/O (hooks.loop_does_io) while a
+	 * read or write of c's is in the kernel, into c's buffer: closing c
+	 * then shuts its socket down, which makes that request end soon, and
+	 * leaves the socket and c's memory to conn_release(). */
+	bool in_flight;
 	char peer[NET_ADDR_LEN];
 };
 
@@ -163,6 +183,17 @@ struct conn_hooks {
 	 * closed; take its socket out of every interest list now). */
 	void (*watch)(void *ctx, struct connection *c, enum conn_wait wait);
 	void *ctx;
+	/*
+	 * The loop issues every read and write itself, through
+	 * conn_read_space() and the functions after it: the core touches no
+	 * socket but to shut it down and close it.  So a timeout's notice and
+	 * a linger's discarding are the loop's requests too, and before a
+	 * timeout there is no last look of the core's own (the loop hands
+	 * over what it has before conn_expire).  A loop that made a socket
+	 * blocking makes it nonblocking again when told CONN_WAIT_NOTHING:
+	 * the close drains what is waiting without waiting for more.
+	 */
+	bool loop_does_io;
 };
 
 struct conn_core {
@@ -196,8 +227,12 @@ struct conn_core {
 	struct conn_list lingerers;   /* lingering, by clock_started */
 	struct peer_table peers;      /* connections per address */
 	int reserve_fd;               /* given up to shed a client on EMFILE */
+	/* Closed while the loop's request was in flight, not yet given to
+	 * conn_release(): descriptors that are coming back. */
+	size_t releases_pending;
 
 	int64_t now;           /* monotonic ns, set by conn_core_tick() */
+	int64_t status_due;    /* the status line is owed then; 0: not owed */
 	int64_t accept_resume; /* accepting is paused until then, if > now */
 	bool shutting_down;
 	bool abandon; /* a second signal: close everything, exit 1 */
@@ -251,8 +286,9 @@ struct connection *conn_admit_handed(struct conn_core *core, int handoff_fd,
 				     int fd, const struct sockaddr *addr);
 
 /* For such a loop: accept() on listen_fd failed with err (an errno).
- * Sheds a waiting client on EMFILE/ENFILE, or pauses accepting. */
-void conn_accept_failed(struct conn_core *core, int listen_fd, int err);
+ * Sheds a waiting client on EMFILE/ENFILE, or pauses accepting.  Returns
+ * true if the next client waiting may be accepted at once. */
+bool conn_accept_failed(struct conn_core *core, int listen_fd, int err);
 
 /* ------------------------------------------------------------ the steps */
 
@@ -302,14 +338,38 @@ enum conn_step conn_read_done(struct conn_core *core, struct connection *c,
 enum conn_step conn_write_done(struct conn_core *core, struct connection *c,
 			       long res);
 
+/* c was closed while c->in_flight (its state is CONN_CLOSED, and the core
+ * has forgotten it) and the loop's request is over: close its socket as
+ * the close chose (politely, unless it was reset) and free c. */
+void conn_release(struct conn_core *core, struct connection *c);
+
 /* ------------------------------------------------------------ deadlines */
 
 /* When the core must next act of its own accord (a timeout, the end of a
  * linger or of the drain, accepting resumed); NO_DEADLINE if never. */
 int64_t conn_next_deadline(const struct conn_core *core);
 
+/* When the core must next act on c of its own accord (its idle or line
+ * timeout, the end of its linger, the end of the drain); NO_DEADLINE if
+ * never.  For a loop that waits for each connection apart (a thread per
+ * client). */
+int64_t conn_deadline(const struct conn_core *core, const struct connection *c);
+
 /* Act on every deadline that has come by core->now. */
 void conn_expire(struct conn_core *core);
+
+/* For a loop that waits for each connection apart (a thread per client),
+ * whose wait for c ended at conn_deadline(c): act on c's own deadlines
+ * that have come by core->now, and no one else's (their own waits may
+ * have results yet to hand over). */
+void conn_expire_one(struct conn_core *core, struct connection *c);
+
+/* When the core itself, not a connection, must next act: accepting
+ * resumed, the end of the drain, an owed status line; NO_DEADLINE if
+ * never.  The wait of such a loop's main thread, which then calls
+ * conn_expire_server() (conn_expire() does too). */
+int64_t conn_server_deadline(const struct conn_core *core);
+void conn_expire_server(struct conn_core *core);
 
 /* ------------------------------------------------------------ shutdown */
 
@@ -320,5 +380,43 @@ void conn_on_signals(struct conn_core *core, int signal_fd);
 
 /* Is the shutdown complete: nobody left, or the drain time up? */
 bool conn_drain_over(const struct conn_core *core);
+
+/* What one signal from the self-pipe asks (conn_on_signals's reading):
+ * SIGUSR1 the status line, SIGINT or SIGTERM the drain, or once it has
+ * begun, to abandon it. */
+enum conn_signal {
+	CONN_SIGNAL_STATUS,
+	CONN_SIGNAL_DRAIN,
+	CONN_SIGNAL_ABANDON,
+	CONN_SIGNAL_OTHER
+};
+enum conn_signal conn_signal_meaning(int signo, bool draining);
+
+/* Close every connection left, as conn_core_finish() does, without the
+ * rest of the end: for a process whose parent logs the summary. */
+void conn_close_all(struct conn_core *core);
+
+/* ------------------------------------------ for a process per client */
+
+/*
+ * fork.c's parent keeps its clients in no core of its own (each child runs
+ * one for its client), so it takes two pieces of the core's policy apart:
+ *
+ * conn_admission: may the client on fd (nonblocking; peer names it) be
+ * served, with nclients in conversation and from_addr connections from
+ * its address already (lingering ones too)?  If not, it is turned away
+ * here as conn_admit() turns clients away (the notice, the log line, a
+ * polite close) and false is returned.  conn_admit() decides with it.
+ *
+ * conn_cut_linger: close the oldest lingering connection now, why saying
+ * so in the trace ("too many lingering").  Its replies and our FIN are
+ * out; only the wait for the client's own close is cut short.  The core
+ * does this when lingerers would exceed --max-clients or hold descriptors
+ * a new client needs; a child does it when its parent, counting every
+ * child's lingerer, says so.  Returns false if none lingers.
+ */
+bool conn_admission(const struct conn_config *cfg, int fd, const char *peer,
+		    size_t nclients, size_t from_addr);
+bool conn_cut_linger(struct conn_core *core, const char *why);
 
 #endif

@@ -57,6 +57,10 @@ void trace_line(const char *fmt, ...) PRINTF_LIKE(1, 2);
 /* Write what stderr can take now without blocking. */
 void log_flush(void);
 
+/* In a child after fork(): forget the lines the parent had buffered
+ * (the parent writes them; the child would write them again). */
+void log_after_fork(void);
+
 /* Is anything still buffered?  The event loop then watches stderr for
  * writability and calls log_flush() when it can take more. */
 bool log_pending(void);

@@ -30,6 +30,15 @@ struct startup_model {
 	size_t fd_bound;
 	/* It serves one client at a time (the iterative design). */
 	bool one_client;
+
+	/* If not NULL, called once the options are read and before anything
+	 * listens, for a server that must check it can run here (io_uring
+	 * may be refused): 0 to go on, else the exit status, the reason
+	 * already logged. */
+	int (*can_run)(void *ctx);
+	void *ctx;
+	/* One more signal for the self-pipe (fork.c: SIGCHLD), or 0. */
+	int also_routed;
 };
 
 /* What the start-up hands the loop. */
@@ -41,7 +50,8 @@ struct startup {
 	 * systemd passed); nonblocking. */
 	struct listener udp[NET_MAX_LISTENERS];
 	size_t nudp;
-	int signal_fd; /* the self-pipe's read end (signals.h) */
+	int signal_fd;   /* the self-pipe's read end (signals.h) */
+	int also_routed; /* the model's extra signal for the pipe, or 0 */
 	/* --workers: the sockets were bound with SO_REUSEPORT, so each worker
 	 * may have its own on the same port (else they share these). */
 	bool ports_shared;
@@ -79,10 +89,11 @@ size_t startup_fd_limit(void);
 int startup(int argc, char **argv, const struct startup_model *model,
 	    struct startup *st);
 
-/* Route SIGINT, SIGTERM and SIGUSR1 (and, for the parent of --workers,
- * SIGCHLD) to a new self-pipe; ignore SIGUSR2 and SIGALRM.  Returns the
- * pipe's read end, or -1 with errno. */
-int startup_signals(bool with_sigchld);
+/* Route SIGINT, SIGTERM and SIGUSR1 (and also_routed, if not 0: SIGCHLD
+ * for the parent of --workers or of fork's children) to a new self-pipe;
+ * ignore SIGUSR2 and SIGALRM.  Returns the pipe's read end, or -1 with
+ * errno. */
+int startup_signals(int also_routed);
 
 /* Serve st: with --workers, through the supervisor of workers.h, else at
  * once; serve is the server's event loop. */

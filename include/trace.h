@@ -62,4 +62,15 @@ void log_turned_away(const char *peer, const char *why);
 /* "shutdown: served C clients, echoed L lines, B bytes" (always shown). */
 void log_summary(uint64_t clients, uint64_t lines, uint64_t bytes);
 
+/* SIGUSR1's line, whatever -q says: "status: N clients, M lingering;
+ * served C, echoed L lines, B bytes so far". */
+void log_status(size_t clients, size_t lingering, uint64_t served,
+		uint64_t lines, uint64_t bytes);
+
+/* The drain begins: "shutting down: delivering queued replies for up to
+ * S s" (-q hides it); a second signal: "second signal: abandoning the
+ * drain". */
+void log_draining(unsigned seconds);
+void log_abandoning(void);
+
 #endif

@@ -4,31 +4,32 @@
 # Which servers there are, and how each is built, is bench/servers.list,
 # the one list (scripts/bench_run.py reads it too):
 #
-#   core   the event loops over the connection core (poll, epoll,
-#          nonblocking polling, signal-driven I/O): bench/servers/X.c holds
-#          only how it waits, and links echoserv's own modules, all but
-#          main.c and server.c (the select() loop)
-#   kit    servers that still carry the kit's own copies of the policy:
-#          the project's protocol, network, logging and option modules,
-#          plus bench/servers/startup.c, clients.c, linger.c and
-#          conversation.c
-#   alone  echoserv-textbook: its one file and nothing else
+#   core        the event loops over the connection core (poll, epoll,
+#               nonblocking polling, signal-driven I/O): bench/servers/X.c
+#               holds only how it waits, and links echoserv's own modules,
+#               all but main.c and server.c (the select() loop)
+#   completion  aio and io_uring: the same, through the completion adapter
+#               (bench/servers/completion.c)
+#   blocking    threads, fork, coroutines, iterative: their designs over
+#               the core's policy, through bench/servers/blocking.c
+#   alone       echoserv-textbook: its one file and nothing else
 
 BENCH_HEADERS := $(wildcard bench/echobench/*.h bench/servers/*.h) $(HEADERS)
 
 ECHOBENCH_SRCS := $(wildcard bench/echobench/*.c)
 ECHOBENCH_OBJS := $(ECHOBENCH_SRCS:bench/%.c=$(BUILD)/obj/bench/%.o)
 
-# The servers of bench/servers.list built as NAME says ($(1): core, kit,
-# alone).
+# The servers of bench/servers.list built as NAME says ($(1): core,
+# completion, blocking, alone).
 SERVERS_LIST := bench/servers.list
 servers_built = $(shell awk '$$1 ~ /^[a-z]/ && $$2 == "$(1)" { print $$1 }' \
 		  $(SERVERS_LIST))
 CORE_LOOPS := $(call servers_built,core)
-KIT_COPIES := $(call servers_built,kit)
+COMPLETION := $(call servers_built,completion)
+BLOCKING   := $(call servers_built,blocking)
 ALONE      := $(call servers_built,alone)
 # In the list's order: the names protocol-check and smoke run by.
-BENCH_NAMES := $(filter $(CORE_LOOPS) $(KIT_COPIES) $(ALONE), \
+BENCH_NAMES := $(filter $(CORE_LOOPS) $(COMPLETION) $(BLOCKING) $(ALONE), \
 		 $(shell awk '$$1 ~ /^[a-z]/ { print $$1 }' $(SERVERS_LIST)))
 # io_uring through liburing (Debian liburing-dev): built when its header
 # is installed, else skipped and named by `make` (`make deps` installs it;
@@ -43,17 +44,6 @@ BENCH_SERVERS := $(BENCH_NAMES:%=$(BUILD)/%)
 # The core loops link echoserv's own objects, its loop and main() aside.
 CORE_OBJS := $(filter-out $(BUILD)/obj/main.o $(BUILD)/obj/server.o, \
 	       $(SERVER_OBJS))
-# The kit servers: the project modules they share with echoserv, and the
-# kit's own helpers: start-up, clients' arrival and departure, the
-# lingering close, the conversation as straight-line code.
-BENCH_SHARED_SRCS := src/protocol.c src/net.c src/log.c src/options.c \
-		     src/numbers.c src/signals.c
-BENCH_SHARED_OBJS := $(BENCH_SHARED_SRCS:src/%.c=$(BUILD)/obj/%.o)
-BENCH_COMMON_OBJS := $(BUILD)/obj/bench/servers/startup.o \
-		     $(BUILD)/obj/bench/servers/clients.o \
-		     $(BUILD)/obj/bench/servers/linger.o \
-		     $(BUILD)/obj/bench/servers/conversation.o
-
 PROGRAMS += $(BUILD)/echobench $(BENCH_SERVERS)
 CHECKS += bench-smoke
 
@@ -61,12 +51,12 @@ CHECKS += bench-smoke
 # it only with _GNU_SOURCE (or _XOPEN_SOURCE).  Per object, nowhere else
 # (never in src/).
 $(BUILD)/obj/bench/servers/epoll.o: BENCH_EXTRA := -D_GNU_SOURCE
-$(BUILD)/obj/bench/servers/clients.o: BENCH_EXTRA := -D_GNU_SOURCE
 # F_SETSIG and the descriptor in siginfo (si_fd) are Linux's too.
 $(BUILD)/obj/bench/servers/sigio.o: BENCH_EXTRA := -D_GNU_SOURCE
 # aio_init() is glibc's; the listening socket is signal-driven as above.
 $(BUILD)/obj/bench/servers/aio.o: BENCH_EXTRA := -D_GNU_SOURCE
 $(BUILD)/obj/bench/servers/co.o: BENCH_EXTRA := -D_GNU_SOURCE
+$(BUILD)/obj/bench/servers/fork.o: BENCH_EXTRA := -D_GNU_SOURCE
 
 # POSIX aio is in librt (part of libc since glibc 2.34; -lrt is harmless).
 $(BUILD)/echoserv-aio: BENCH_LIBS := -lrt
@@ -81,7 +71,8 @@ $(BUILD)/obj/bench/%.o: bench/%.c $(BENCH_HEADERS)
 
 # Objects named only in the pattern rules below would count as
 # intermediate and be deleted after each link (so every make rebuilt them).
-.SECONDARY: $(BENCH_COMMON_OBJS) \
+.SECONDARY: $(BUILD)/obj/bench/servers/completion.o \
+	    $(BUILD)/obj/bench/servers/blocking.o \
 	    $(BENCH_SERVERS:$(BUILD)/echoserv-%=$(BUILD)/obj/bench/servers/%.o)
 
 $(BUILD)/echobench: $(ECHOBENCH_OBJS)
@@ -91,9 +82,16 @@ $(CORE_LOOPS:%=$(BUILD)/%): $(BUILD)/echoserv-%: \
 		$(BUILD)/obj/bench/servers/%.o $(CORE_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS)
 
-$(KIT_COPIES:%=$(BUILD)/%): $(BUILD)/echoserv-%: \
-		$(BUILD)/obj/bench/servers/%.o $(BENCH_COMMON_OBJS) \
-		$(BENCH_SHARED_OBJS)
+# aio and io_uring reach the core through the completion adapter; the
+# blocking designs (threads, fork, co, iterative) through blocking.c.
+$(COMPLETION:%=$(BUILD)/%): $(BUILD)/echoserv-%: \
+		$(BUILD)/obj/bench/servers/%.o \
+		$(BUILD)/obj/bench/servers/completion.o $(CORE_OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread $(BENCH_LIBS)
+
+$(BLOCKING:%=$(BUILD)/%): $(BUILD)/echoserv-%: \
+		$(BUILD)/obj/bench/servers/%.o \
+		$(BUILD)/obj/bench/servers/blocking.o $(CORE_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread $(BENCH_LIBS)
 
 $(ALONE:%=$(BUILD)/%): $(BUILD)/echoserv-%: $(BUILD)/obj/bench/servers/%.o

@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,7 @@
 #define NS_PER_MS  INT64_C(1000000)
 
 /* Graceful shutdown delivers queued replies for at most this long. */
-#define DRAIN_TIME (2 * NS_PER_SEC)
+#define DRAIN_TIME (CONN_DRAIN_SECONDS * NS_PER_SEC)
 /* After an accept failure we could not shed, stop watching the listening
  * sockets for this long (no busy loop). */
 #define ACCEPT_PAUSE (100 * NS_PER_MS)
@@ -49,6 +50,9 @@
  * its input has been quiet this long, or LINGER_MAX has passed. */
 #define LINGER_QUIET (1 * NS_PER_SEC)
 #define LINGER_MAX   (10 * NS_PER_SEC)
+/* Out of descriptors while one is on its way back (see conn_release):
+ * look again after this long, instead of shedding the client. */
+#define RELEASE_WAIT (10 * NS_PER_MS)
 
 /* A bug in the core, not a fault of a client: in debug and test builds
  * (NDEBUG unset) it stops the server at once, where it happened. */
@@ -350,8 +354,33 @@ static void conn_unlink(struct conn_core *core, struct connection *c)
 	c->on_clock = false;
 }
 
-/* DONE or LINGERING -> CLOSED: log, close and forget c.  why says what
- * ended a linger, for the trace ("client closed", "quiet", ...). */
+/* Close c's socket, politely unless there is nothing left to protect,
+ * and free c. */
+static void conn_dispose(struct connection *c)
+{
+	enum close_reason why = c->session.reason;
+
+	if (why == CLOSE_RESET || why == CLOSE_NO_MEMORY)
+		close(c->fd); /* nothing left to protect */
+	else
+		net_close_gracefully(c->fd); /* FIN, drop unread input, close */
+	session_free(&c->session);
+	free(c->header);
+	free(c);
+}
+
+/*
+ * DONE or LINGERING -> CLOSED: log, close and forget c.  why says what
+ * ended a linger, for the trace ("client closed", "quiet", ...).
+ *
+ * If the loop has a read or write of c's in the kernel (c->in_flight),
+ * neither the socket nor c may go yet: the request would land in freed
+ * memory, or (its descriptor closed and given to a new client) on another
+ * client's socket.  Shutting the socket down makes that request end soon
+ * (a read sees end of input, a write fails); the loop then hands c to
+ * conn_release().  Everything else (the log line, the counts, the place
+ * under --max-per-addr) ends here and now.
+ */
 static void conn_close(struct conn_core *core, struct connection *c,
 		       const char *why)
 {
@@ -362,15 +391,23 @@ static void conn_close(struct conn_core *core, struct connection *c,
 	log_closed(c->peer, c->fd, s);
 	core->lines_echoed += s->lines_echoed;
 	core->bytes_echoed += s->bytes_echoed;
-	if (s->reason == CLOSE_RESET || s->reason == CLOSE_NO_MEMORY)
-		close(c->fd); /* nothing left to protect */
-	else
-		net_close_gracefully(c->fd); /* FIN, drop unread input, close */
 	if (c->per_addr)
 		release_peer(core, &c->peer_key);
-	session_free(&c->session);
-	free(c->header);
-	free(c);
+	c->per_addr = false;
+	if (c->in_flight) {
+		(void)shutdown(c->fd, SHUT_RDWR);
+		core->releases_pending++;
+		return;
+	}
+	conn_dispose(c);
+}
+
+void conn_release(struct conn_core *core, struct connection *c)
+{
+	CONN_CHECK(c->state == CONN_CLOSED, "bug: fd %d: released while %s",
+		   c->fd, conn_state_name(c->state));
+	core->releases_pending--;
+	conn_dispose(c);
 }
 
 /*
@@ -389,10 +426,12 @@ static void conn_reject(struct conn_core *core, struct connection *c,
 		net_send_best_effort(c->fd, msg);
 	conn_unlink(core, c);
 	conn_set_state(core, c, CONN_CLOSED, why);
-	net_close_gracefully(c->fd);
-	session_free(&c->session);
-	free(c->header);
-	free(c);
+	if (c->in_flight) {
+		(void)shutdown(c->fd, SHUT_RDWR);
+		core->releases_pending++;
+		return;
+	}
+	conn_dispose(c);
 }
 
 /*
@@ -406,7 +445,7 @@ static void conn_reject(struct conn_core *core, struct connection *c,
  * replies and our FIN; only the wait for its own close is cut short.
  * Returns false if there was no lingerer to close.
  */
-static bool make_room(struct conn_core *core, const char *why)
+bool conn_cut_linger(struct conn_core *core, const char *why)
 {
 	if (core->lingerers.head == NULL)
 		return false;
@@ -421,10 +460,12 @@ static enum conn_step discard_done(struct conn_core *core, struct connection *c,
  * Returns false if the client had closed already (c is freed). */
 static bool begin_linger(struct conn_core *core, struct connection *c)
 {
-	(void)shutdown(c->fd, SHUT_WR); /* fails only if the peer is gone */
 	/* Nothing more is echoed: its buffer goes (lingerers do not count
-	 * against --max-clients, so they must not hold its memory either). */
-	session_free(&c->session);
+	 * against --max-clients, so they must not hold its memory either),
+	 * unless the loop's read may still be filling it: then it goes with
+	 * that read's result (discard_done). */
+	if (!c->in_flight)
+		session_free(&c->session);
 	list_remove(&core->by_progress, c, false);
 	if (c->on_clock)
 		list_remove(&core->lines, c, true);
@@ -432,12 +473,18 @@ static bool begin_linger(struct conn_core *core, struct connection *c)
 	core->nclients--;
 	publish_load(core);
 	if (core->nlingering >= core->cfg->max_clients)
-		make_room(core, "too many lingering");
+		(void)conn_cut_linger(core, "too many lingering");
 	conn_set_state(core, c, CONN_LINGERING, "FIN sent, discarding input");
+	/* The FIN after the state: whoever is told of the linger (a process
+	 * per client tells its parent, which counts --max-clients) knows
+	 * before the client can see it and come again. */
+	(void)shutdown(c->fd, SHUT_WR); /* fails only if the peer is gone */
 	core->nlingering++;
 	c->last_progress = c->clock_started = conn_clock();
 	list_append(&core->quiet, c, false);
 	list_append(&core->lingerers, c, true);
+	if (core->hooks.loop_does_io)
+		return true; /* the loop's reads discard from now on */
 	/* The client may have closed already. */
 	char *sink;
 	size_t room;
@@ -481,6 +528,7 @@ char *conn_discard_space(size_t *room)
 static enum conn_step discard_done(struct conn_core *core, struct connection *c,
 				   long res)
 {
+	session_free(&c->session); /* kept if a read was in it (begin_linger) */
 	if (res > 0) {
 		TRACE("fd %d: discarded %ld bytes", c->fd, res);
 		note_progress(core, c);
@@ -692,6 +740,20 @@ static void turn_away(int fd, const char *peer, const char *why,
 	net_close_gracefully(fd);
 }
 
+bool conn_admission(const struct conn_config *cfg, int fd, const char *peer,
+		    size_t nclients, size_t from_addr)
+{
+	if (nclients >= cfg->max_clients) {
+		turn_away(fd, peer, "server full", MSG_SERVER_FULL);
+		return false;
+	}
+	if (cfg->max_per_addr != 0 && from_addr >= cfg->max_per_addr) {
+		turn_away(fd, peer, "too many connections", MSG_TOO_MANY);
+		return false;
+	}
+	return true;
+}
+
 /* Has this client's address its share of connections already?  If not,
  * and there is a limit, count it (*key then names its entry). */
 static bool over_per_addr_limit(struct conn_core *core,
@@ -716,12 +778,12 @@ static bool over_per_addr_limit(struct conn_core *core,
 }
 
 /* Has the table room for fd?  If lingerers fill it, the oldest makes way
- * (see make_room), and an fd beyond the table moves down into the place it
+ * (see conn_cut_linger), and an fd beyond the table moves down into the place it
  * left.  Returns the fd to use: the same one, or its copy. */
 static int claim_slot(struct conn_core *core, int fd)
 {
 	if ((size_t)fd < core->table_size ||
-	    !make_room(core, "room for a new client"))
+	    !conn_cut_linger(core, "room for a new client"))
 		return fd;
 	int low = fcntl(fd, F_DUPFD, 0); /* the lowest free descriptor */
 	if (low < 0)
@@ -905,9 +967,17 @@ static bool accept_error(struct conn_core *core, int listen_fd, int err)
 		return false; /* no one else is waiting */
 	if (err == EINTR || err == ECONNABORTED || err == EPROTO)
 		return true; /* that client gave up; try the next */
-	if ((err == EMFILE || err == ENFILE) &&
-	    make_room(core, "descriptors needed"))
+	if ((err == EMFILE || err == ENFILE) && core->releases_pending == 0 &&
+	    conn_cut_linger(core, "descriptors needed") &&
+	    core->releases_pending == 0)
 		return true; /* a lingerer gave its descriptor up */
+	if ((err == EMFILE || err == ENFILE) && core->releases_pending > 0) {
+		/* A descriptor is on its way back (conn_release): wait for
+		 * it a moment, rather than shed this client or cut another
+		 * lingerer short. */
+		core->accept_resume = core->now + RELEASE_WAIT;
+		return false;
+	}
 	if (err == EMFILE || err == ENFILE) {
 		enum shed_result r = shed_client(core, listen_fd, err);
 		if (r == SHED_ONE)
@@ -919,9 +989,9 @@ static bool accept_error(struct conn_core *core, int listen_fd, int err)
 	return false;
 }
 
-void conn_accept_failed(struct conn_core *core, int listen_fd, int err)
+bool conn_accept_failed(struct conn_core *core, int listen_fd, int err)
 {
-	(void)accept_error(core, listen_fd, err);
+	return accept_error(core, listen_fd, err);
 }
 
 bool conn_accepting(const struct conn_core *core)
@@ -967,10 +1037,8 @@ static int64_t line_deadline(const struct conn_core *core,
 
 int64_t conn_next_deadline(const struct conn_core *core)
 {
-	int64_t next = core->shutting_down ? core->drain_deadline : NO_DEADLINE;
+	int64_t next = conn_server_deadline(core);
 
-	if (core->accept_resume > core->now && core->nlisteners > 0)
-		next = earlier(next, core->accept_resume);
 	if (core->cfg->idle_timeout != 0 && core->by_progress.head != NULL)
 		next =
 		    earlier(next, idle_deadline(core, core->by_progress.head));
@@ -985,6 +1053,34 @@ int64_t conn_next_deadline(const struct conn_core *core)
 	return next;
 }
 
+int64_t conn_deadline(const struct conn_core *core, const struct connection *c)
+{
+	int64_t next = core->shutting_down ? core->drain_deadline : NO_DEADLINE;
+
+	if (c->state == CONN_LINGERING)
+		return earlier(next, earlier(c->last_progress + LINGER_QUIET,
+					     c->clock_started + LINGER_MAX));
+	if (core->cfg->idle_timeout != 0)
+		next = earlier(next, idle_deadline(core, c));
+	if (c->on_clock)
+		next = earlier(next, line_deadline(core, c));
+	return next;
+}
+
+/*
+ * For a loop that does its own I/O, the last look without the I/O: is c's
+ * socket ready now for what c waits for?  Then the loop's request on it
+ * is about to complete (a process frozen and thawed, or simply late,
+ * learns of it in a moment), and c is not idle.
+ */
+static bool ready_now(const struct connection *c)
+{
+	short events = conn_waits_for(c) == CONN_WAIT_READ ? POLLIN : POLLOUT;
+	struct pollfd p = {.fd = c->fd, .events = events};
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLOUT)) != 0;
+}
+
 /*
  * A deadline has passed, but was c really idle?  What the loop learned
  * this round may be stale: if the process was frozen between its wait and
@@ -996,9 +1092,33 @@ int64_t conn_next_deadline(const struct conn_core *core)
 static enum conn_step conn_last_chance(struct conn_core *core,
 				       struct connection *c)
 {
+	if (core->hooks.loop_does_io) {
+		if (ready_now(c))
+			note_progress(core, c); /* its request will say more */
+		return CONN_AGAIN;
+	}
 	if (c->state == CONN_WRITING)
 		return conn_on_writable(core, c);
 	return conn_on_readable(core, c);
+}
+
+/*
+ * conn_time_out() for a loop that does its own I/O: the notice goes out
+ * as its next write.  An idle client that was owed replies already has a
+ * write stuck in the kernel (the loop handed over every result before
+ * this), so the socket is full: cut it now, as a write that cannot go at
+ * once is dropped below.  Otherwise its idle clock starts again, so the
+ * notice has one more idle timeout to go before the client is cut.
+ */
+static void conn_time_out_by_loop(struct conn_core *core, struct connection *c,
+				  enum close_reason why, bool was_writing)
+{
+	if (why == CLOSE_TIMEOUT && was_writing) {
+		session_abort(&c->session, CLOSE_TIMEOUT);
+		(void)conn_sync(core, c);
+	} else if (c->state == CONN_WRITING) {
+		note_progress(core, c);
+	}
 }
 
 /* End c's conversation for a timeout: the notice after what is owed.
@@ -1011,10 +1131,16 @@ static void conn_time_out(struct conn_core *core, struct connection *c,
 		conn_reject(core, c, "no proxy header in time", MSG_BAD_PROXY);
 		return;
 	}
+	bool was_writing = c->state == CONN_WRITING;
+
 	session_finish(&c->session, why);
 	if (!conn_sync(core, c))
 		return;
 	update_line_clock(core, c, false);
+	if (core->hooks.loop_does_io) {
+		conn_time_out_by_loop(core, c, why, was_writing);
+		return;
+	}
 	if (conn_on_writable(core, c) == CONN_GONE)
 		return; /* usually all of it went, at once */
 	if (why == CLOSE_TIMEOUT && c->state == CONN_WRITING) {
@@ -1031,6 +1157,7 @@ void conn_expire(struct conn_core *core)
 	struct connection *c;
 	int64_t now = core->now;
 
+	conn_expire_server(core);
 	while ((c = core->lingerers.head) != NULL &&
 	       now >= c->clock_started + LINGER_MAX)
 		conn_close(core, c, "linger limit");
@@ -1053,6 +1180,53 @@ void conn_expire(struct conn_core *core)
 	}
 }
 
+void conn_expire_one(struct conn_core *core, struct connection *c)
+{
+	int64_t now = core->now;
+	bool lingering = c->state == CONN_LINGERING;
+	bool due = lingering ? now >= c->clock_started + LINGER_MAX ||
+				   now >= c->last_progress + LINGER_QUIET
+			     : (c->on_clock && now >= line_deadline(core, c)) ||
+				   (core->cfg->idle_timeout != 0 &&
+				    now >= idle_deadline(core, c));
+
+	/* The last look first, as conn_expire gives every connection. */
+	if (!due || conn_last_chance(core, c) == CONN_GONE)
+		return;
+	if (c->state == CONN_LINGERING) {
+		if (now >= c->clock_started + LINGER_MAX)
+			conn_close(core, c, "linger limit");
+		else if (now >= c->last_progress + LINGER_QUIET)
+			conn_close(core, c, "quiet");
+	} else if (c->on_clock && now >= line_deadline(core, c)) {
+		conn_time_out(core, c, CLOSE_LINE_TIMEOUT);
+	} else if (core->cfg->idle_timeout != 0 &&
+		   now >= idle_deadline(core, c)) {
+		conn_time_out(core, c, CLOSE_TIMEOUT);
+	}
+}
+
+int64_t conn_server_deadline(const struct conn_core *core)
+{
+	int64_t next = core->shutting_down ? core->drain_deadline : NO_DEADLINE;
+
+	if (core->accept_resume > core->now && core->nlisteners > 0)
+		next = earlier(next, core->accept_resume);
+	if (core->status_due != 0)
+		next = earlier(next, core->status_due);
+	return next;
+}
+
+static void report_status(const struct conn_core *core);
+
+void conn_expire_server(struct conn_core *core)
+{
+	if (core->status_due != 0 && core->now >= core->status_due) {
+		core->status_due = 0;
+		report_status(core);
+	}
+}
+
 /* ============================== shutdown ============================== */
 
 /* Stop accepting and reading; the drain delivers what is owed.  Walked
@@ -1060,8 +1234,7 @@ void conn_expire(struct conn_core *core)
  * place, and that one has been seen already. */
 static void begin_shutdown(struct conn_core *core)
 {
-	log_client("shutting down: delivering queued replies for up to %lld s",
-		   (long long)(DRAIN_TIME / NS_PER_SEC));
+	log_draining(CONN_DRAIN_SECONDS);
 	core->shutting_down = true;
 	core->drain_deadline = core->now + DRAIN_TIME;
 	/* New clients are refused, not left waiting. */
@@ -1086,7 +1259,7 @@ static void begin_shutdown(struct conn_core *core)
 }
 
 /* SIGUSR1: one line saying where the server is, whatever -q says. */
-static void log_status(const struct conn_core *core)
+static void report_status(const struct conn_core *core)
 {
 	uint64_t lines = core->lines_echoed, bytes = core->bytes_echoed;
 
@@ -1094,11 +1267,17 @@ static void log_status(const struct conn_core *core)
 		lines += core->live[i]->session.lines_echoed;
 		bytes += core->live[i]->session.bytes_echoed;
 	}
-	log_server("status: %zu client%s, %zu lingering; served %llu, echoed "
-		   "%llu lines, %llu bytes so far",
-		   core->nclients, core->nclients == 1 ? "" : "s",
-		   core->nlingering, (unsigned long long)core->clients_served,
-		   (unsigned long long)lines, (unsigned long long)bytes);
+	log_status(core->nclients, core->nlingering, core->clients_served,
+		   lines, bytes);
+}
+
+enum conn_signal conn_signal_meaning(int signo, bool draining)
+{
+	if (signo == SIGUSR1)
+		return CONN_SIGNAL_STATUS;
+	if (signo != SIGINT && signo != SIGTERM)
+		return CONN_SIGNAL_OTHER;
+	return draining ? CONN_SIGNAL_ABANDON : CONN_SIGNAL_DRAIN;
 }
 
 void conn_on_signals(struct conn_core *core, int signal_fd)
@@ -1107,14 +1286,24 @@ void conn_on_signals(struct conn_core *core, int signal_fd)
 	ssize_t n = read(signal_fd, sigs, sizeof(sigs));
 
 	for (ssize_t i = 0; i < n; i++) {
-		if (sigs[i] == SIGUSR1) {
-			log_status(core);
-		} else if (core->shutting_down) {
-			log_server("second signal: abandoning the drain");
+		switch (conn_signal_meaning(sigs[i], core->shutting_down)) {
+		case CONN_SIGNAL_STATUS:
+			if (!core->hooks.loop_does_io)
+				report_status(core);
+			else if (core->status_due == 0) /* see conn.h */
+				core->status_due =
+				    core->now +
+				    CONN_STATUS_DELAY_MS * NS_PER_MS;
+			break;
+		case CONN_SIGNAL_DRAIN:
+			begin_shutdown(core);
+			break;
+		case CONN_SIGNAL_ABANDON:
+			log_abandoning();
 			core->abandon = true;
 			return;
-		} else {
-			begin_shutdown(core);
+		case CONN_SIGNAL_OTHER:
+			break;
 		}
 	}
 }
@@ -1171,7 +1360,7 @@ int conn_core_init(struct conn_core *core, const struct conn_config *cfg,
 	return 0;
 }
 
-void conn_core_finish(struct conn_core *core)
+void conn_close_all(struct conn_core *core)
 {
 	while (core->nlive > 0) {
 		struct connection *c = core->live[core->nlive - 1];
@@ -1186,6 +1375,11 @@ void conn_core_finish(struct conn_core *core)
 		}
 		conn_close(core, c, lingering ? "shutdown" : NULL);
 	}
+}
+
+void conn_core_finish(struct conn_core *core)
+{
+	conn_close_all(core);
 	for (size_t i = 0; i < core->nlisteners; i++)
 		close(core->listeners[i].fd);
 	core->nlisteners = 0;

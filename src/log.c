@@ -242,6 +242,12 @@ void log_flush(void)
 	}
 }
 
+void log_after_fork(void)
+{
+	out.len = 0;
+	out.dropped = 0;
+}
+
 bool log_pending(void)
 {
 	return out.len > 0 || out.dropped > 0;

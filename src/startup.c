@@ -18,6 +18,26 @@
 #include "signals.h"
 #include "workers.h"
 
+/* Where the descriptor table stops being worth counting to. */
+#define FD_LIMIT_MAX ((size_t)1 << 20)
+
+size_t startup_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0 &&
+		    getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return 1024;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > FD_LIMIT_MAX)
+		return FD_LIMIT_MAX;
+	return (size_t)rl.rlim_cur;
+}
+
 /* If we were started with stdin, stdout or stderr closed, the listening
  * socket or the signal pipe would take those numbers, and a log line could
  * land in the pipe and read as a signal.  Hold them with /dev/null.
@@ -159,35 +179,19 @@ static void print_facts(const char *argv0, const struct startup_model *m)
 	printf("options=echoserv\n");
 }
 
-size_t startup_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return 1024;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0 &&
-		    getrlimit(RLIMIT_NOFILE, &rl) != 0)
-			return 1024;
-	}
-	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1048576)
-		return 1048576;
-	return (size_t)rl.rlim_cur;
-}
-
 /*
  * SIGINT and SIGTERM stop the server gracefully, SIGUSR1 asks for a status
  * line: all three through the self-pipe.  SIGUSR2 and SIGALRM mean nothing
  * to echoserv, and a stray one must not kill it.  SIGHUP and SIGQUIT keep
  * their default: the way to end it at once (docs/protocol.md section 2).
- * Returns the pipe's read end, or -1 with errno.
+ * also_routed (if not 0) goes through the pipe too.  Returns the pipe's
+ * read end, or -1 with errno.
  */
-int startup_signals(bool with_sigchld)
+int startup_signals(int also_routed)
 {
-	static const int routed[] = {SIGINT, SIGTERM, SIGUSR1, SIGCHLD};
+	const int routed[] = {SIGINT, SIGTERM, SIGUSR1, also_routed};
 	static const int ignored[] = {SIGUSR2, SIGALRM};
-	int signal_fd = signals_to_pipe(routed, with_sigchld ? 4 : 3);
+	int signal_fd = signals_to_pipe(routed, also_routed != 0 ? 4 : 3);
 
 	if (signal_fd < 0 || signals_ignore(ignored, 2) != 0)
 		return -1;
@@ -250,11 +254,14 @@ int startup(int argc, char **argv, const struct startup_model *model,
 	log_quiet = st->opt.quiet;
 	trace_on = st->opt.trace;
 
+	int rc = model->can_run != NULL ? model->can_run(model->ctx) : 0;
+	if (rc != 0)
+		return rc;
 	/* Workers of their own on one port need every socket to allow it
 	 * from the start; sockets systemd passed are shared as they are. */
 	if (st->opt.workers > 1 && getenv("LISTEN_FDS") == NULL)
 		st->ports_shared = net_share_port();
-	int rc = take_listeners(&st->opt, st->listeners, &st->nlisteners);
+	rc = take_listeners(&st->opt, st->listeners, &st->nlisteners);
 	if (rc == 0)
 		rc = take_udp_sockets(st);
 	if (rc != 0)
@@ -264,7 +271,11 @@ int startup(int argc, char **argv, const struct startup_model *model,
 		log_server("%s", err);
 		return 1;
 	}
-	st->signal_fd = startup_signals(st->opt.workers > 1);
+	/* The parent of --workers hears of its workers' ends (SIGCHLD); each
+	 * worker routes what the model asks for, as a single process does. */
+	st->also_routed = model->also_routed;
+	st->signal_fd =
+	    startup_signals(st->opt.workers > 1 ? SIGCHLD : model->also_routed);
 	if (st->signal_fd < 0) {
 		log_server("cannot set up signal handling: %s",
 			   strerror(errno));

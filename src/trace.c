@@ -144,6 +144,27 @@ void log_turned_away(const char *peer, const char *why)
 	log_client("client %s turned away: %s", peer, why);
 }
 
+void log_status(size_t clients, size_t lingering, uint64_t served,
+		uint64_t lines, uint64_t bytes)
+{
+	log_server("status: %zu client%s, %zu lingering; served %llu, echoed "
+		   "%llu lines, %llu bytes so far",
+		   clients, clients == 1 ? "" : "s", lingering,
+		   (unsigned long long)served, (unsigned long long)lines,
+		   (unsigned long long)bytes);
+}
+
+void log_draining(unsigned seconds)
+{
+	log_client("shutting down: delivering queued replies for up to %u s",
+		   seconds);
+}
+
+void log_abandoning(void)
+{
+	log_server("second signal: abandoning the drain");
+}
+
 void log_summary(uint64_t clients, uint64_t lines, uint64_t bytes)
 {
 	log_server("shutdown: served %llu client%s, echoed %llu line%s, %llu "

@@ -229,7 +229,7 @@ static void worker_main(struct startup *st, const struct worker *all,
 
 	log_set_worker(w->id);
 	signals_reset_in_child();
-	st->signal_fd = startup_signals(false);
+	st->signal_fd = startup_signals(st->also_routed);
 	if (st->signal_fd < 0) {
 		log_server("cannot set up signal handling: %s",
 			   strerror(errno));

@@ -44,7 +44,7 @@
 #include "trace.h"
 /* By its path: the kit's older start-up (bench/servers/startup.h) sits
  * next to this file until every server has moved to this one. */
-#include "../../include/startup.h"
+#include "startup.h"
 
 /* Descriptors the server holds itself: stdin, stdout, stderr, the listening
  * socket, the two ends of the signal pipe, the reserve descriptor and the

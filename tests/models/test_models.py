@@ -22,13 +22,20 @@ to a model:
              (RLIMIT_SIGPENDING lowered before exec): byte-exact under many
              clients, and the overflow really happened (its log line)
   aio        holds --max-clients idle clients (one glibc helper thread each)
-             and serves another client meanwhile; the next is turned away
+             and serves another client meanwhile; the next is turned away;
+             lingering clients hold helper threads too, yet as many new
+             clients are served
   textbook   echoes lines exactly and nothing more: pipelined, half-closed,
              a line of any length, quit as an ordinary line; no log line
              but the listening one; its --facts say so
   all        --raw (RFC 862) echoes every byte, quit and binary included;
              50 clients pipelining and quitting at once on every event loop
-             (their sockets linger; each is closed once; the loop goes on)
+             (their sockets linger; each is closed once; the loop goes on);
+             on the connection core (uring, threads) out of descriptors
+             (EMFILE), the waiting client is shed with "server full" when
+             clients in conversation hold the descriptors, and when
+             lingerers hold them the oldest gives its up and the newcomer
+             is served (make policy-check tests the same for the loops)
   uring      refused by the kernel (a seccomp filter makes io_uring_setup
              fail with EPERM, as container runtimes do): exit 1 with one line
              saying "io_uring unavailable"; skipped with a note where io_uring
@@ -497,6 +504,34 @@ def test_aio_holds_max_clients_idle_and_serves_another():
         srv.stop()
 
 
+def test_aio_lingerers_hold_threads_yet_clients_are_served():
+    """A lingering client's read (its input is discarded until it closes,
+    or is quiet for 1 s) holds a glibc helper thread too: with
+    --max-clients of them lingering, as many new clients must be served at
+    once, not when the lingers end (aio_threads is twice --max-clients)."""
+    srv = start("echoserv-aio", ["-c", "20"])
+    try:
+        lingering = []
+        first_quit = time.monotonic()
+        for _ in range(20):
+            s = connect(srv.port)
+            s.sendall(b"quit\n")
+            expect(closed_within(s, 3), "a client that said quit not closed")
+            lingering.append(s)
+        fresh = [connect(srv.port) for _ in range(20)]
+        for s in fresh:
+            s.sendall(b"hi\n")
+        # Served before the first linger can end: 0.8 s after its quit.
+        left = lambda: max(0.0, first_quit + 0.8 - time.monotonic())
+        served = sum(recv_exact(s, 3, left()) == b"hi\n" for s in fresh)
+        expect(served == 20, "%d of 20 clients waited behind the lingerers' "
+               "helper threads" % (20 - served))
+        for s in lingering + fresh:
+            s.close()
+    finally:
+        srv.stop()
+
+
 # ------------------------------------------------------------- uring
 
 SECCOMP_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
@@ -568,9 +603,9 @@ EVENT_LOOPS = ["echoserv-poll", "echoserv-epoll", "echoserv-co",
 
 def test_event_loops_many_clients_quitting_byte_exact():
     """50 clients at once pipeline 40 lines and quit: their sockets linger
-    (in the loop over the core, or in the kit's lingering thread) while the
-    loop goes on serving the others, and nothing of a closed client may
-    come back to the loop."""
+    while the loop goes on serving the others, and nothing of a closed
+    client may come back to the loop (for aio and io_uring: no request of
+    a closed client completes into freed memory)."""
     for name in EVENT_LOOPS:
         srv = Server(name)
         try:
@@ -655,51 +690,57 @@ def nofile(n):
     return limit
 
 
-def check_out_of_descriptors_sheds(name):
-    """(For a server with the kit's own lingering thread: over the core,
-    the oldest lingerer gives its descriptor up instead, which make
-    policy-check tests.)  Fill the descriptor table with lingering clients (they said quit but
-    keep their end open, so the server holds each socket for a while), then
-    connect once more: accept() fails with EMFILE, and the server must shed
-    that client (server full) rather than spin on a readable listening
-    socket or leave it hanging; once the lingerers are gone it serves again."""
+def check_core_out_of_descriptors(name):
+    """For a server on the connection core: out of descriptors (EMFILE),
+    what happens depends on who holds them.  Clients in conversation: the
+    waiting client is shed with "server full", not left to spin the loop.
+    Lingering clients (they said quit but keep their end open): the oldest
+    gives its descriptor up and the newcomer is served."""
     limit = 24
-    n = ceiling_of(name, limit)
-    srv = start(name, preexec=nofile(limit))
+    n = ceiling_under(name, limit)
+    srv = start(name, ["-T"], preexec=nofile(limit))
     try:
         held = []
         for i in range(n):
             s = connect(srv.port)
-            s.sendall(b"x\nquit\n")
+            s.sendall(b"x\n")
             expect(recv_exact(s, 2, 3.0) == b"x\n", "client %d not served" % i)
             held.append(s)
-        srv.wait_count(b"): quit;", n)
         late = connect(srv.port)
         got = recv_exact(late, 20, 3.0)
         expect(got == b"error: server full\r\n",
                "out of descriptors, a new client got %r, not server full" % got)
         srv.wait_log(rb"accept: Too many open files: shedding client")
-        for s in held:
-            s.close()
         late.close()
-        time.sleep(1.5)  # the lingering sockets see EOF and close
-        again = connect(srv.port)
-        again.sendall(b"again\n")
-        expect(recv_exact(again, 6, 3.0) == b"again\n",
-               "not served once descriptors were free again")
-        again.close()
+        for s in held:
+            s.sendall(b"quit\n")
+        srv.wait_count(b"-> LINGERING", n)
+        newcomer = connect(srv.port)
+        newcomer.sendall(b"served\n")
+        expect(recv_exact(newcomer, 7, 3.0) == b"served\n",
+               "a newcomer was not served when lingerers held the descriptors")
+        srv.wait_log(rb"LINGERING -> CLOSED \(descriptors needed\)")
+        expect(srv.log().count(b"shedding client") == 1 and
+               b"turned away" not in srv.log(),
+               "a client was turned away while lingerers could give way")
+        for s in held + [newcomer]:
+            s.close()
     finally:
         srv.stop()
 
 
-def test_uring_out_of_descriptors_sheds_the_waiting_client():
+def test_uring_out_of_descriptors_sheds_or_lingerers_give_way():
     probe = Server("echoserv-uring")
     try:
         if probe.wait_listening() is None:
             raise Skip("io_uring unavailable here")
     finally:
         probe.stop()
-    check_out_of_descriptors_sheds("echoserv-uring")
+    check_core_out_of_descriptors("echoserv-uring")
+
+
+def test_threads_out_of_descriptors_sheds_or_lingerers_give_way():
+    check_core_out_of_descriptors("echoserv-threads")
 
 
 def main():
