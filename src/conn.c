@@ -598,8 +598,8 @@ bool conn_admission(const struct conn_config *cfg, int fd, const char *peer,
 }
 
 /* Has the table room for fd?  If lingerers fill it, the oldest makes way
- * (see conn_cut_linger), and an fd beyond the table moves down into the place it
- * left.  Returns the fd to use: the same one, or its copy. */
+ * (see conn_cut_linger), and an fd beyond the table moves down into the
+ * place it left.  Returns the fd to use: the same one, or its copy. */
 static int claim_slot(struct conn_core *core, int fd)
 {
 	if ((size_t)fd < core->table_size ||
