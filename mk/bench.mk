@@ -2,7 +2,9 @@
 # load generator and the comparison servers, all built into $(BUILD)/.
 #
 # The comparison servers link the project's own protocol, network, logging
-# and option modules (not copies), and the kit's own start-up, client
+# and option modules (not copies).  aio, io_uring, threads, fork, co and
+# iterative link echoserv's start-up and connection core too
+# (BENCH_CORE_OBJS below); the others the kit's own start-up, client
 # arrival and departure, and lingering close (bench/servers/startup.c,
 # clients.c, linger.c).
 
