@@ -778,8 +778,8 @@ static bool over_per_addr_limit(struct conn_core *core,
 }
 
 /* Has the table room for fd?  If lingerers fill it, the oldest makes way
- * (see conn_cut_linger), and an fd beyond the table moves down into the place it
- * left.  Returns the fd to use: the same one, or its copy. */
+ * (see conn_cut_linger), and an fd beyond the table moves down into the
+ * place it left.  Returns the fd to use: the same one, or its copy. */
 static int claim_slot(struct conn_core *core, int fd)
 {
 	if ((size_t)fd < core->table_size ||

@@ -72,9 +72,10 @@
  * lost, and no plain SIGIO stands in for it. */
 #define SWEEP_NS (1000 * INT64_C(1000000))
 /* A round (its wait and its work) that ends this much later than its
- * wait asked for was frozen (SIGSTOP) or starved: the helper threads, thawed with it, get this long to report
- * before any client is judged idle (they may hold a client's bytes
- * already, read but not yet announced). */
+ * wait asked for was frozen (SIGSTOP) or starved: the helper threads,
+ * thawed with it, get this long to report before any client is judged
+ * idle (they may hold a client's bytes already, read but not yet
+ * announced). */
 #define LATE_NS  (100 * INT64_C(1000000))
 #define GRACE_NS (100 * INT64_C(1000000))
 /* Signals taken per round at most, beyond the one waited for. */
@@ -167,7 +168,8 @@ static void aio_stop(void *mech, struct connection *c)
 static void on_signal(struct aio *a, const siginfo_t *si);
 
 /* The signals queued already, without waiting (at most a batch: under
- * load they keep coming). */
+ * load they keep coming).  Only before deadlines are judged: in a round of
+ * its own, each signal is its own wait. */
 static void take_queued(struct aio *a)
 {
 	const struct timespec now = {0, 0};
@@ -337,7 +339,6 @@ static int serve(struct aio *a)
 		a->late = a->cl.core.now - last_round > ns + LATE_NS;
 		if (got >= 0) {
 			on_signal(a, &si);
-			take_queued(a);
 		} else if (errno == EAGAIN) {
 			sweep(a); /* quiet for a while: a signal may be lost */
 		}

@@ -4,7 +4,8 @@
 # echoserv, with an explicit list of what each may skip and why (the make
 # target says why, next to each entry).
 #
-# usage: sh tests/integration/policy-check-compl.sh BUILD JOBS "SERVER..." TEST...
+# usage:
+#   sh tests/integration/policy-check-compl.sh BUILD JOBS "SERVER..." TEST...
 #
 # SERVER is a program in BUILD, TEST a cmocka test program built from
 # tests/integration/TEST.c.  Every test of every TEST runs on its own
@@ -110,9 +111,9 @@ for server in $servers; do
 		done
 		verdict=ok
 		[ -n "$bad" ] && verdict=FAIL && failed=$((failed + 1))
-		printf '%-4s %-20s %-20s %d passed, %d skipped by the test, %d on the list%s\n' \
-			"$verdict" "$server" "$(basename "$test")" $ok $skipped \
-			$listed "${bad:+; failed:$bad}"
+		printf '%-4s %-20s %-20s %d passed, %d skipped by the test, ' \
+			"$verdict" "$server" "$(basename "$test")" $ok $skipped
+		printf '%d on the list%s\n' $listed "${bad:+; failed:$bad}"
 		for name in $bad; do
 			echo "---- $server $name ($logs/$server-$name.log):"
 			tail -n 40 "$logs/$server-$name.log"
