@@ -247,7 +247,7 @@ done <<'EOF'
 "running as user %s (uid %lu, gid %lu)"
 "warning: still root after binding %s; "
 "--user NAME would drop privileges"
-"shutting down: delivering queued replies for up to %lld s"
+"shutting down: delivering queued replies for up to %u s"
 "second signal: abandoning the drain"
 "status: %zu client%s, %zu lingering; served %llu, echoed "
 "shutdown: served %llu client%s, echoed %llu line%s, %llu "
@@ -289,7 +289,7 @@ src/net.c|^#define DRAIN_LIMIT \(?(\(size_t\))?256 \* 1024\)?$
 src/log.c|^#define LOG_BUFFER_SIZE \(256 \* 1024\)$
 src/log.c|^#define LOG_LINE_MAX 16384$
 src/log.c|^#define EXIT_FLUSH_MS 500$
-src/conn.c|^#define DRAIN_TIME \(2 \* NS_PER_SEC\)$
+include/conn.h|^#define CONN_DRAIN_SECONDS 2$
 src/conn.c|^#define ACCEPT_PAUSE \(100 \* NS_PER_MS\)$
 src/conn.c|^#define ACCEPT_BATCH 64$
 src/conn.c|^#define LINGER_QUIET \(1 \* NS_PER_SEC\)$

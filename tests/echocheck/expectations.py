@@ -67,8 +67,8 @@ MODELS = {
     "echoserv-threads": "threads (a thread per client)",
     "echoserv-fork": "processes (a process per client)",
     "echoserv-co": "event-loop (select)",
-    "echoserv-iterative": "iterative (one client at a time on a blocking "
-                          "socket)",
+    # Over the connection core its one client's socket is nonblocking.
+    "echoserv-iterative": "iterative (one client at a time)",
     "echoserv-nonblock": "event-loop (busy polling)",
     "echoserv-sigio": "event-loop (signal-driven I/O)",
     "echoserv-aio": "threads (a thread per client)",

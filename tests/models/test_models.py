@@ -697,7 +697,7 @@ def check_core_out_of_descriptors(name):
     Lingering clients (they said quit but keep their end open): the oldest
     gives its descriptor up and the newcomer is served."""
     limit = 24
-    n = ceiling_under(name, limit)
+    n = ceiling_of(name, limit)
     srv = start(name, ["-T"], preexec=nofile(limit))
     try:
         held = []
