@@ -152,7 +152,11 @@ static void promote(struct conn_core *core, struct connection *c)
 {
 	size_t i = c->live_index, j = i / 2;
 
-	if (i == 0)
+	/* Only clients in conversation, and not once the drain has begun:
+	 * begin_shutdown() walks the list from its end, and a swap towards
+	 * the front would carry a connection it has not seen behind it. */
+	if (i == 0 || core->shutting_down ||
+	    (c->state != CONN_READING && c->state != CONN_WRITING))
 		return;
 	struct connection *other = core->live[j];
 	struct conn_watch w = core->watches[j];
