@@ -66,11 +66,6 @@ bool net_share_port(void);
 int net_listen_like(const struct listener *model, size_t n,
 		    struct listener *out, char *err, size_t err_len);
 
-/* net_listen_all() keeping only the first socket: for the comparison
- * servers, which watch one. */
-int net_listen(const char *host, unsigned port, int *fd, char *where,
-	       size_t where_len, char *err, size_t err_len);
-
 /* Write "ADDR:PORT" (IPv6 as "[ADDR]:PORT", IPv4-mapped IPv6 as plain
  * IPv4) into buf. */
 void net_format_addr(const struct sockaddr *sa, char *buf, size_t len);

@@ -392,20 +392,6 @@ int net_listen_like(const struct listener *model, size_t n,
 	return NET_OK;
 }
 
-int net_listen(const char *host, unsigned port, int *fd, char *where,
-	       size_t where_len, char *err, size_t err_len)
-{
-	struct listener one;
-	size_t n;
-
-	int rc = net_listen_all(host, port, &one, 1, &n, err, err_len);
-	if (rc == NET_OK) {
-		*fd = one.fd;
-		snprintf(where, where_len, "%s", one.where);
-	}
-	return rc;
-}
-
 /* ============================== descriptors ============================== */
 
 int net_set_nonblocking(int fd)

@@ -28,6 +28,10 @@
  */
 #include "workers.h"
 
+#ifdef __linux__
+#include <sys/prctl.h> /* PR_SET_PDEATHSIG: see die_with_parent() */
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -216,6 +220,24 @@ bool workers_receive(int handoff_fd, int *fd, struct sockaddr_storage *addr)
 
 /* ============================== a worker ============================== */
 
+/*
+ * A worker must not outlive its parent: killed (SIGKILL, the OOM killer),
+ * the parent could no longer stop it, and it would hold the port.  On
+ * Linux the kernel sends the worker SIGTERM when the parent dies, and it
+ * drains as if the parent had passed the signal on.  Elsewhere there is
+ * no such request in POSIX, and a worker goes on until it is stopped
+ * itself (the man page says so).  parent is the pid before the fork: if
+ * the parent died already, the worker stops at once.
+ */
+static void die_with_parent(pid_t parent)
+{
+#if defined(__linux__) && defined(PR_SET_PDEATHSIG)
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+	if (getppid() != parent)
+		(void)raise(SIGTERM); /* delivered once signals are routed */
+}
+
 /* In the child: become worker w and serve until told to stop. */
 static void worker_main(struct startup *st, const struct worker *all,
 			unsigned n, const struct worker *w, bool shared,
@@ -293,8 +315,10 @@ static int worker_start(struct startup *st, struct worker *all, unsigned n,
 	sigfillset(&block);
 	sigprocmask(SIG_BLOCK, &block, &old);
 	log_flush();
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
+		die_with_parent(parent);
 		worker_main(st, all, n, w, shared, sp, serve, &old);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -162,6 +162,39 @@ static void workers_max_per_addr_counts_over_every_worker(void **state)
 	check_echo(d, "a place came free\n");
 }
 
+/* The parent killed with SIGKILL (the OOM killer, say): its workers must
+ * not go on holding the port with nobody to stop them.  (Linux: the kernel
+ * tells them; see die_with_parent() in src/workers.c.) */
+static void workers_end_when_the_parent_is_killed(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"--workers", "2", "-b",
+					   "127.0.0.1", "0", NULL};
+	int port = check_server_start(&server, NULL, args);
+
+	assert_true(log_wait_count(&server, "started (pid", 2, io_timeout()));
+	long w1 = worker_pid(1), w2 = worker_pid(2);
+	assert_true(w1 > 0 && w2 > 0);
+	int fd = connect_from("127.0.0.1", port);
+	check_echo(fd, "before\n");
+	proc_kill(&server); /* SIGKILL, reaped */
+	double until = now_s() + 5 * harness_scale();
+	while (now_s() < until &&
+	       (kill((pid_t)w1, 0) == 0 || kill((pid_t)w2, 0) == 0))
+		sleep_s(0.05);
+#ifdef __linux__
+	if (kill((pid_t)w1, 0) == 0 || kill((pid_t)w2, 0) == 0) {
+		kill((pid_t)w1, SIGKILL);
+		kill((pid_t)w2, SIGKILL);
+		harness_fail(
+		    "workers still running 5 s after their parent died");
+	}
+#else
+	kill((pid_t)w1, SIGKILL);
+	kill((pid_t)w2, SIGKILL);
+#endif
+}
+
 /* The help says -c is per worker. */
 static void workers_help_says_max_clients_is_per_worker(void **state)
 {
@@ -184,6 +217,7 @@ int main(void)
 	    T(workers_killed_worker_is_replaced),
 	    T(workers_sigterm_drains_all_with_one_summary),
 	    T(workers_max_per_addr_counts_over_every_worker),
+	    T(workers_end_when_the_parent_is_killed),
 	    T(workers_help_says_max_clients_is_per_worker),
 	};
 
