@@ -144,22 +144,24 @@ def raise_nofile():
         pass
 
 
-def pinned(cpu, argv):
-    if PIN and cpu is not None:
-        return ["taskset", "-c", str(cpu)] + argv
+def pinned(cpus, argv):
+    """argv under taskset -c CPUS (a CPU number or a list such as "0-3")."""
+    if PIN and cpus is not None:
+        return ["taskset", "-c", str(cpus)] + argv
     return argv
 
 
 class Server:
-    """One comparison server started on port 0; .port once it listens."""
+    """One comparison server started on port 0; .port once it listens.
+    It runs on CPU 0 unless cpus says otherwise (scripts/bench_cores.py)."""
 
-    def __init__(self, name, errfile, args=(), wrapper=()):
+    def __init__(self, name, errfile, args=(), wrapper=(), cpus=0):
         self.name = name
         self.errfile = errfile
         self.err = open(errfile, "wb")
         argv = list(wrapper) + [os.path.join(BUILD, name), "-q"] + \
             list(args) + ["0"]
-        self.proc = PROCS.start(pinned(0, argv), stdin=subprocess.DEVNULL,
+        self.proc = PROCS.start(pinned(cpus, argv), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=self.err,
                                 preexec_fn=raise_nofile)
         self.port = None
@@ -308,12 +310,13 @@ class Load:
     on_open, on_start and on_closing are called (from the reader thread)
     when echobench says its connections are open, that every active one
     has been answered once (its clock starts), and that the load is over,
-    before it closes them: the clock of CPU measurements.
+    before it closes them: the clock of CPU measurements.  It runs on
+    CPU 1 unless cpus says otherwise.
     """
 
     def __init__(self, port, args, outfile, timeout, on_open=None,
-                 on_start=None, on_closing=None):
-        argv = pinned(1, [os.path.join(BUILD, "echobench"), "-p", port]
+                 on_start=None, on_closing=None, cpus=1):
+        argv = pinned(cpus, [os.path.join(BUILD, "echobench"), "-p", port]
                       + [str(a) for a in args])
         self.out = open(outfile, "w")
         self.proc = PROCS.start(argv, stdin=subprocess.DEVNULL,
