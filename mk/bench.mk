@@ -43,7 +43,7 @@ SKIPPED += echoserv-uring:liburing-dev
 endif
 
 PROGRAMS += $(BUILD)/echobench $(BENCH_SERVERS)
-CHECKS += bench-smoke bench-rate-check
+CHECKS += bench-smoke bench-rate-check bench-cores-check
 
 # epoll and accept4 are Linux's; ucontext left POSIX in 2008 and glibc shows
 # it only with _GNU_SOURCE (or _XOPEN_SOURCE).  Per object, nowhere else.
@@ -81,7 +81,8 @@ $(BUILD)/echoserv-%: $(BUILD)/obj/bench/servers/%.o $(BENCH_COMMON_OBJS) \
 		     $(BENCH_SHARED_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread $(BENCH_LIBS)
 
-.PHONY: bench bench-quick bench-scaling bench-smoke bench-rate-check
+.PHONY: bench bench-quick bench-scaling bench-smoke bench-rate-check \
+	bench-cores bench-cores-check
 
 # The full matrix and the scaling run (about 20 minutes), the quick matrix
 # (about 2), the scaling run alone.  deps installs gnuplot for the charts
@@ -95,6 +96,16 @@ bench-quick: deps
 bench-scaling: deps
 	scripts/bench.sh --scaling
 
+# The multi-core track (BENCHMARKS.md): every design on BENCH_CORES pinned
+# CPUs (default: all online) against 1, side by side, 3 rounds.  Where
+# that leaves echobench no CPU it says so and runs what fits;
+# BENCH_CORES_FLAGS=--share runs it anyway on the server's CPUs, labelled
+# shared (about 8 minutes on 2 CPUs).
+BENCH_CORES ?= $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+BENCH_CORES_FLAGS ?=
+bench-cores: deps
+	scripts/bench.sh --cores $(BENCH_CORES) $(BENCH_CORES_FLAGS)
+
 # make check: correctness only (the protocol check against every server,
 # then a short load on two with every echoed byte verified).
 bench-smoke: programs
@@ -104,6 +115,12 @@ bench-smoke: programs
 # connections in turn and skips what is owed too long (about 8 s).
 bench-rate-check: programs
 	python3 tests/bench/test_rate.py $(BUILD)
+
+# make check: the multi-core track's plan for each machine size, --workers
+# found by what a server does, and scripts/bench.sh --cores 2 --smoke end
+# to end (about 10 s).
+bench-cores-check: programs
+	python3 tests/bench/test_cores.py $(BUILD)
 
 # The protocol-rule suite runs against each of these by name (make
 # protocol-check; io_uring's server is added above when it is built); the
