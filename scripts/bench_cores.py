@@ -359,8 +359,7 @@ def run_one(name, rnd, kind, point, workers, conns, rate, warmup, duration,
     load = br.Load(srv.port, lg, f"{logs}/{name}-{tag}.out",
                    br.load_timeout(10, warmup, duration),
                    on_start=clock.open, on_closing=clock.closing,
-                   cpus=point.load_cpus)
-    clock.load_pid = load.proc.pid
+                   cpus=point.load_cpus, clock=clock)
     rc = load.wait()
     row["load_affinity"] = clock.load_affinity
     alive = srv.proc.poll() is None

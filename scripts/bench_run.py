@@ -310,12 +310,13 @@ class Load:
     on_open, on_start and on_closing are called (from the reader thread)
     when echobench says its connections are open, that every active one
     has been answered once (its clock starts), and that the load is over,
-    before it closes them: the clock of CPU measurements.  It runs on
-    CPU 1 unless cpus says otherwise.
+    before it closes them: the clock of CPU measurements.  clock (a
+    CpuClock) is told echobench's PID before any of them can be called.
+    It runs on CPU 1 unless cpus says otherwise.
     """
 
     def __init__(self, port, args, outfile, timeout, on_open=None,
-                 on_start=None, on_closing=None, cpus=1):
+                 on_start=None, on_closing=None, cpus=1, clock=None):
         argv = pinned(cpus, [os.path.join(BUILD, "echobench"), "-p", port]
                       + [str(a) for a in args])
         self.out = open(outfile, "w")
@@ -323,6 +324,8 @@ class Load:
                                 stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True,
                                 errors="replace", preexec_fn=raise_nofile)
+        if clock is not None:
+            clock.load_pid = self.proc.pid
         self.result = {}
         self.opened = threading.Event()
         self.on_open, self.on_start = on_open, on_start
@@ -515,8 +518,7 @@ def run_load(name, tag, logs, conns, pipe, size, idle, warmup, duration,
                            connect_timeout],
                 f"{logs}/{name}-{tag}.out",
                 load_timeout(connect_timeout, warmup, duration),
-                on_start=clock.open, on_closing=clock.closing)
-    clock.load_pid = load.proc.pid
+                on_start=clock.open, on_closing=clock.closing, clock=clock)
     rc = load.wait()
     row["peak_rss_kib"] = mem.stop()
     alive = srv.proc.poll() is None
