@@ -118,7 +118,7 @@ machine() {
 	command -v lscpu >/dev/null 2>&1 &&
 		echo "cpu:      $(lscpu | sed -n 's/^Model name: *//p' | head -n1)"
 	if [ -n "$CORES" ]; then
-		echo "cores:    $(getconf _NPROCESSORS_ONLN); the multi-core track, where each runs in cores-notes.txt (taskset)"
+		echo "cores:    $(getconf _NPROCESSORS_ONLN); the multi-core track: where each ran is in cores-plan.csv and results.md (taskset)"
 	else
 		echo "cores:    $(getconf _NPROCESSORS_ONLN); server on CPU 0, echobench on CPU 1 (taskset)"
 	fi
@@ -128,6 +128,15 @@ machine() {
 	echo "ports:    $(tr '\t' ' ' </proc/sys/net/ipv4/ip_local_port_range) (ephemeral range); somaxconn $(cat /proc/sys/net/core/somaxconn)"
 	echo "command:  $COMMAND"
 	echo "uptime before: $(uptime)"
+	pressure before
+}
+
+# The kernel's CPU pressure (PSI): the share of recent time in which some
+# task waited for a CPU, a measure of how crowded the shared machine was.
+pressure() {
+	[ -r /proc/pressure/cpu ] &&
+		echo "cpu pressure $1: $(sed -n 's/^some //p' /proc/pressure/cpu)"
+	return 0
 }
 machine >"$OUT/machine.txt"
 
@@ -148,7 +157,10 @@ else
 	python3 scripts/bench_run.py --mode "$MODE" "${flags[@]}" \
 		--servers "$SERVERS" --out "$OUT" --logs "$LOGS" || rc=$?
 fi
-echo "uptime after:  $(uptime)" >>"$OUT/machine.txt"
+{
+	echo "uptime after:  $(uptime)"
+	pressure after
+} >>"$OUT/machine.txt"
 
 case "$(cd "$OUT" && pwd)/" in
 "$(pwd)/build/"*) echo "bench.sh: logs in $LOGS" ;;

@@ -30,6 +30,8 @@ Every round runs each server at 1 core and at N one after the other, so
 the ratio N / 1 is taken from two runs seconds apart; the rounds repeat
 everything, and the CSV keeps every run.
 
+  cores-plan.csv     the CPUs, the timing, where each point ran, and
+                     what could not be run as asked (what, text)
   cores-servers.csv  each server's design and how it takes --workers
   cores-runs.csv     every run
   cores.csv          per server and point: the medians and ranges over
@@ -611,6 +613,16 @@ def main():
         for p in points:
             log(f"   {p.cores} core{'s' if p.cores > 1 else ''}: server on "
                 f"CPUs {p.server_cpus}; {p.placement()}")
+        plan_rows = [dict(what="cores asked", text=a.cores),
+                     dict(what="cpus", text=cpulist(allowed)),
+                     dict(what="timing", text=f"{warmup} s warm-up, "
+                          f"{duration} s window, {rounds} round(s)")]
+        plan_rows += [dict(what="point", text=f"{p.cores} core"
+                           f"{'s' if p.cores > 1 else ''}: server on CPUs "
+                           f"{p.server_cpus}; {p.placement()}")
+                      for p in points]
+        plan_rows += [dict(what="note", text=n) for n in notes]
+        br.write_csv(f"{a.out}/cores-plan.csv", ["what", "text"], plan_rows)
         runs = []
         passing = {"ok", "unavailable"}
         if a.mode == "smoke":
@@ -639,17 +651,6 @@ def main():
         br.write_csv(f"{a.out}/cores-runs.csv", RUN_COLUMNS, runs)
         summary = summarize(runs, usable, info, points, a.rate)
         br.write_csv(f"{a.out}/cores.csv", SUMMARY_COLUMNS, summary)
-        with open(f"{a.out}/cores-notes.txt", "w") as f:
-            f.write(f"cores asked: {a.cores}\n")
-            f.write(f"cpus: {cpulist(allowed)}\n")
-            f.write(f"timing: {warmup} s warm-up, {duration} s window, "
-                    f"{rounds} round(s)\n")
-            for p in points:
-                f.write(f"point: {p.cores} core{'s' if p.cores > 1 else ''}"
-                        f": server on CPUs {p.server_cpus}; "
-                        f"{p.placement()}\n")
-            for n in notes:
-                f.write(f"note: {n}\n")
     finally:
         br.PROCS.stop_all()
     if failures:

@@ -7,7 +7,7 @@ usage: scripts/bench_report.py RESULTS_DIR [--no-chart]
 Reads what scripts/bench_run.py wrote (servers.csv, results.csv,
 idle.csv, syscalls.csv, scaling.csv, machine.txt; whichever exist) and
 what scripts/bench_cores.py wrote (cores.csv, cores-servers.csv,
-cores-notes.txt), every column by its name, and writes
+cores-plan.csv), every column by its name, and writes
 RESULTS_DIR/results.md, chart.png (the matrix), scaling.png (the scaling
 run) and cores.png (the multi-core track) with gnuplot.  It can be run
 again on a committed folder: it only reads the CSV files.
@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 # The order of the tables, and what each server is (for the summary).
 MODELS = [
@@ -99,9 +100,7 @@ class Run:
         self.cores = read_csv(folder, "cores.csv")
         self.cores_servers = {r["server"]: r for r in
                               read_csv(folder, "cores-servers.csv")}
-        path = os.path.join(folder, "cores-notes.txt")
-        self.cores_notes = open(path).read().splitlines() \
-            if os.path.exists(path) else []
+        self.cores_plan = read_csv(folder, "cores-plan.csv")
         path = os.path.join(folder, "machine.txt")
         self.machine = open(path).read().rstrip() if os.path.exists(path) \
             else ""
@@ -439,12 +438,10 @@ def cores_tables(run):
     if not run.cores:
         return ""
     out = ["## The multi-core track", ""]
-    notes = [n.split(": ", 1)[1] for n in run.cores_notes
-             if n.startswith("note: ")]
-    where = [n.split(": ", 1)[1] for n in run.cores_notes
-             if n.startswith("point: ")]
-    timing = next((n.split(": ", 1)[1] for n in run.cores_notes
-                   if n.startswith("timing: ")), "")
+    def plan(what):
+        return [r["text"] for r in run.cores_plan if r["what"] == what]
+    notes, where = plan("note"), plan("point")
+    timing = (plan("timing") or [""])[0]
     rate = thousands(run.cores[0].get("rate"))
     conns = run.cores[0].get("connections")
     out.append(f"{conns} connections, pipeline 1, 64-byte lines; {timing}; "
@@ -676,12 +673,13 @@ def cores_chart(run):
             servers.append(r["server"])
     if not servers or not points:
         return False
-    data = os.path.join(run.folder, "cores.dat")
-    with open(data, "w") as f:
+    # The chart's data go to a scratch file: the folder keeps results.md,
+    # the CSV files and the chart.
+    with tempfile.NamedTemporaryFile("w", suffix=".dat", delete=False) as f:
+        data = f.name
         for col in ("sat_msgs_per_s", "rate_cpu_us"):
             f.write("server " + " ".join(
-                '"%s core%s%s"' % (c, "s" if c != "1" else "",
-                                   ", shared" if p == "shared" else "")
+                '"%s core%s, %s"' % (c, "s" if c != "1" else "", p)
                 for c, p in points) + "\n")
             for s in servers:
                 vals = []
@@ -705,6 +703,7 @@ set style fill solid 0.8 border -1
 set xtics rotate by -35 font ",8"
 set key top left font ",8"
 set grid ytics
+set yrange [0:*]
 set title "saturation lines/s (best round), {run.cores[0].get('connections')} connections, pipeline 1"
 set format y "%.1s%c"
 plot {cols.replace("IDX", "0")}
@@ -713,7 +712,10 @@ set format y "%g"
 plot {cols.replace("IDX", "1")}
 unset multiplot
 """
-    gnuplot(script)
+    try:
+        gnuplot(script)
+    finally:
+        os.unlink(data)
     return True
 
 
