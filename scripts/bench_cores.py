@@ -48,6 +48,8 @@ import subprocess
 import sys
 import time
 
+# No __pycache__ beside the scripts in the work tree.
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_run as br  # noqa: E402  (the runner's processes and clocks)
 
