@@ -45,7 +45,7 @@ BENCH_SERVERS := $(BENCH_NAMES:%=$(BUILD)/%)
 CORE_OBJS := $(filter-out $(BUILD)/obj/main.o $(BUILD)/obj/server.o, \
 	       $(SERVER_OBJS))
 PROGRAMS += $(BUILD)/echobench $(BENCH_SERVERS)
-CHECKS += bench-smoke
+CHECKS += bench-smoke bench-rate-check bench-cores-check
 
 # epoll and accept4 are Linux's; ucontext left POSIX in 2008 and glibc shows
 # it only with _GNU_SOURCE (or _XOPEN_SOURCE).  Per object, nowhere else
@@ -57,6 +57,9 @@ $(BUILD)/obj/bench/servers/sigio.o: BENCH_EXTRA := -D_GNU_SOURCE
 $(BUILD)/obj/bench/servers/aio.o: BENCH_EXTRA := -D_GNU_SOURCE
 $(BUILD)/obj/bench/servers/co.o: BENCH_EXTRA := -D_GNU_SOURCE
 $(BUILD)/obj/bench/servers/fork.o: BENCH_EXTRA := -D_GNU_SOURCE
+# echobench's paced load (--rate) sleeps in Linux's ppoll(), which takes
+# nanoseconds (load.c falls back to poll() elsewhere).
+$(BUILD)/obj/bench/echobench/load.o: BENCH_EXTRA := -D_GNU_SOURCE
 
 # POSIX aio is in librt (part of libc since glibc 2.34; -lrt is harmless).
 $(BUILD)/echoserv-aio: BENCH_LIBS := -lrt
@@ -97,7 +100,8 @@ $(BLOCKING:%=$(BUILD)/%): $(BUILD)/echoserv-%: \
 $(ALONE:%=$(BUILD)/%): $(BUILD)/echoserv-%: $(BUILD)/obj/bench/servers/%.o
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS)
 
-.PHONY: bench bench-quick bench-scaling bench-smoke
+.PHONY: bench bench-quick bench-scaling bench-smoke bench-rate-check \
+	bench-cores bench-cores-check
 
 # The full matrix and the scaling run (about 20 minutes), the quick matrix
 # (about 2), the scaling run alone.  deps installs gnuplot for the charts.
@@ -110,10 +114,31 @@ bench-quick: deps programs
 bench-scaling: deps programs
 	scripts/bench.sh --scaling
 
+# The multi-core track (BENCHMARKS.md): every design on BENCH_CORES pinned
+# CPUs (default: all online) against 1, side by side, 3 rounds.  Where
+# that leaves echobench no CPU it says so and runs what fits;
+# BENCH_CORES_FLAGS=--share runs it anyway on the server's CPUs, labelled
+# shared (about 8 minutes on 2 CPUs).
+BENCH_CORES ?= $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+BENCH_CORES_FLAGS ?=
+bench-cores: deps
+	scripts/bench.sh --cores $(BENCH_CORES) $(BENCH_CORES_FLAGS)
+
 # make check: correctness only (the protocol check against every server,
 # then a short load on two with every echoed byte verified).
 bench-smoke: programs
 	scripts/bench.sh --smoke
+
+# make check: echobench --rate holds the rate asked, goes round the
+# connections in turn and skips what is owed too long (about 8 s).
+bench-rate-check: programs
+	python3 tests/bench/test_rate.py $(BUILD)
+
+# make check: the multi-core track's plan for each machine size, --workers
+# found by what a server does, and scripts/bench.sh --cores 2 --smoke end
+# to end (about 10 s).
+bench-cores-check: programs
+	python3 tests/bench/test_cores.py $(BUILD)
 
 # The protocol-rule suite runs against each of these by name (make
 # protocol-check), and the smoke test puts a verified load on each (make

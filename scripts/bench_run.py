@@ -181,22 +181,24 @@ def raise_nofile():
         pass
 
 
-def pinned(cpu, argv):
-    if PIN and cpu is not None:
-        return ["taskset", "-c", str(cpu)] + argv
+def pinned(cpus, argv):
+    """argv under taskset -c CPUS (a CPU number or a list such as "0-3")."""
+    if PIN and cpus is not None:
+        return ["taskset", "-c", str(cpus)] + argv
     return argv
 
 
 class Server:
-    """One comparison server started on port 0; .port once it listens."""
+    """One comparison server started on port 0; .port once it listens.
+    It runs on CPU 0 unless cpus says otherwise (scripts/bench_cores.py)."""
 
-    def __init__(self, name, errfile, args=(), wrapper=()):
+    def __init__(self, name, errfile, args=(), wrapper=(), cpus=0):
         self.name = name
         self.errfile = errfile
         self.err = open(errfile, "wb")
         opts = ["-q"] + list(args) if takes_options(name) else []
         argv = list(wrapper) + [os.path.join(BUILD, name)] + opts + ["0"]
-        self.proc = PROCS.start(pinned(0, argv), stdin=subprocess.DEVNULL,
+        self.proc = PROCS.start(pinned(cpus, argv), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=self.err,
                                 preexec_fn=raise_nofile)
         self.port = None
@@ -345,18 +347,22 @@ class Load:
     on_open, on_start and on_closing are called (from the reader thread)
     when echobench says its connections are open, that every active one
     has been answered once (its clock starts), and that the load is over,
-    before it closes them: the clock of CPU measurements.
+    before it closes them: the clock of CPU measurements.  clock (a
+    CpuClock) is told echobench's PID before any of them can be called.
+    It runs on CPU 1 unless cpus says otherwise.
     """
 
     def __init__(self, port, args, outfile, timeout, on_open=None,
-                 on_start=None, on_closing=None):
-        argv = pinned(1, [os.path.join(BUILD, "echobench"), "-p", port]
+                 on_start=None, on_closing=None, cpus=1, clock=None):
+        argv = pinned(cpus, [os.path.join(BUILD, "echobench"), "-p", port]
                       + [str(a) for a in args])
         self.out = open(outfile, "w")
         self.proc = PROCS.start(argv, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True,
                                 errors="replace", preexec_fn=raise_nofile)
+        if clock is not None:
+            clock.load_pid = self.proc.pid
         self.result = {}
         self.opened = threading.Event()
         self.on_open, self.on_start = on_open, on_start
@@ -547,8 +553,7 @@ def run_load(name, tag, logs, conns, pipe, size, idle, warmup, duration,
                            connect_timeout],
                 f"{logs}/{name}-{tag}.out",
                 load_timeout(connect_timeout, warmup, duration),
-                on_start=clock.open, on_closing=clock.closing)
-    clock.load_pid = load.proc.pid
+                on_start=clock.open, on_closing=clock.closing, clock=clock)
     rc = load.wait()
     row["peak_rss_kib"] = mem.stop()
     alive = srv.proc.poll() is None
