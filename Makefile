@@ -10,9 +10,11 @@ BUILD   := build
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=all
 
-SERVER_SRCS := src/main.c src/options.c src/server.c src/signals.c src/net.c src/log.c \
+SERVER_SRCS := src/main.c src/startup.c src/options.c src/server.c src/conn.c \
+               src/signals.c src/numbers.c \
+               src/net.c src/log.c \
                src/trace.c src/peers.c src/activation.c src/privileges.c \
-               src/protocol.c
+               src/protocol.c src/udp.c src/proxy.c src/workers.c
 SERVER_OBJS := $(SERVER_SRCS:src/%.c=$(BUILD)/obj/%.o)
 SAN_OBJS    := $(SERVER_SRCS:src/%.c=$(BUILD)/asan/obj/%.o)
 HEADERS     := $(wildcard include/*.h)
@@ -85,18 +87,18 @@ IT_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(wild
 # The protocol-rule suite (docs/protocol.md section 3) runs against every
 # server in PROTOCOL_SERVERS (programs in build/) under make
 # protocol-check, echoserv included, so `make integration` leaves it out.
-# Fragments append: PROTOCOL_SERVERS += echoserv-iterative; servers that
-# hold one client at a time go in PROTOCOL_ONE_CLIENT, servers that may be
-# unavailable at run time in PROTOCOL_MAY_BE_UNAVAILABLE, and tests known to
-# fail for a server in PROTOCOL_KNOWN_GAPS as SERVER:PATTERN (one pattern
-# per server; see tests/integration/protocol-check.sh).
+# Fragments append (mk/bench.mk: every server of bench/servers.list);
+# servers that hold one client at a time go in PROTOCOL_ONE_CLIENT, servers
+# that may be unavailable at run time in PROTOCOL_MAY_BE_UNAVAILABLE,
+# servers that echo lines and nothing more (no options, no quit) in
+# PROTOCOL_LINES_ONLY, and tests known to fail for a server in
+# PROTOCOL_KNOWN_GAPS as SERVER:PATTERN pairs, any number per server (see
+# tests/integration/servers-check.sh).
 PROTOCOL_TESTS := $(BUILD)/tests/integration/test_protocol_rules
-PROTOCOL_SERVERS := echoserv echoserv-poll echoserv-epoll echoserv-threads \
-		    echoserv-fork echoserv-co
+PROTOCOL_SERVERS := echoserv
 PROTOCOL_ONE_CLIENT :=
 PROTOCOL_MAY_BE_UNAVAILABLE :=
-# None known: the comparison servers linger before closing as echoserv
-# does (bench/servers/linger.c), so docs/protocol.md 3.8 holds for all.
+PROTOCOL_LINES_ONLY :=
 PROTOCOL_KNOWN_GAPS :=
 IT_ECHOSERV_TESTS = $(filter-out $(PROTOCOL_TESTS),$(IT_TESTS))
 
@@ -125,11 +127,11 @@ integration: deps $(BUILD)/echoserv $(IT_TESTS)
 	echo "integration: $$failed test program(s) failed"; [ $$failed -eq 0 ]
 
 protocol-check: deps programs $(PROTOCOL_TESTS)
-	@PROTOCOL_ONE_CLIENT='$(PROTOCOL_ONE_CLIENT)' \
-	PROTOCOL_MAY_BE_UNAVAILABLE='$(PROTOCOL_MAY_BE_UNAVAILABLE)' \
-	PROTOCOL_KNOWN_GAPS='$(PROTOCOL_KNOWN_GAPS)' \
-	sh tests/integration/protocol-check.sh $(BUILD) '$(PROTOCOL_SERVERS)' \
-		$(PROTOCOL_TESTS)
+	@CHECK_ONE_CLIENT='$(PROTOCOL_ONE_CLIENT)' \
+	CHECK_MAY_BE_UNAVAILABLE='$(PROTOCOL_MAY_BE_UNAVAILABLE)' \
+	CHECK_KNOWN_GAPS='$(PROTOCOL_KNOWN_GAPS)' \
+	sh tests/integration/servers-check.sh protocol-check $(BUILD) \
+		'$(PROTOCOL_SERVERS)' $(PROTOCOL_TESTS)
 
 # The smoke test: a short verified load against every protocol server.
 SMOKE := $(BUILD)/tests/smoke/smoke
@@ -142,7 +144,7 @@ smoke: programs $(SMOKE)
 	@$(SMOKE) --build $(BUILD) --logdir $(BUILD)/smoke \
 		--one-client '$(PROTOCOL_ONE_CLIENT)' \
 		--may-be-unavailable '$(PROTOCOL_MAY_BE_UNAVAILABLE)' \
-		$(PROTOCOL_SERVERS)
+		--lines-only '$(PROTOCOL_LINES_ONLY)' $(PROTOCOL_SERVERS)
 
 integration-asan: deps $(BUILD)/asan/echoserv $(IT_TESTS)
 	@failed=0; for t in $(IT_TESTS); do echo "== $$t (ASan+UBSan server)"; \

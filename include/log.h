@@ -40,6 +40,10 @@ extern bool trace_on;
  */
 void log_init(bool with_time);
 
+/* In worker id of --workers: every line, trace lines too, begins
+ * "echoserv[id]: " instead of "echoserv: ". */
+void log_set_worker(unsigned id);
+
 void log_client(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_server(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void trace_line(const char *fmt, ...) PRINTF_LIKE(1, 2);
@@ -52,6 +56,10 @@ void trace_line(const char *fmt, ...) PRINTF_LIKE(1, 2);
 
 /* Write what stderr can take now without blocking. */
 void log_flush(void);
+
+/* In a child after fork(): forget the lines the parent had buffered
+ * (the parent writes them; the child would write them again). */
+void log_after_fork(void);
 
 /* Is anything still buffered?  The event loop then watches stderr for
  * writability and calls log_flush() when it can take more. */

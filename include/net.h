@@ -9,6 +9,7 @@
 #ifndef ECHOSERV_NET_H
 #define ECHOSERV_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -20,9 +21,12 @@
 /* "255.255.255.255:65535" or "[v6 address]:65535", NUL included. */
 #define NET_ADDR_LEN 64
 
-/* One listening socket and its real address, e.g. "[::]:7777". */
+/* One listening socket (or, for --udp, one datagram socket) and its real
+ * address, e.g. "[::]:7777". */
 struct listener {
 	int fd;
+	unsigned port;
+	bool datagram; /* a UDP socket: datagrams, not connections */
 	char where[NET_ADDR_LEN];
 };
 
@@ -42,10 +46,25 @@ struct listener {
 int net_listen_all(const char *host, unsigned port, struct listener *out,
 		   size_t max, size_t *n, char *err, size_t err_len);
 
-/* net_listen_all() keeping only the first socket: for the comparison
- * servers, which watch one. */
-int net_listen(const char *host, unsigned port, int *fd, char *where,
-	       size_t where_len, char *err, size_t err_len);
+/*
+ * For --udp: a nonblocking, close-on-exec UDP socket bound to the address
+ * and port of each of the n listening sockets in tcp (dual-stack where the
+ * TCP socket is), into out[0..n).  On failure nothing is left open and
+ * err names the problem.
+ */
+int net_bind_udp(const struct listener *tcp, size_t n, struct listener *out,
+		 char *err, size_t err_len);
+
+/* For --workers: every socket bound from now on also sets SO_REUSEPORT,
+ * so that each worker can have its own on the same port and the kernel
+ * spreads the clients.  false where the system has no SO_REUSEPORT. */
+bool net_share_port(void);
+
+/* Once net_share_port() said true: a socket like each of the n in model
+ * (listening stream, or datagram), bound to the same address and port,
+ * into out[0..n).  On failure nothing is left open, err says why. */
+int net_listen_like(const struct listener *model, size_t n,
+		    struct listener *out, char *err, size_t err_len);
 
 /* Write "ADDR:PORT" (IPv6 as "[ADDR]:PORT", IPv4-mapped IPv6 as plain
  * IPv4) into buf. */

@@ -21,11 +21,14 @@ struct options {
 	bool have_port;     /* false: no port given (socket activation) */
 	size_t max_clients; /* 1 .. ceiling */
 	size_t max_line;
-	unsigned idle_timeout; /* seconds; 0 = never */
-	unsigned line_timeout; /* seconds; 0 = never */
-	size_t max_per_addr;   /* clients from one address; 0 = no limit */
-	bool raw;              /* RFC 862: every byte back, no framing */
-	const char *user;      /* drop privileges to them, or NULL */
+	unsigned idle_timeout;  /* seconds; 0 = never */
+	unsigned line_timeout;  /* seconds; 0 = never */
+	size_t max_per_addr;    /* clients from one address; 0 = no limit */
+	bool raw;               /* RFC 862: every byte back, no framing */
+	bool udp;               /* RFC 862 over UDP too */
+	const char *proxy_from; /* --proxy-from's list as given, or NULL */
+	unsigned workers;       /* --workers: processes, 1 = just this one */
+	const char *user;       /* drop privileges to them, or NULL */
 	const char *group;
 	bool log_time; /* ISO 8601 UTC timestamps on log lines */
 	bool trace;

@@ -46,11 +46,12 @@
 #define MSG_TOO_MANY     "error: too many connections\r\n"
 #define MSG_IDLE_TIMEOUT "error: idle timeout\r\n"
 #define MSG_LINE_TIMEOUT "error: line timeout\r\n"
+#define MSG_BAD_PROXY    "error: bad proxy header\r\n"
 
-enum conn_state {
-	READING, /* waiting for input */
-	WRITING, /* replies are owed; no input is taken until they are sent */
-	DONE     /* nothing more to say: the connection can be closed */
+enum session_state {
+	SESSION_READING, /* waiting for input */
+	SESSION_WRITING, /* replies are owed; no input is taken until they are sent */
+	SESSION_DONE /* nothing more to say: the connection can be closed */
 };
 
 /* Why a conversation ended; NONE while it goes on. */
@@ -67,7 +68,7 @@ enum close_reason {
 };
 
 struct session {
-	enum conn_state state;
+	enum session_state state;
 	enum close_reason reason; /* set once the conversation is ending */
 	size_t max_line;          /* longest line, terminator included */
 	bool raw;                 /* RFC 862: no framing, every byte echoed */
@@ -143,7 +144,7 @@ bool session_has_partial_line(const struct session *s);
 bool session_line_begun(const struct session *s);
 
 /* Printable names, for logs and the trace. */
-const char *conn_state_name(enum conn_state st);
+const char *session_state_name(enum session_state st);
 const char *close_reason_name(enum close_reason why);
 
 #endif

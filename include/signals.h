@@ -26,7 +26,7 @@ int signals_ignore(const int *signos, size_t n);
 int signals_to_pipe(const int *signos, size_t n);
 
 /* In a child after fork(): default handling for those signals again, and
- * the pipe closed. */
+ * the pipe closed; the child may then call signals_to_pipe() for its own. */
 void signals_reset_in_child(void);
 
 #endif

@@ -5,9 +5,11 @@ and PNG charts.
 usage: scripts/bench_report.py RESULTS_DIR [--no-chart]
 
 Reads what scripts/bench_run.py wrote (servers.csv, results.csv,
-idle.csv, syscalls.csv, scaling.csv, machine.txt; whichever exist), every
-column by its name, and writes RESULTS_DIR/results.md, chart.png (the
-matrix) and scaling.png (the scaling run) with gnuplot.  It can be run
+idle.csv, syscalls.csv, scaling.csv, machine.txt; whichever exist) and
+what scripts/bench_cores.py wrote (cores.csv, cores-servers.csv,
+cores-plan.csv), every column by its name, and writes
+RESULTS_DIR/results.md, chart.png (the matrix), scaling.png (the scaling
+run) and cores.png (the multi-core track) with gnuplot.  It can be run
 again on a committed folder: it only reads the CSV files.
 """
 
@@ -18,21 +20,23 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
-# The order of the tables, and what each server is (for the summary).
-MODELS = [
-    ("echoserv", "select() event loop (the product)"),
-    ("echoserv-poll", "poll() event loop"),
-    ("echoserv-epoll", "epoll, level-triggered"),
-    ("echoserv-threads", "a thread per client, blocking I/O"),
-    ("echoserv-fork", "a process per client, blocking I/O"),
-    ("echoserv-co", "coroutines on a select() loop"),
-    ("echoserv-iterative", "iterative: one client at a time, blocking"),
-    ("echoserv-nonblock", "nonblocking, no multiplexing (busy polling)"),
-    ("echoserv-sigio", "signal-driven I/O (realtime signals)"),
-    ("echoserv-aio", "POSIX aio (glibc: helper threads)"),
-    ("echoserv-uring", "io_uring (liburing)"),
-]
+# The order of the tables (and of the charts' colours): the kit's one list.
+SERVERS_LIST = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "..", "bench", "servers.list")
+
+
+def kit_order():
+    """The names of bench/servers.list, in its order."""
+    try:
+        with open(SERVERS_LIST) as f:
+            return [line.split()[0] for line in f
+                    if line.strip() and not line.startswith("#")]
+    except OSError:
+        return []
+
+
 ONE_CLIENT_NOTE = "one client at a time"
 URING_TARGET = 1.3
 
@@ -79,7 +83,7 @@ class Run:
     def __init__(self, folder):
         self.folder = folder
         self.info = {r["server"]: r for r in read_csv(folder, "servers.csv")}
-        order = [m for m, _ in MODELS]
+        order = kit_order()
         self.servers = sorted(self.info, key=lambda s: order.index(s)
                               if s in order else len(order))
         self.results = {(r["server"], r["scenario"]): r
@@ -94,6 +98,10 @@ class Run:
         self.syscalls = {(r["server"], r["scenario"]): r
                          for r in read_csv(folder, "syscalls.csv")}
         self.scaling = read_csv(folder, "scaling.csv")
+        self.cores = read_csv(folder, "cores.csv")
+        self.cores_servers = {r["server"]: r for r in
+                              read_csv(folder, "cores-servers.csv")}
+        self.cores_plan = read_csv(folder, "cores-plan.csv")
         path = os.path.join(folder, "machine.txt")
         self.machine = open(path).read().rstrip() if os.path.exists(path) \
             else ""
@@ -141,7 +149,9 @@ def summary(run):
             "idle CPU, 1,000 idle clients", "syscalls/line",
             "highest connections reached"]
     rows = []
-    desc = dict(MODELS)
+    # What each server is, as its --facts said (servers.csv; folders
+    # written before it had them show the name alone).
+    desc = {s: run.info[s].get("model") or "" for s in run.servers}
     for s in run.servers:
         if run.unavailable(s):
             rows.append([f"`{s}`", "unavailable: " +
@@ -171,7 +181,7 @@ def summary(run):
             most = "1 (" + ONE_CLIENT_NOTE + ")"
         else:
             most = f"{best:,}" + (f" ({why})" if why and best < 10000 else "")
-        rows.append([f"`{s}` {desc.get(s, '')}", rate, cpu, idle, calls,
+        rows.append([f"`{s}` {desc[s]}".rstrip(), rate, cpu, idle, calls,
                      most])
     return table(head, rows)
 
@@ -368,6 +378,157 @@ def scaling_tables(run):
     return "\n".join(out)
 
 
+def point_name(r):
+    n = int(r["cores"])
+    return f"{n} core{'s' if n > 1 else ''}" + \
+        (", shared" if r["placement"] == "shared" else "")
+
+
+def cores_points(run):
+    """The track's points in the order run, as (cores, placement)."""
+    seen = []
+    for r in run.cores:
+        key = (r["cores"], r["placement"])
+        if key not in seen:
+            seen.append(key)
+    return seen
+
+
+def how_run(r):
+    """How a server used the point's cores, in a few words."""
+    if r["design"] == "threaded":
+        return "as it is (threads/processes)"
+    if r["workers_option"] == "yes":
+        return f"--workers {r['workers']}" if r["workers"] != "1" else \
+            "one process (no --workers)"
+    if r["workers_option"] == "ignored":
+        return "1 worker only (--workers ignored)"
+    return "1 worker only, no --workers"
+
+
+def rate_cell(r):
+    v = r.get("rate_cpu_us")
+    if not v:
+        return f"**{r['status']}**" if r.get("status") != "ok" else "–"
+    cell = v
+    if r.get("rate_cpu_us_min") != r.get("rate_cpu_us_max"):
+        cell += f" ({r['rate_cpu_us_min']}–{r['rate_cpu_us_max']})"
+    if r.get("rate_held") == "0":
+        cell += f" ‡ {thousands(r.get('rate_echoed_min'))}/s"
+    return cell
+
+
+def sat_cell(r):
+    v = r.get("sat_msgs_per_s")
+    if not v:
+        return f"**{r['status']}**" if r.get("status") != "ok" else "–"
+    cell = thousands(v)
+    if r.get("sat_msgs_per_s_min") != v:
+        cell += f" ({thousands(r.get('sat_msgs_per_s_min'))}–)"
+    busy = num(r.get("load_busy_max"))
+    return cell + (" †" if busy is not None and busy >= 90 else "")
+
+
+def ratio_cell(r, col):
+    v = r.get(col)
+    if not v:
+        return "–"
+    lo, hi = r.get(col + "_min"), r.get(col + "_max")
+    return f"×{v}" + (f" ({lo}–{hi})" if lo != hi else "")
+
+
+def cores_tables(run):
+    if not run.cores:
+        return ""
+    out = ["## The multi-core track", ""]
+    def plan(what):
+        return [r["text"] for r in run.cores_plan if r["what"] == what]
+    notes, where = plan("note"), plan("point")
+    timing = (plan("timing") or [""])[0]
+    rate = thousands(run.cores[0].get("rate"))
+    conns = run.cores[0].get("connections")
+    out.append(f"{conns} connections, pipeline 1, 64-byte lines; {timing}; "
+               "every server started afresh for every run, at each point "
+               "one after the other inside each round. Where each ran "
+               "(taskset):\n")
+    out += [f"- {w}" for w in where] + [""]
+    if notes:
+        out += ["What this machine could not run as asked:", ""]
+        out += [f"- {n}" for n in notes] + [""]
+    out.append("How each server was given the cores (its `--workers` "
+               "found by starting it with `--workers 2` and counting its "
+               "worker processes):\n")
+    out.append(table(["server", "design", "--workers", "detail"],
+                     [[s, r["design"], r["workers_option"], r["detail"]]
+                      for s, r in run.cores_servers.items()],
+                     ["---", "---", "---", "---"]))
+    out.append("")
+    points = cores_points(run)
+    for cores, placement in points:
+        if cores == "1":
+            continue
+        base = ("1", placement)
+        if base not in points:
+            continue
+        rows = []
+        for r in run.cores:
+            if (r["cores"], r["placement"]) != (cores, placement):
+                continue
+            b = next((x for x in run.cores if x["server"] == r["server"] and
+                      (x["cores"], x["placement"]) == base), {})
+            rows.append([f"`{r['server']}`", how_run(r), rate_cell(b),
+                         rate_cell(r), ratio_cell(r, "cpu_ratio"),
+                         sat_cell(b), sat_cell(r),
+                         ratio_cell(r, "sat_ratio"),
+                         r.get("worker_split") or "–"])
+        n = int(cores)
+        shared = placement == "shared"
+        out.append(
+            f"From 1 core to {n}{', shared' if shared else ''}: server CPU "
+            f"µs per line at a fixed {rate} lines/s (median of the rounds, "
+            "range), saturation lines/s (best round, worst), and the ratio "
+            f"{n} / 1 taken round by round (median, range)" +
+            (". **Shared: echobench ran on the server's CPUs at both "
+             "points, so the ratios are the whole machine's, server and "
+             "load generator together, not the server's scaling**"
+             if shared else "") + ":\n")
+        out.append(table(
+            ["server", f"at {n} cores", f"CPU µs/line, 1 core",
+             f"{n} cores", "ratio", "lines/s, 1 core", f"{n} cores",
+             "ratio", "worker CPU split"], rows,
+            ["---", "---"] + ["---:"] * 6 + ["---"]))
+        out.append("")
+    rows = []
+    for r in run.cores:
+        rows.append([f"`{r['server']}`", point_name(r),
+                     f"{r['server_cpus']} / {r['load_cpus']} "
+                     f"({r['load_threads']})", how_run(r), rate_cell(r),
+                     thousands(r.get("rate_echoed_min")), sat_cell(r),
+                     r.get("sat_cpu_us") or "–",
+                     (r.get("load_busy_max") or "–") + " %",
+                     (r.get("cpu_pressure") or "–") + " %",
+                     r.get("rounds_ok") or "0", r.get("status") or ""])
+    out.append("Every point (CPUs: the server's / echobench's, and its "
+               "threads; echobench busy: the most, over the saturation "
+               "rounds, of its CPUs' time; CPU pressure: the median over "
+               "the point's runs of the share of time in which some task "
+               "on the machine, ours included, waited for a CPU, from "
+               "/proc/pressure/cpu, a measure of how crowded it was):\n")
+    out.append(table(["server", "point", "CPUs", "run as",
+                      f"CPU µs/line at {rate}/s", "echoed/s (worst)",
+                      "saturation lines/s", "CPU µs/line there",
+                      "echobench busy", "CPU pressure", "runs ok", "status"],
+                     rows,
+                     ["---", "---", "---", "---"] + ["---:"] * 7 + ["---"]))
+    out.append("")
+    out.append(f"‡ the rate was not held in some round (under 95 % of "
+               f"{rate} lines/s echoed; the worst shown): that CPU per line "
+               "is at a lower rate. † echobench used 90 % or more of its "
+               "CPUs in some saturation round: the load generator, not only "
+               "the server, set the pace.\n")
+    return "\n".join(out)
+
+
 # ------------------------------------------------------------ charts
 
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
@@ -392,7 +553,7 @@ def plot_cmd(first, servers, styles):
 
 
 def styles_for(run):
-    order = [m for m, _ in MODELS]
+    order = kit_order()
     st = {}
     for s in run.servers:
         k = order.index(s) if s in order else len(st)
@@ -507,6 +668,60 @@ unset multiplot
     return True
 
 
+def cores_chart(run):
+    points = cores_points(run)
+    servers = []
+    for r in run.cores:
+        if r["server"] not in servers:
+            servers.append(r["server"])
+    if not servers or not points:
+        return False
+    # The chart's data go to a scratch file: the folder keeps results.md,
+    # the CSV files and the chart.
+    with tempfile.NamedTemporaryFile("w", suffix=".dat", delete=False) as f:
+        data = f.name
+        for col in ("sat_msgs_per_s", "rate_cpu_us"):
+            f.write("server " + " ".join(
+                '"%s core%s, %s"' % (c, "s" if c != "1" else "", p)
+                for c, p in points) + "\n")
+            for s in servers:
+                vals = []
+                for key in points:
+                    r = next((x for x in run.cores if x["server"] == s and
+                              (x["cores"], x["placement"]) == key), {})
+                    vals.append(r.get(col) or "nan")
+                f.write(f"{s} " + " ".join(vals) + "\n")
+            f.write("\n\n")
+    cols = ", ".join(
+        f'"{data}" index IDX using {k + 2}:xtic(1) title columnhead({k + 2})'
+        for k in range(len(points)))
+    rate = thousands(run.cores[0].get("rate"))
+    script = f"""
+set terminal pngcairo size 1500,560 noenhanced font ",10"
+set output "{os.path.join(run.folder, 'cores.png')}"
+set multiplot layout 1,2 title "the multi-core track, {title_line(run)}"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set xtics rotate by -35 font ",8"
+set key top left font ",8"
+set grid ytics
+set yrange [0:*]
+set title "saturation lines/s (best round), {run.cores[0].get('connections')} connections, pipeline 1"
+set format y "%.1s%c"
+plot {cols.replace("IDX", "0")}
+set title "server CPU µs per line at a fixed {rate} lines/s (median; lower is better)"
+set format y "%g"
+plot {cols.replace("IDX", "1")}
+unset multiplot
+"""
+    try:
+        gnuplot(script)
+    finally:
+        os.unlink(data)
+    return True
+
+
 # ------------------------------------------------------------ main
 
 def main():
@@ -529,6 +744,8 @@ def main():
             if run.scaling and scaling_chart(run):
                 charts.append(("scaling to 10,000 connections",
                                "scaling.png"))
+            if run.cores and cores_chart(run):
+                charts.append(("the multi-core track", "cores.png"))
 
     parts = ["# echoserv benchmark", "", "```", run.machine, "```", ""]
     checks = [f"{s}: {run.info[s]['check']} ({run.info[s]['detail']})"
@@ -543,7 +760,8 @@ def main():
                   "c100-p1 under perf; highest connections: the scaling "
                   "run's largest count served without an error.", ""]
     for section in (targets(run), matrix_tables(run), idle_table(run),
-                    syscall_table(run), scaling_tables(run)):
+                    syscall_table(run), scaling_tables(run),
+                    cores_tables(run)):
         if section:
             parts += [section, ""]
     for title, png in charts:

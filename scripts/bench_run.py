@@ -23,7 +23,13 @@ What is measured (each part writes one CSV file in the results folder):
   scaling.csv   lines/s and CPU per line against connections, 10 active
                 and the rest idle, and all active (the best round of each
                 point; scaling-runs.csv has every round).
-  servers.csv   each server's client ceiling and whether it could run.
+  servers.csv   each server's facts (NAME --facts: model, what it waits
+                with, its client ceiling, one client or many, the protocol
+                it speaks) and whether it could run.
+
+Which servers there are, in the order of the tables, is bench/servers.list
+(the one list: mk/bench.mk builds from it too); what each one is, it says
+itself with --facts, key=value lines (src/startup.c).
 """
 
 import argparse
@@ -40,15 +46,46 @@ import time
 BUILD = "build"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# Every model the kit has, in the order the tables show them.
-ALL_SERVERS = [
-    "echoserv", "echoserv-poll", "echoserv-epoll", "echoserv-threads",
-    "echoserv-fork", "echoserv-co", "echoserv-iterative",
-    "echoserv-nonblock", "echoserv-sigio", "echoserv-aio", "echoserv-uring",
-]
-# Servers that hold one client at a time: they run only where that makes
-# sense (one connection); elsewhere the tables say so.
-ONE_CLIENT = {"echoserv-iterative"}
+SERVERS_LIST = "bench/servers.list"
+# Each server's --facts, read once (facts()).
+FACTS = {}
+
+
+def listed_servers():
+    """Every server of the kit, in the order the tables show them: the
+    first word of each line of bench/servers.list that is not a comment."""
+    with open(SERVERS_LIST) as f:
+        return [line.split()[0] for line in f
+                if line.strip() and not line.startswith("#")]
+
+
+def facts(name):
+    """What `build/NAME --facts` says, as a dict ({} if it says nothing),
+    under the raised descriptor limit: some ceilings follow RLIMIT_NOFILE."""
+    if name not in FACTS:
+        try:
+            out = subprocess.run([os.path.join(BUILD, name), "--facts"],
+                                 capture_output=True, text=True, timeout=5,
+                                 preexec_fn=raise_nofile).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            out = ""
+        FACTS[name] = dict(line.split("=", 1) for line in out.splitlines()
+                           if "=" in line)
+    return FACTS[name]
+
+
+def one_client(name):
+    """It holds one client at a time: it runs only where that makes sense
+    (one connection); elsewhere the tables say so."""
+    return facts(name).get("clients") == "one"
+
+
+def takes_options(name):
+    """It takes echoserv's command line (echoserv-textbook takes a port
+    and nothing else)."""
+    return facts(name).get("options", "echoserv") == "echoserv"
+
+
 # A server that may be refused by the kernel (io_uring under seccomp or
 # kernel.io_uring_disabled) exits 1 with this text; its rows are skipped.
 UNAVAILABLE_TEXT = "io_uring unavailable"
@@ -144,22 +181,24 @@ def raise_nofile():
         pass
 
 
-def pinned(cpu, argv):
-    if PIN and cpu is not None:
-        return ["taskset", "-c", str(cpu)] + argv
+def pinned(cpus, argv):
+    """argv under taskset -c CPUS (a CPU number or a list such as "0-3")."""
+    if PIN and cpus is not None:
+        return ["taskset", "-c", str(cpus)] + argv
     return argv
 
 
 class Server:
-    """One comparison server started on port 0; .port once it listens."""
+    """One comparison server started on port 0; .port once it listens.
+    It runs on CPU 0 unless cpus says otherwise (scripts/bench_cores.py)."""
 
-    def __init__(self, name, errfile, args=(), wrapper=()):
+    def __init__(self, name, errfile, args=(), wrapper=(), cpus=0):
         self.name = name
         self.errfile = errfile
         self.err = open(errfile, "wb")
-        argv = list(wrapper) + [os.path.join(BUILD, name), "-q"] + \
-            list(args) + ["0"]
-        self.proc = PROCS.start(pinned(0, argv), stdin=subprocess.DEVNULL,
+        opts = ["-q"] + list(args) if takes_options(name) else []
+        argv = list(wrapper) + [os.path.join(BUILD, name)] + opts + ["0"]
+        self.proc = PROCS.start(pinned(cpus, argv), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=self.err,
                                 preexec_fn=raise_nofile)
         self.port = None
@@ -308,18 +347,22 @@ class Load:
     on_open, on_start and on_closing are called (from the reader thread)
     when echobench says its connections are open, that every active one
     has been answered once (its clock starts), and that the load is over,
-    before it closes them: the clock of CPU measurements.
+    before it closes them: the clock of CPU measurements.  clock (a
+    CpuClock) is told echobench's PID before any of them can be called.
+    It runs on CPU 1 unless cpus says otherwise.
     """
 
     def __init__(self, port, args, outfile, timeout, on_open=None,
-                 on_start=None, on_closing=None):
-        argv = pinned(1, [os.path.join(BUILD, "echobench"), "-p", port]
+                 on_start=None, on_closing=None, cpus=1, clock=None):
+        argv = pinned(cpus, [os.path.join(BUILD, "echobench"), "-p", port]
                       + [str(a) for a in args])
         self.out = open(outfile, "w")
         self.proc = PROCS.start(argv, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True,
                                 errors="replace", preexec_fn=raise_nofile)
+        if clock is not None:
+            clock.load_pid = self.proc.pid
         self.result = {}
         self.opened = threading.Event()
         self.on_open, self.on_start = on_open, on_start
@@ -414,20 +457,18 @@ def wait_accepted(port, limit):
 
 
 def server_ceiling(name):
-    """The client ceiling the server's --help states, under the raised
-    descriptor limit (some servers derive it from RLIMIT_NOFILE)."""
+    """The client ceiling the server states in its facts."""
     try:
-        out = subprocess.run([os.path.join(BUILD, name), "--help"],
-                             capture_output=True, text=True, timeout=5,
-                             preexec_fn=raise_nofile).stdout
-    except (OSError, subprocess.TimeoutExpired):
+        return int(facts(name)["ceiling"])
+    except (KeyError, ValueError):
         return None
-    m = re.search(r"clients?,? 1 ?\.\. ?(\d+)", out) or \
-        re.search(r"1\.\.(\d+)", out)
-    return int(m.group(1)) if m else None
 
 
 def run_check(name, logs):
+    if facts(name).get("protocol", "echoserv") != "echoserv":
+        # echoserv-textbook: lines and nothing more, so no quit and no line
+        # limit to check; the loads verify every byte it echoes.
+        return "exempt", "it echoes lines and nothing more (its --facts)"
     srv = Server(name, f"{logs}/{name}-check.err")
     if srv.unavailable:
         srv.stop()
@@ -512,8 +553,7 @@ def run_load(name, tag, logs, conns, pipe, size, idle, warmup, duration,
                            connect_timeout],
                 f"{logs}/{name}-{tag}.out",
                 load_timeout(connect_timeout, warmup, duration),
-                on_start=clock.open, on_closing=clock.closing)
-    clock.load_pid = load.proc.pid
+                on_start=clock.open, on_closing=clock.closing, clock=clock)
     rc = load.wait()
     row["peak_rss_kib"] = mem.stop()
     alive = srv.proc.poll() is None
@@ -557,7 +597,7 @@ def matrix(mode, servers, out, logs):
     for rnd in range(1, rounds + 1):
         for tag, conns, pipe, size, idle in MATRIX[mode]:
             for name in servers:
-                if name in ONE_CLIENT and conns + idle > 1:
+                if one_client(name) and conns + idle > 1:
                     continue
                 row = run_load(name, f"{tag}-{rnd}", logs, conns, pipe, size,
                                idle, warmup, duration)
@@ -610,7 +650,7 @@ def idle_cpu(servers, out, logs, settle, measure, count=1000):
         measured = threading.Event()
 
         def measure_now(_line, pid=pid, sample=sample, port=srv.port,
-                        queued=name in ONE_CLIENT):
+                        queued=one_client(name)):
             # The server may still be accepting (or forking) when the
             # connects have completed: wait for its accept queue to empty
             # (an iterative server's never does), then let it settle.
@@ -640,7 +680,7 @@ def idle_cpu(servers, out, logs, settle, measure, count=1000):
         alive = srv.proc.poll() is None
         srv.stop()
         status = load.status(rc)
-        if name in ONE_CLIENT:
+        if one_client(name):
             # It serves the first; the rest wait in the listen queue,
             # which echobench cannot tell from being served.
             status += " (one served, the rest queued)"
@@ -766,7 +806,7 @@ def syscalls(mode, servers, out, logs):
             log(f"   {name:19s} {st}")
             continue
         plan = SYSCALL_SCENARIOS[mode]
-        if name in ONE_CLIENT:
+        if one_client(name):
             # One client at a time: one connection is all it can be asked.
             plan = [p for p in plan if p[1] == 1] or [("c1-p1", 1, 1)]
         for tag, conns, pipe in plan:
@@ -811,7 +851,7 @@ def scaling(mode, servers, ceilings, out, logs):
     rows, every = [], []
     for kind in ("idle", "active"):
         for name in servers:
-            if name in ONE_CLIENT:
+            if one_client(name):
                 rows.append(dict(server=name, mode=kind, connections="",
                                  status="not run: one client at a time"))
                 continue
@@ -905,9 +945,10 @@ def main():
         if missing:
             sys.exit(f"bench: not built: {' '.join(missing)}")
     else:
-        servers = [s for s in ALL_SERVERS
+        every = listed_servers()
+        servers = [s for s in every
                    if os.access(os.path.join(BUILD, s), os.X_OK)]
-        absent = [s for s in ALL_SERVERS if s not in servers]
+        absent = [s for s in every if s not in servers]
         if absent:
             log(f"bench: not built, left out: {' '.join(absent)}")
 
@@ -924,18 +965,23 @@ def main():
         for name in servers:
             result, detail = run_check(name, logs)
             ceiling = server_ceiling(name)
+            f = facts(name)
             info.append(dict(server=name, check=result, detail=detail,
                              ceiling=ceiling if ceiling else "",
-                             one_client=int(name in ONE_CLIENT)))
+                             one_client=int(one_client(name)),
+                             model=f.get("model", ""),
+                             waits_with=f.get("waits-with", ""),
+                             protocol=f.get("protocol", "")))
             log(f"   {name}: {result}: {detail}")
-            if result == "ok":
+            if result in ("ok", "exempt"):
                 usable.append(name)
             elif result == "unavailable":
                 log(f"   {name}: skipped everywhere below (not a failure)")
             else:
                 failures += 1
-        write_csv(f"{a.out}/servers.csv", ["server", "check", "detail",
-                                           "ceiling", "one_client"], info)
+        write_csv(f"{a.out}/servers.csv",
+                  ["server", "check", "detail", "ceiling", "one_client",
+                   "model", "waits_with", "protocol"], info)
         ceilings = {i["server"]: i["ceiling"] or None for i in info}
         if a.mode == "smoke":
             # Correctness only: a short verified load on two servers.

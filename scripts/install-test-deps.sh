@@ -58,7 +58,8 @@ need 'command -v autopkgtest' autopkgtest
 # inetd's built-in echo (openbsd-inetd).  Their packages may start a
 # system service on a machine whose policy allows it; the tests start
 # their own instances and need none running.
-need 'command -v haproxy' haproxy
+# haproxy is in /usr/sbin, which an ordinary user's PATH may lack.
+need 'command -v haproxy || test -x /usr/sbin/haproxy' haproxy
 need 'command -v socat' socat
 need "$(installed openbsd-inetd)" openbsd-inetd
 

@@ -5,6 +5,8 @@
 #include "activation.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,27 +15,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "numbers.h"
+
 /* A decimal number in 1..max from the environment variable name, or 0 if
  * it is unset, empty or not such a number. */
 static uintmax_t env_number(const char *name, uintmax_t max)
 {
 	const char *text = getenv(name);
-	uintmax_t v = 0;
+	uintmax_t v;
 
-	if (text == NULL || *text == '\0')
-		return 0;
-	for (const char *p = text; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9')
-			return 0;
-		v = v * 10 + (uintmax_t)(*p - '0');
-		if (v > max)
-			return 0;
-	}
-	return v;
+	return text != NULL && parse_decimal(text, 1, max, &v) ? v : 0;
 }
 
-/* Is fd a listening stream socket?  If not, a line in err says why. */
-static int check_socket(int fd, char *err, size_t err_len)
+/* Is fd a listening stream socket, or a datagram socket (*datagram)?  If
+ * neither, a line in err says why. */
+static int check_socket(int fd, bool *datagram, char *err, size_t err_len)
 {
 	struct stat st;
 	int type = 0, listening = 0;
@@ -46,13 +42,16 @@ static int check_socket(int fd, char *err, size_t err_len)
 		return -1;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
-	    type != SOCK_STREAM) {
+	    (type != SOCK_STREAM && type != SOCK_DGRAM)) {
 		snprintf(err, err_len,
 			 "inherited socket %d (LISTEN_FDS) is not a stream "
-			 "socket",
+			 "or datagram socket",
 			 fd);
 		return -1;
 	}
+	*datagram = type == SOCK_DGRAM;
+	if (*datagram)
+		return 0; /* served by --udp's echo, no listening needed */
 	len = sizeof(listening);
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
 	    !listening) {
@@ -62,6 +61,16 @@ static int check_socket(int fd, char *err, size_t err_len)
 			 fd);
 		return -1;
 	}
+	return 0;
+}
+
+/* The port of a socket address; 0 if it has none (a Unix socket). */
+static unsigned port_of(const struct sockaddr_storage *addr)
+{
+	if (addr->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)addr)->sin_port);
+	if (addr->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
 	return 0;
 }
 
@@ -85,7 +94,9 @@ int activation_listeners(struct listener *out, size_t max, char *err,
 		struct sockaddr_storage addr;
 		socklen_t len = sizeof(addr);
 
-		if (check_socket(fd, err, err_len) != 0)
+		bool datagram;
+
+		if (check_socket(fd, &datagram, err, err_len) != 0)
 			return -1;
 		if (net_set_nonblocking(fd) != 0 || net_set_cloexec(fd) != 0 ||
 		    getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
@@ -94,6 +105,8 @@ int activation_listeners(struct listener *out, size_t max, char *err,
 			return -1;
 		}
 		out[i].fd = fd;
+		out[i].port = port_of(&addr);
+		out[i].datagram = datagram;
 		net_format_addr((struct sockaddr *)&addr, out[i].where,
 				sizeof(out[i].where));
 	}

@@ -59,7 +59,9 @@ static struct {
 	size_t len;       /* bytes buffered, from buf[0] */
 	uint64_t dropped; /* lines that did not fit, not yet reported */
 	bool broken;      /* stderr failed for good (e.g. EPIPE): discard */
-} out;
+	char prefix[32];  /* "echoserv: ", or "echoserv[2]: " in worker 2 */
+	char trace_prefix[32]; /* "", or the worker's prefix */
+} out = {.prefix = "echoserv: "};
 
 /* ============================== writing ============================== */
 
@@ -222,7 +224,7 @@ static void report_dropped(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	out.len = format_line(out.buf, "echoserv: ", fmt, ap);
+	out.len = format_line(out.buf, out.prefix, fmt, ap);
 	va_end(ap);
 }
 
@@ -238,6 +240,12 @@ void log_flush(void)
 			       n == 1 ? "" : "s");
 		write_buffered();
 	}
+}
+
+void log_after_fork(void)
+{
+	out.len = 0;
+	out.dropped = 0;
 }
 
 bool log_pending(void)
@@ -311,7 +319,7 @@ void log_client(const char *fmt, ...)
 	if (log_quiet)
 		return;
 	va_start(ap, fmt);
-	emit("echoserv: ", fmt, ap);
+	emit(out.prefix, fmt, ap);
 	va_end(ap);
 }
 
@@ -320,7 +328,7 @@ void log_server(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	emit("echoserv: ", fmt, ap);
+	emit(out.prefix, fmt, ap);
 	va_end(ap);
 }
 
@@ -329,6 +337,12 @@ void trace_line(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	emit("", fmt, ap);
+	emit(out.trace_prefix, fmt, ap);
 	va_end(ap);
+}
+
+void log_set_worker(unsigned id)
+{
+	snprintf(out.prefix, sizeof(out.prefix), "echoserv[%u]: ", id);
+	snprintf(out.trace_prefix, sizeof(out.trace_prefix), "%s", out.prefix);
 }

@@ -1,6 +1,14 @@
 /*
  * net.c - socket helpers (see net.h).
+ *
+ * SO_REUSEPORT (for --workers) is not in POSIX, but the BSDs, macOS and
+ * Linux all have it; glibc shows it only outside strict POSIX mode, hence
+ * _DEFAULT_SOURCE for this file alone.  Where it is missing the workers
+ * share one socket (net_share_port() says so).
  */
+/* NOLINTNEXTLINE(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
+#define _DEFAULT_SOURCE 1
+
 #include "net.h"
 
 #include <arpa/inet.h>
@@ -59,6 +67,35 @@ void net_format_addr(const struct sockaddr *sa, char *buf, size_t len)
 
 /* ============================== listening ============================== */
 
+/* --workers: sockets bound from now on share their port (SO_REUSEPORT). */
+static bool share_port;
+
+bool net_share_port(void)
+{
+#ifdef SO_REUSEPORT
+	share_port = true;
+	return true;
+#else
+	return false;
+#endif
+}
+
+/* SO_REUSEADDR always; SO_REUSEPORT too once net_share_port() was
+ * called.  0 or -1 with errno. */
+static int set_reuse(int fd)
+{
+	int one = 1;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
+		return -1;
+#ifdef SO_REUSEPORT
+	if (share_port &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+		return -1;
+#endif
+	return 0;
+}
+
 static bool is_unspecified_v6(const struct sockaddr *sa)
 {
 	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
@@ -96,8 +133,10 @@ static int listen_on_addr(const struct sockaddr *sa, socklen_t len, bool alone)
 	if (fd < 0)
 		return -1;
 	/* Rebind at once after a restart, while old connections linger in
-	 * TIME_WAIT.  It does not let two servers share a port. */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
+	 * TIME_WAIT.  It does not let two servers share a port (only the
+	 * workers of one, with net_share_port()). */
+	(void)one;
+	if (set_reuse(fd) != 0)
 		goto fail;
 	if (sa->sa_family == AF_INET6 && (is_unspecified_v6(sa) || !alone) &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
@@ -192,6 +231,8 @@ static int listen_on_list(const struct addrinfo *list, unsigned port,
 			memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
 		want = get_port((struct sockaddr *)&addr);
 		out[*n].fd = fd;
+		out[*n].port = want;
+		out[*n].datagram = false;
 		net_format_addr((struct sockaddr *)&addr, out[*n].where,
 				sizeof(out[*n].where));
 		++*n;
@@ -278,18 +319,77 @@ int net_listen_all(const char *host, unsigned port, struct listener *out,
 	return listen_on_host("0.0.0.0", port, out, max, n, err, err_len);
 }
 
-int net_listen(const char *host, unsigned port, int *fd, char *where,
-	       size_t where_len, char *err, size_t err_len)
+/* One more socket of type (SOCK_DGRAM, or SOCK_STREAM listening) where
+ * the socket tcp_fd listens. */
+static int bind_like(int tcp_fd, int type, struct listener *out, char *err,
+		     size_t err_len)
 {
-	struct listener one;
-	size_t n;
+	struct sockaddr_storage addr;
+	socklen_t len = sizeof(addr);
+	int one = 1, v6only = 0;
+	socklen_t optlen = sizeof(v6only);
 
-	int rc = net_listen_all(host, port, &one, 1, &n, err, err_len);
-	if (rc == NET_OK) {
-		*fd = one.fd;
-		snprintf(where, where_len, "%s", one.where);
+	if (getsockname(tcp_fd, (struct sockaddr *)&addr, &len) != 0) {
+		snprintf(err, err_len, "udp: getsockname: %s", strerror(errno));
+		return -1;
 	}
-	return rc;
+	net_format_addr((struct sockaddr *)&addr, out->where,
+			sizeof(out->where));
+	int fd = socket(addr.ss_family, type, 0);
+	if (fd < 0)
+		goto fail;
+	if (addr.ss_family == AF_INET6 &&
+	    (getsockopt(tcp_fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &optlen) !=
+		 0 ||
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+			sizeof(v6only)) != 0))
+		goto fail;
+	(void)one;
+	if (set_reuse(fd) != 0 ||
+	    bind(fd, (struct sockaddr *)&addr, len) != 0 ||
+	    (type == SOCK_STREAM && listen(fd, SOMAXCONN) != 0) ||
+	    net_set_nonblocking(fd) != 0 || net_set_cloexec(fd) != 0)
+		goto fail;
+	out->fd = fd;
+	out->port = get_port((struct sockaddr *)&addr);
+	out->datagram = type == SOCK_DGRAM;
+	return 0;
+fail:;
+	int saved = errno;
+	if (fd >= 0)
+		close(fd);
+	snprintf(err, err_len, "cannot listen on %s%s: %s", out->where,
+		 type == SOCK_DGRAM ? " (udp)" : "", strerror(saved));
+	errno = saved;
+	return -1;
+}
+
+int net_bind_udp(const struct listener *tcp, size_t n, struct listener *out,
+		 char *err, size_t err_len)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (bind_like(tcp[i].fd, SOCK_DGRAM, &out[i], err, err_len) !=
+		    0) {
+			while (i > 0)
+				close(out[--i].fd);
+			return NET_FAILED;
+		}
+	}
+	return NET_OK;
+}
+
+int net_listen_like(const struct listener *model, size_t n,
+		    struct listener *out, char *err, size_t err_len)
+{
+	for (size_t i = 0; i < n; i++) {
+		int type = model[i].datagram ? SOCK_DGRAM : SOCK_STREAM;
+		if (bind_like(model[i].fd, type, &out[i], err, err_len) != 0) {
+			while (i > 0)
+				close(out[--i].fd);
+			return NET_FAILED;
+		}
+	}
+	return NET_OK;
 }
 
 /* ============================== descriptors ============================== */

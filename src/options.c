@@ -7,13 +7,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "numbers.h"
+#include "workers.h"
 #include "protocol.h"
 
 enum opt_kind { FLAG, VALUE };
 
 /* Options without a one-letter form have a short_name above 'z', so every
  * option still has one code to switch on. */
-enum { LINE_TIMEOUT = 256, MAX_PER_ADDR, RAW, USER, GROUP, LOG_TIME };
+enum {
+	LINE_TIMEOUT = 256,
+	MAX_PER_ADDR,
+	RAW,
+	UDP,
+	USER,
+	GROUP,
+	LOG_TIME,
+	PROXY_FROM,
+	WORKERS
+};
 
 struct opt_spec {
 	int short_name;
@@ -29,6 +41,9 @@ static const struct opt_spec OPTS[] = {
     {LINE_TIMEOUT, "line-timeout", VALUE},
     {MAX_PER_ADDR, "max-per-addr", VALUE},
     {RAW, "raw", FLAG},
+    {UDP, "udp", FLAG},
+    {PROXY_FROM, "proxy-from", VALUE},
+    {WORKERS, "workers", VALUE},
     {USER, "user", VALUE},
     {GROUP, "group", VALUE},
     {LOG_TIME, "log-time", FLAG},
@@ -51,83 +66,50 @@ int options_usage_error(const char *problem)
 	return 2;
 }
 
+/* Each line of the source is a line of the output, so that what --help
+ * looks like can be read here (and kept in step with the man page). */
 void options_print_help(FILE *out, size_t ceiling)
 {
+	size_t mib = ceiling; /* clients x 1 MiB lines, in MiB */
+
 	options_print_synopsis(out);
-	fprintf(
-	    out,
-	    "A single-threaded select() TCP server that echoes lines.\n"
-	    "\n"
-	    "  -b, --bind ADDR          listen address: IPv4 or IPv6 literal "
-	    "([::1] too)\n"
-	    "                           or host name (each of its "
-	    "addresses); default: all\n"
-	    "                           addresses, [::] dual-stack or "
-	    "0.0.0.0\n"
-	    "  -c, --max-clients N      simultaneous clients, 1..%zu "
-	    "(default %zu)\n"
-	    "  -l, --max-line BYTES     longest line accepted, terminator "
-	    "included,\n"
-	    "                           %d..%d (default %d)\n"
-	    "  -t, --idle-timeout SECS  close a client idle for SECS, "
-	    "0..%d\n"
-	    "                           (default %d; 0 = never)\n"
-	    "      --line-timeout SECS  a line must arrive whole within SECS "
-	    "of its first\n"
-	    "                           byte, 0..%d (default %d; 0 = "
-	    "never)\n"
-	    "      --max-per-addr N     simultaneous clients from one peer "
-	    "address,\n"
-	    "                           0..%zu (default 0 = no limit)\n"
-	    "      --raw                RFC 862 echo: every byte back, no "
-	    "line framing\n"
-	    "      --user NAME          once listening, drop privileges to "
-	    "this user\n"
-	    "      --group NAME         ... and this group (default: the "
-	    "user's)\n"
-	    "      --log-time           ISO 8601 UTC timestamps on log "
-	    "lines\n"
-	    "  -T, --trace              classroom trace of the event loop "
-	    "on stderr\n"
-	    "  -q, --quiet              keep only the listening lines, "
-	    "server errors and\n"
-	    "                           the summary: nothing per client\n"
-	    "  -h, --help               print this help and exit\n"
-	    "  -V, --version            print the version and exit\n"
-	    "\n"
-	    "<port> is 0..65535; 0 picks a free port.  It is optional when "
-	    "systemd passes\n"
-	    "the listening sockets (LISTEN_FDS).  A line whose content is "
-	    "\"quit\" ends the\n"
-	    "conversation.  Memory: at most one buffer of max(--max-line, "
-	    "4096) bytes per\n"
-	    "client, e.g. %zu clients x 1 MiB lines = %zu MiB.  Exit status: "
-	    "0 after\n"
-	    "SIGINT/SIGTERM, 1 if the server cannot start, 2 on bad usage.\n",
-	    ceiling, ceiling, MAX_LINE_MIN, MAX_LINE_MAX, MAX_LINE_DEFAULT,
-	    TIMEOUT_MAX, IDLE_TIMEOUT_DEFAULT, TIMEOUT_MAX,
-	    LINE_TIMEOUT_DEFAULT, ceiling, ceiling, ceiling);
-}
-
-/* A whole decimal number in lo..hi, digits only (no sign, no spaces). */
-static bool parse_number(const char *text, uintmax_t lo, uintmax_t hi,
-			 uintmax_t *out)
-{
-	uintmax_t v = 0;
-
-	if (*text == '\0')
-		return false;
-	for (const char *p = text; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9')
-			return false;
-		v = v * 10 + (uintmax_t)(*p - '0');
-		if (v > hi)
-			return false; /* also stops overflow */
-	}
-	if (v < lo)
-		return false;
-	*out = v;
-	return true;
+	/* clang-format off */
+	fprintf(out, "A single-threaded select() TCP server that echoes lines.\n");
+	fprintf(out, "\n");
+	fprintf(out, "  -b, --bind ADDR          listen address: IPv4 or IPv6 literal ([::1] too)\n");
+	fprintf(out, "                           or host name (each of its addresses); default: all\n");
+	fprintf(out, "                           addresses, [::] dual-stack or 0.0.0.0\n");
+	fprintf(out, "  -c, --max-clients N      simultaneous clients (per worker), 1..%zu\n", ceiling);
+	fprintf(out, "                           (default %zu)\n", ceiling);
+	fprintf(out, "  -l, --max-line BYTES     longest line accepted, terminator included,\n");
+	fprintf(out, "                           %d..%d (default %d)\n", MAX_LINE_MIN, MAX_LINE_MAX, MAX_LINE_DEFAULT);
+	fprintf(out, "  -t, --idle-timeout SECS  close a client idle for SECS, 0..%d\n", TIMEOUT_MAX);
+	fprintf(out, "                           (default %d; 0 = never)\n", IDLE_TIMEOUT_DEFAULT);
+	fprintf(out, "      --line-timeout SECS  a line must arrive whole within SECS of its first\n");
+	fprintf(out, "                           byte, 0..%d (default %d; 0 = never)\n", TIMEOUT_MAX, LINE_TIMEOUT_DEFAULT);
+	fprintf(out, "      --max-per-addr N     simultaneous clients from one peer address,\n");
+	fprintf(out, "                           0..%zu (default 0 = no limit)\n", ceiling);
+	fprintf(out, "      --raw                RFC 862 echo: every byte back, no line framing\n");
+	fprintf(out, "      --udp                also echo UDP datagrams on the same port(s)\n");
+	fprintf(out, "      --workers N          N worker processes on the same port, 1..%d\n", WORKERS_MAX);
+	fprintf(out, "                           (default 1: one process)\n");
+	fprintf(out, "      --proxy-from LIST    these peers (ADDR[/BITS],...) begin with a PROXY\n");
+	fprintf(out, "                           protocol header naming the real client\n");
+	fprintf(out, "      --user NAME          once listening, drop privileges to this user\n");
+	fprintf(out, "      --group NAME         ... and this group (default: the user's)\n");
+	fprintf(out, "      --log-time           ISO 8601 UTC timestamps on log lines\n");
+	fprintf(out, "  -T, --trace              classroom trace of the event loop on stderr\n");
+	fprintf(out, "  -q, --quiet              keep only the listening lines, server errors and\n");
+	fprintf(out, "                           the summary: nothing per client\n");
+	fprintf(out, "  -h, --help               print this help and exit\n");
+	fprintf(out, "  -V, --version            print the version and exit\n");
+	fprintf(out, "\n");
+	fprintf(out, "<port> is 0..65535; 0 picks a free port.  It is optional when systemd passes\n");
+	fprintf(out, "the listening sockets (LISTEN_FDS).  A line whose content is \"quit\" ends the\n");
+	fprintf(out, "conversation.  Memory: at most one buffer of max(--max-line, 4096) bytes per\n");
+	fprintf(out, "client, e.g. %zu clients x 1 MiB lines = %zu MiB.  Exit status: 0 after\n", ceiling, mib);
+	fprintf(out, "SIGINT/SIGTERM, 1 if the server cannot start, 2 on bad usage.\n");
+	/* clang-format on */
 }
 
 static const struct opt_spec *find_short(char c)
@@ -151,6 +133,9 @@ static const struct opt_spec *find_long(const char *name, size_t len)
 static void apply_flag(const struct opt_spec *opt, struct options *o)
 {
 	switch (opt->short_name) {
+	case UDP:
+		o->udp = true;
+		break;
 	case RAW:
 		o->raw = true;
 		break;
@@ -186,7 +171,7 @@ static int number_value(struct parse *ps, const struct opt_spec *opt,
 			const char *value, uintmax_t lo, uintmax_t hi,
 			const char *unit, uintmax_t *out)
 {
-	if (parse_number(value, lo, hi, out))
+	if (parse_decimal(value, lo, hi, out))
 		return 0;
 	snprintf(ps->err, ps->err_len,
 		 "invalid --%s '%s' (expected %s%ju..%ju)", opt->long_name,
@@ -220,6 +205,12 @@ static int apply_value(struct parse *ps, const struct opt_spec *opt,
 	switch (opt->short_name) {
 	case 'b':
 		return name_value(ps, opt, value, &o->bind_addr);
+	case PROXY_FROM:
+		return name_value(ps, opt, value, &o->proxy_from);
+	case WORKERS:
+		rc = number_value(ps, opt, value, 1, WORKERS_MAX, "", &v);
+		o->workers = (unsigned)v;
+		return rc;
 	case USER:
 		return name_value(ps, opt, value, &o->user);
 	case GROUP:
@@ -332,7 +323,7 @@ static int set_port(struct parse *ps, const char *text)
 			 "unexpected argument '%s' (one port only)", text);
 		return -1;
 	}
-	if (!parse_number(text, 0, 65535, &v)) {
+	if (!parse_decimal(text, 0, 65535, &v)) {
 		snprintf(ps->err, ps->err_len,
 			 "invalid port '%s' (expected 0..65535)", text);
 		return -1;
@@ -356,6 +347,7 @@ int options_parse(int argc, char **argv, size_t ceiling, struct options *o,
 	struct parse ps = {o, ceiling, err, err_len};
 	o->max_clients = ceiling;
 	o->max_line = MAX_LINE_DEFAULT;
+	o->workers = 1;
 	o->idle_timeout = IDLE_TIMEOUT_DEFAULT;
 	o->line_timeout = LINE_TIMEOUT_DEFAULT;
 

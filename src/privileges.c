@@ -21,6 +21,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "numbers.h"
+
 /* Is text all decimal digits (an id given as a number)? */
 static bool is_number(const char *text)
 {
@@ -41,17 +43,15 @@ static bool is_number(const char *text)
 static int parse_id(const char *option, const char *text, unsigned long *id,
 		    unsigned long max, char *err, size_t err_len)
 {
-	char *end;
+	uintmax_t v;
 
-	errno = 0;
-	*id = strtoul(text, &end, 10);
-	if (errno != 0 || *end != '\0' || *id >= max) {
+	if (!parse_decimal(text, 0, max - 1, &v)) {
 		snprintf(err, err_len,
-			 "%s %s: not an id this system can hold "
-			 "(0 .. %lu)",
+			 "%s %s: not an id this system can hold (0 .. %lu)",
 			 option, text, max - 1);
 		return -1;
 	}
+	*id = (unsigned long)v;
 	return 0;
 }
 

@@ -19,7 +19,7 @@
 /* ============================== state ============================== */
 
 /* The one place where a session changes state. */
-static void set_state(struct session *s, enum conn_state next)
+static void set_state(struct session *s, enum session_state next)
 {
 	s->state = next;
 }
@@ -35,11 +35,11 @@ static bool output_owed(const struct session *s)
 static void settle(struct session *s)
 {
 	if (output_owed(s))
-		set_state(s, WRITING);
+		set_state(s, SESSION_WRITING);
 	else if (s->reason != CLOSE_NONE)
-		set_state(s, DONE);
+		set_state(s, SESSION_DONE);
 	else
-		set_state(s, READING);
+		set_state(s, SESSION_READING);
 }
 
 /* The conversation ends for reason why; keep the first reason given. */
@@ -138,7 +138,7 @@ void session_init(struct session *s, size_t max_line)
 	s->max_line = max_line;
 	s->buf_size =
 	    max_line > SESSION_MIN_BUFFER ? max_line : SESSION_MIN_BUFFER;
-	set_state(s, READING);
+	set_state(s, SESSION_READING);
 }
 
 void session_set_raw(struct session *s)
@@ -155,7 +155,7 @@ void session_free(struct session *s)
 
 char *session_input_space(struct session *s, size_t *room)
 {
-	assert(s->state == READING && s->out_end == 0);
+	assert(s->state == SESSION_READING && s->out_end == 0);
 	if (s->buf == NULL) {
 		s->buf = malloc(s->buf_size);
 		if (s->buf == NULL)
@@ -168,7 +168,8 @@ char *session_input_space(struct session *s, size_t *room)
 
 void session_on_input(struct session *s, size_t n)
 {
-	assert(s->state == READING && n > 0 && n <= s->buf_size - s->len);
+	assert(s->state == SESSION_READING && n > 0 &&
+	       n <= s->buf_size - s->len);
 	size_t old_len = s->len;
 	s->len += n;
 	if (s->raw)
@@ -182,7 +183,7 @@ void session_on_input(struct session *s, size_t n)
 
 void session_on_eof(struct session *s)
 {
-	assert(s->state == READING);
+	assert(s->state == SESSION_READING);
 	if (s->len > 0) {
 		/* 3.6: a final unterminated line is echoed as it is. */
 		s->out_end = s->len;
@@ -221,7 +222,7 @@ static void replies_delivered(struct session *s)
 
 void session_on_output(struct session *s, size_t n)
 {
-	assert(s->state == WRITING);
+	assert(s->state == SESSION_WRITING);
 	if (s->out_sent < s->out_end) {
 		assert(n <= s->out_end - s->out_sent);
 		s->out_sent += n;
@@ -238,7 +239,7 @@ void session_on_output(struct session *s, size_t n)
 
 void session_finish(struct session *s, enum close_reason why)
 {
-	if (s->state == DONE)
+	if (s->state == SESSION_DONE)
 		return;
 	end_conversation(s, why);
 	drop_unframed_input(s);
@@ -256,7 +257,7 @@ void session_abort(struct session *s, enum close_reason why)
 	s->out_lines = 0;
 	s->notice = NULL;
 	drop_unframed_input(s);
-	set_state(s, DONE);
+	set_state(s, SESSION_DONE);
 }
 
 size_t session_lines_owed(const struct session *s)
@@ -279,14 +280,14 @@ bool session_line_begun(const struct session *s)
 	return s->line_begun;
 }
 
-const char *conn_state_name(enum conn_state st)
+const char *session_state_name(enum session_state st)
 {
 	switch (st) {
-	case READING:
+	case SESSION_READING:
 		return "READING";
-	case WRITING:
+	case SESSION_WRITING:
 		return "WRITING";
-	case DONE:
+	case SESSION_DONE:
 		return "DONE";
 	}
 	return "?";

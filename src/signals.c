@@ -75,6 +75,7 @@ void signals_reset_in_child(void)
 {
 	for (size_t i = 0; i < nrouted; i++)
 		(void)set_handler(routed[i], SIG_DFL);
+	nrouted = 0; /* the child may route its own */
 	close(signal_pipe[0]);
 	close(signal_pipe[1]);
 	signal_pipe[0] = signal_pipe[1] = -1;

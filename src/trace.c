@@ -53,25 +53,68 @@ void trace_select(const fd_set *r, const fd_set *w, int nfds,
 		   ready ? "ready" : "waiting", rtext, wtext, ttext);
 }
 
-void trace_transition(int fd, enum conn_state before, const struct session *s)
+/* "{3,4,5}": the n descriptors of fds, as many as fit in len (then
+ * "...}"). */
+static void format_fd_list(const int *fds, size_t n, char *buf, size_t len)
 {
-	const char *why = close_reason_name(s->reason);
+	size_t used = (size_t)snprintf(buf, len, "{");
+
+	for (size_t i = 0; i < n; i++) {
+		if (used + 16 >= len) {
+			snprintf(buf + used, len - used, "...");
+			used += 3;
+			break;
+		}
+		used += (size_t)snprintf(buf + used, len - used,
+					 i > 0 ? ",%d" : "%d", fds[i]);
+	}
+	snprintf(buf + used, len - used, "}");
+}
+
+void trace_wait(const char *who, bool ready, const int *r, size_t nr,
+		const int *w, size_t nw, int64_t timeout_ns)
+{
+	/* Static, and short enough for a log line with both. */
+	static char rtext[6144], wtext[6144];
+	char ttext[32] = "";
+
+	if (!ready && timeout_ns < 0)
+		snprintf(ttext, sizeof(ttext), " timeout=none");
+	else if (!ready)
+		snprintf(ttext, sizeof(ttext), " timeout=%.1fs",
+			 (double)timeout_ns / 1e9);
+	if (r == NULL && w == NULL) {
+		trace_line("%s: %s%s", who, ready ? "ready" : "waiting", ttext);
+		return;
+	}
+	format_fd_list(r, nr, rtext, sizeof(rtext));
+	format_fd_list(w, nw, wtext, sizeof(wtext));
+	trace_line("%s: %-8s read=%s write=%s%s", who,
+		   ready ? "ready" : "waiting", rtext, wtext, ttext);
+}
+
+void trace_transition(int fd, enum conn_state from, enum conn_state to,
+		      const struct session *s, const char *why)
+{
+	const char *reason = close_reason_name(s->reason);
 	char detail[80] = "";
 
-	if (s->state == WRITING && before == READING && s->raw) {
+	if (to == CONN_WRITING && from == CONN_READING && s->raw) {
 		snprintf(detail, sizeof(detail), " (raw, %zu bytes)",
 			 session_bytes_owed(s));
-	} else if (s->state == WRITING && before == READING) {
+	} else if (to == CONN_WRITING && from == CONN_READING) {
 		size_t lines = session_lines_owed(s);
 		snprintf(detail, sizeof(detail), " (%zu line%s%s%s)", lines,
 			 plural(lines),
 			 s->reason != CLOSE_NONE ? ", then " : "",
-			 s->reason != CLOSE_NONE ? why : "");
-	} else if (s->state == DONE) {
+			 s->reason != CLOSE_NONE ? reason : "");
+	} else if (to == CONN_DONE) {
+		snprintf(detail, sizeof(detail), " (%s)", reason);
+	} else if (why != NULL) {
 		snprintf(detail, sizeof(detail), " (%s)", why);
 	}
-	trace_line("fd %d: %s -> %s%s", fd, conn_state_name(before),
-		   conn_state_name(s->state), detail);
+	trace_line("fd %d: %s -> %s%s", fd, conn_state_name(from),
+		   conn_state_name(to), detail);
 }
 
 void log_connected(const char *peer, int fd)
@@ -99,6 +142,27 @@ void log_closed(const char *peer, int fd, const struct session *s)
 void log_turned_away(const char *peer, const char *why)
 {
 	log_client("client %s turned away: %s", peer, why);
+}
+
+void log_status(size_t clients, size_t lingering, uint64_t served,
+		uint64_t lines, uint64_t bytes)
+{
+	log_server("status: %zu client%s, %zu lingering; served %llu, echoed "
+		   "%llu lines, %llu bytes so far",
+		   clients, clients == 1 ? "" : "s", lingering,
+		   (unsigned long long)served, (unsigned long long)lines,
+		   (unsigned long long)bytes);
+}
+
+void log_draining(unsigned seconds)
+{
+	log_client("shutting down: delivering queued replies for up to %u s",
+		   seconds);
+}
+
+void log_abandoning(void)
+{
+	log_server("second signal: abandoning the drain");
 }
 
 void log_summary(uint64_t clients, uint64_t lines, uint64_t bytes)

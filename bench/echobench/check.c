@@ -89,8 +89,8 @@ static void show(const char *label, const char *p, size_t n)
 }
 
 /* Hold one conversation; true if the reply and the close were exact. */
-static bool converse(const struct sockaddr_storage *addr, socklen_t alen,
-		     const struct conversation *cv)
+static bool check_conversation(const struct sockaddr_storage *addr,
+			       socklen_t alen, const struct conversation *cv)
 {
 	size_t cap = cv->want_len + 64;
 	char *got = malloc(cap);
@@ -209,7 +209,7 @@ int run_protocol_check(const struct bench_config *cfg)
 		return 1;
 	size_t n = make_cases(cases, cfg->max_line);
 	for (size_t i = 0; i < n; i++) {
-		bool ok = converse(&addr, alen, &cases[i]);
+		bool ok = check_conversation(&addr, alen, &cases[i]);
 		if (!ok)
 			failed++;
 		if (!cfg->quiet || !ok)

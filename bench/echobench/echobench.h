@@ -27,6 +27,8 @@ struct bench_config {
 	size_t pipeline;    /* lines in flight per connection */
 	double duration;    /* measured window, seconds */
 	double warmup;      /* seconds of load before the window */
+	double rate;        /* lines/s in all, paced; 0: as fast as the
+			       pipeline allows */
 	size_t threads;     /* load threads; connections are split among them */
 	double connect_time; /* seconds allowed to connect everything */
 	double drain_time;   /* seconds allowed for the last echoes */
@@ -36,6 +38,7 @@ struct bench_config {
 };
 
 #define ECHOBENCH_MAX_SIZE (1024 * 1024)
+#define ECHOBENCH_MAX_RATE 100000000 /* lines/s: --rate's limit */
 
 /* ============================== time ============================== */
 
@@ -84,6 +87,7 @@ struct bench_result {
 	uint64_t lost;         /* lines sent but never echoed (after drain) */
 	uint64_t connect_failed;
 	uint64_t idle_dropped; /* idle connections the server closed */
+	uint64_t late;         /* --rate: lines skipped, due too long ago */
 	double window;         /* seconds actually measured */
 	struct histogram latency;
 };

@@ -7,6 +7,15 @@
  * A connection's progress is two stream positions, bytes written and bytes
  * received; since all lines have the same size, the line number and offset
  * of any byte follow from its position, and so do the bytes expected there.
+ *
+ * With --rate the load is paced: each thread has its share of the rate, and
+ * a line is due every 1/share seconds; it goes to the next connection, in
+ * turn, that has room in its pipeline.  An echo does not release the next
+ * line at once, so how fast the server answers does not set the rate.  A
+ * thread that falls behind (kept off its CPU, or every connection still
+ * waiting for its echo) sends the lines it owes as soon as it can, but
+ * only those due in the last PACE_SLACK_S: older ones are skipped and
+ * counted (late=), and msgs_per_s falls short of the rate asked.
  */
 #include "echobench.h"
 
@@ -21,12 +30,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NS_PER_SEC 1000000000.0
 #define RX_BUFFER  (256 * 1024)
 /* Diagnostics printed per load thread at most; the rest are only counted. */
 #define MAX_REPORTS 3
+/* --rate: a line due longer ago than this is skipped, not sent late.  A
+ * few milliseconds off the CPU are common on a shared machine; catching
+ * up is bounded anyway by the room in the pipelines. */
+#define PACE_SLACK_S 0.020
 
 /* ============================== data ============================== */
 
@@ -76,6 +90,14 @@ struct worker {
 	uint64_t t_start_limit, t_measure, t_end, t_drain_end;
 	bool started_clock;
 	bool sending;
+	/* --rate: this thread's share (lines/s; 0: not paced); line k of the
+	 * pace is due at t_pace + k / rate; lines paced (sent or skipped) so
+	 * far; how many late lines may still go; the connection next in turn. */
+	double rate;
+	uint64_t t_pace;
+	uint64_t paced;
+	uint64_t slack;
+	size_t turn;
 	struct start_gate *gate;
 	bool started; /* its thread is running */
 	int reports;  /* diagnostics printed so far */
@@ -264,14 +286,16 @@ static void conn_fail(struct worker *w, struct conn *c, uint64_t *counter,
 	c->fd = -1;
 }
 
-/* Top up c's lines in flight to the pipeline depth (while sending). */
-static void conn_fill(struct worker *w, struct conn *c)
+/* Top up c's lines in flight to the pipeline depth, at most `most` lines
+ * (while sending); how many were added. */
+static uint64_t conn_fill(struct worker *w, struct conn *c, uint64_t most)
 {
 	const size_t size = w->cfg->size;
 	uint64_t answered = c->rpos / size;
+	uint64_t added = 0;
 
 	if (!w->sending)
-		return;
+		return 0;
 	if (c->tx_off == c->tx_len) {
 		c->tx_off = c->tx_len = 0;
 	} else if (c->tx_off > 0) {
@@ -279,13 +303,15 @@ static void conn_fill(struct worker *w, struct conn *c)
 		c->tx_len -= c->tx_off;
 		c->tx_off = 0;
 	}
-	while (c->queued - answered < w->cfg->pipeline) {
+	while (c->queued - answered < w->cfg->pipeline && added < most) {
 		unsigned char *line = c->tx + c->tx_len;
 		memcpy(line, payload_line(c->id, c->queued), size - 1);
 		line[size - 1] = '\n';
 		c->tx_len += size;
 		c->queued++;
+		added++;
 	}
+	return added;
 }
 
 /* Write what tx holds, as far as the socket takes it, and note the time
@@ -437,10 +463,50 @@ static void conn_read(struct worker *w, struct conn *c)
 		return;
 	}
 	conn_verify(w, c, w->rx, (size_t)n, now_ns());
-	if (c->fd >= 0) {
-		conn_fill(w, c);
+	/* Paced, the next line waits for its turn (pace()). */
+	if (c->fd >= 0 && w->rate == 0) {
+		conn_fill(w, c, UINT64_MAX);
 		conn_write(w, c);
 	}
+}
+
+/* ============================== the pace ============================== */
+
+/* When line k of w's pace is due, in monotonic ns. */
+static uint64_t pace_due_at(const struct worker *w, uint64_t k)
+{
+	return w->t_pace + (uint64_t)((double)k * NS_PER_SEC / w->rate);
+}
+
+/*
+ * --rate: send the lines due by now, one each to the connections in turn
+ * that have room in their pipeline.  Lines more than the slack late are
+ * skipped and counted.  Returns true if every due line went (a connection may have
+ * room for the next: wake when it is due), false if the connections were
+ * all full (an echo will wake the loop).
+ */
+static bool pace(struct worker *w, uint64_t now)
+{
+	double elapsed = (double)(now - w->t_pace) / NS_PER_SEC;
+	uint64_t due = (uint64_t)(elapsed * w->rate) + 1; /* lines 0..due-1 */
+	size_t full = 0; /* connections in a row without room */
+
+	if (due > w->paced + w->slack) {
+		w->res.late += due - w->slack - w->paced;
+		w->paced = due - w->slack;
+	}
+	while (w->paced < due && full < w->n) {
+		struct conn *c = &w->conns[w->turn];
+		w->turn = (w->turn + 1) % w->n;
+		if (c->fd >= 0 && conn_fill(w, c, 1) == 1) {
+			conn_write(w, c);
+			w->paced++;
+			full = 0;
+		} else {
+			full++;
+		}
+	}
+	return w->paced >= due;
 }
 
 /* ============================== the loop ============================== */
@@ -473,6 +539,7 @@ static void start_clock(struct worker *w, uint64_t now)
 	const struct bench_config *cfg = w->cfg;
 
 	w->started_clock = true;
+	w->t_pace = now;
 	w->t_measure = now + (uint64_t)(cfg->warmup * NS_PER_SEC);
 	w->t_end = w->t_measure + (uint64_t)(cfg->duration * NS_PER_SEC);
 	w->t_drain_end = w->t_end + (uint64_t)(cfg->drain_time * NS_PER_SEC);
@@ -487,28 +554,52 @@ static void start_clock(struct worker *w, uint64_t now)
 	pthread_mutex_unlock(&w->gate->lock);
 }
 
-/* Milliseconds poll() may sleep before the next phase change. */
-static int poll_timeout(const struct worker *w, uint64_t now)
+/* Nanoseconds poll() may sleep before the next phase change, or before
+ * the next paced line is due if `paced` (pace() said one may go). */
+static uint64_t poll_timeout(const struct worker *w, uint64_t now, bool paced)
 {
 	uint64_t next = !w->started_clock ? w->t_start_limit
 			: w->sending      ? w->t_end
 					  : w->t_drain_end;
 
-	if (next <= now)
-		return 0;
-	return (int)((next - now) / 1000000) + 1;
+	if (paced) {
+		uint64_t line = pace_due_at(w, w->paced);
+		if (line < next)
+			next = line;
+	}
+	return next > now ? next - now : 0;
+}
+
+/*
+ * poll() for up to ns nanoseconds.  Linux's ppoll() takes them as they
+ * are (a paced thread may sleep for tens of microseconds); poll() takes
+ * milliseconds, rounded up here.
+ */
+static int wait_ready(struct pollfd *pfd, nfds_t n, uint64_t ns)
+{
+#ifdef __linux__
+	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u),
+			      .tv_nsec = (long)(ns % 1000000000u)};
+	return ppoll(pfd, n, &ts, NULL);
+#else
+	uint64_t ms = (ns + 999999) / 1000000;
+	return poll(pfd, n, ms > 3600000 ? 3600000 : (int)ms);
+#endif
 }
 
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 
+	/* The first lines go at once, paced or not: the clock starts when
+	 * every connection has had one echoed. */
 	for (size_t i = 0; i < w->n; i++) {
-		conn_fill(w, &w->conns[i]);
+		conn_fill(w, &w->conns[i], UINT64_MAX);
 		conn_write(w, &w->conns[i]);
 	}
 	for (;;) {
 		uint64_t now = now_ns();
+		bool paced = false;
 		if (!w->started_clock &&
 		    (now >= w->t_start_limit || all_started(w)))
 			start_clock(w, now);
@@ -516,6 +607,8 @@ static void *worker_main(void *arg)
 			w->sending = false;
 		if (!w->sending && (now >= w->t_drain_end || all_answered(w)))
 			break;
+		if (w->rate > 0 && w->started_clock && w->sending)
+			paced = pace(w, now);
 		for (size_t i = 0; i < w->n; i++) {
 			const struct conn *c = &w->conns[i];
 			w->pfd[i].fd = c->fd;
@@ -523,7 +616,8 @@ static void *worker_main(void *arg)
 			    POLLIN | (c->tx_off < c->tx_len ? POLLOUT : 0);
 			w->pfd[i].revents = 0;
 		}
-		int ready = poll(w->pfd, (nfds_t)w->n, poll_timeout(w, now));
+		int ready = wait_ready(w->pfd, (nfds_t)w->n,
+				       poll_timeout(w, now, paced));
 		if (ready < 0) {
 			if (errno == EINTR)
 				continue;
@@ -592,6 +686,7 @@ static void worker_finish(struct worker *w, struct bench_result *res)
 		res->echoed += w->conns[i].rpos / w->cfg->size;
 	res->mismatches += w->res.mismatches;
 	res->closed += w->res.closed;
+	res->late += w->res.late;
 	hist_merge(&res->latency, &w->res.latency);
 	for (size_t i = 0; w->conns != NULL && i < w->n; i++) {
 		struct conn *c = &w->conns[i];
@@ -672,6 +767,11 @@ static int run_workers(const struct bench_config *cfg, const int *fds,
 		ws[t].t_start_limit =
 		    gate.opened + (uint64_t)(cfg->connect_time * NS_PER_SEC);
 		ws[t].sending = true;
+		/* Each thread paces its share of the rate: as its share of
+		 * the connections. */
+		ws[t].rate =
+		    cfg->rate * (double)ws[t].n / (double)cfg->connections;
+		ws[t].slack = (uint64_t)(ws[t].rate * PACE_SLACK_S) + 1;
 		int err =
 		    pthread_create(&ws[t].thread, NULL, worker_main, &ws[t]);
 		if (err != 0) {

@@ -47,6 +47,12 @@ static void help(void)
 	    "  -w, --warmup SECS       load before the window, not measured "
 	    "(default 1)\n"
 	    "  -t, --threads N         load threads (default 1)\n"
+	    "  -r, --rate LINES        send LINES lines/s in all, paced evenly "
+	    "over the\n"
+	    "                          connections (default 0: as fast as the "
+	    "pipeline\n"
+	    "                          allows); a line more than 20 ms late is "
+	    "not sent\n"
 	    "      --connect-timeout SECS  time to connect everything "
 	    "(default 10)\n"
 	    "      --check             run protocol conversations (echo, "
@@ -80,6 +86,7 @@ enum opt_id {
 	OPT_DURATION,
 	OPT_WARMUP,
 	OPT_THREADS,
+	OPT_RATE,
 	OPT_CONNECT_TIMEOUT,
 	OPT_CHECK,
 	OPT_MAX_LINE,
@@ -104,6 +111,7 @@ static const struct opt OPTS[] = {
     {'d', "duration", true, OPT_DURATION},
     {'w', "warmup", true, OPT_WARMUP},
     {'t', "threads", true, OPT_THREADS},
+    {'r', "rate", true, OPT_RATE},
     {0, "connect-timeout", true, OPT_CONNECT_TIMEOUT},
     {0, "check", false, OPT_CHECK},
     {'l', "max-line", true, OPT_MAX_LINE},
@@ -146,6 +154,7 @@ static bool parse_seconds(const char *text, double *out)
 static bool apply(const struct opt *o, const char *v, struct bench_config *cfg)
 {
 	bool ok = true;
+	size_t n = 0;
 
 	switch (o->id) {
 	case OPT_HOST:
@@ -174,6 +183,10 @@ static bool apply(const struct opt *o, const char *v, struct bench_config *cfg)
 		break;
 	case OPT_THREADS:
 		ok = parse_count(v, 1, 256, &cfg->threads);
+		break;
+	case OPT_RATE:
+		ok = parse_count(v, 0, ECHOBENCH_MAX_RATE, &n);
+		cfg->rate = (double)n;
 		break;
 	case OPT_CONNECT_TIMEOUT:
 		ok = parse_seconds(v, &cfg->connect_time) &&
@@ -259,6 +272,10 @@ static bool parse_args(int argc, char **argv, struct bench_config *cfg)
 		fprintf(stderr, "echobench: --connections 0 needs --idle\n");
 		return false;
 	}
+	if (cfg->connections == 0 && cfg->rate > 0 && !cfg->check) {
+		fprintf(stderr, "echobench: --rate needs active connections\n");
+		return false;
+	}
 	return true;
 }
 
@@ -288,6 +305,10 @@ static void report(const struct bench_config *cfg, const struct bench_result *r)
 		       cfg->connections == 1 ? "" : "s", cfg->idle, cfg->size,
 		       cfg->pipeline, cfg->threads,
 		       cfg->threads == 1 ? "" : "s");
+		if (cfg->rate > 0)
+			printf("  paced at    %.0f lines/s asked; %llu lines "
+			       "skipped, due over 20 ms before they could go\n",
+			       cfg->rate, (unsigned long long)r->late);
 		printf("  window      %.2f s after %.2f s of warm-up\n",
 		       r->window, cfg->warmup);
 		printf("  messages/s  %.0f (%llu lines)\n", rate,
@@ -314,7 +335,7 @@ static void report(const struct bench_config *cfg, const struct bench_result *r)
 	    "errors=%llu "
 	    "mismatches=%llu closed=%llu lost=%llu connect_failed=%llu "
 	    "idle_dropped=%llu connections=%zu idle=%zu size=%zu "
-	    "pipeline=%zu threads=%zu window_s=%.3f\n",
+	    "pipeline=%zu threads=%zu rate=%.0f late=%llu window_s=%.3f\n",
 	    rate, mbps, us(hist_quantile(h, 0.50)), us(hist_quantile(h, 0.99)),
 	    us(hist_quantile(h, 0.999)), us(h->max),
 	    (unsigned long long)r->messages, (unsigned long long)r->echoed,
@@ -323,7 +344,8 @@ static void report(const struct bench_config *cfg, const struct bench_result *r)
 	    (unsigned long long)r->mismatches, (unsigned long long)r->closed,
 	    (unsigned long long)r->lost, (unsigned long long)r->connect_failed,
 	    (unsigned long long)r->idle_dropped, cfg->connections, cfg->idle,
-	    cfg->size, cfg->pipeline, cfg->threads, r->window);
+	    cfg->size, cfg->pipeline, cfg->threads, cfg->rate,
+	    (unsigned long long)r->late, r->window);
 }
 
 /* ============================== main ============================== */

@@ -1,120 +1,303 @@
 /*
- * poll.c - echoserv-poll: echoserv's event loop with poll() in place of
- * select().  The same round: build the set, wait, accept, service, reap.
- * What changes is the cost model: poll() takes an array of the watched
- * descriptors only (no FD_SETSIZE ceiling, no scan of unused fd numbers),
- * but like select() the whole array crosses into the kernel every round.
+ * poll.c - echoserv-poll: echoserv's event loop (src/server.c) with poll()
+ * in place of select().
+ *
+ * One round of the loop, as in the lecture:
+ *
+ *     build the array  one pass over the live connections: READING and
+ *                      LINGERING ones with POLLIN, WRITING ones with
+ *                      POLLOUT, plus the listening sockets and the signal
+ *                      pipe (and stderr, while log lines wait for it)
+ *     poll             sleep until something is ready or the nearest
+ *                      deadline (the core keeps it ready: no walk)
+ *     signals          begin (or abandon) the graceful shutdown
+ *     accept           take new clients; the core admits or turns away
+ *     service          one read or write per ready client, until poll's
+ *                      count is used up; a client whose conversation ends
+ *                      is finished there and then
+ *     expire           only when the nearest deadline has come
+ *
+ * What changes from select() is the cost model: poll() takes an array of
+ * the watched descriptors only, so there is no FD_SETSIZE ceiling (the
+ * table is as large as the descriptor limit) and no scan of unused fd
+ * numbers; but like select() the whole array crosses into the kernel
+ * every round, and the kernel looks at every entry.
+ *
+ * This file knows only how to wait: what a connection does when its socket
+ * is ready, and every transition of its state, is the connection core's
+ * (conn.c), which every event loop of the project shares.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "clients.h"
+#include "conn.h"
 #include "log.h"
-#include "nonblocking_client.h"
+#include "trace.h"
+/* By its path: the kit's older start-up (bench/servers/startup.h) sits
+ * next to this file until every server has moved to this one. */
 #include "startup.h"
 
-/* stdin, stdout, stderr, the listening socket, the lingering thread's
- * pipe, the reserve descriptor (clients.c). */
+/* Descriptors the server holds itself: stdin, stdout, stderr, the listening
+ * socket, the two ends of the signal pipe and the reserve descriptor. */
 #define OWN_FDS 7
 
-struct poll_server {
-	const struct options *opt;
-	int listen_fd;
-	struct client **conns; /* indexed by fd, fd_limit() entries */
-	size_t table_size;
-	struct pollfd *pfd; /* [0] the listening socket, then the clients */
-	size_t nclients;
+/* What poll() takes, and where each descriptor's entry is: the fd_sets of
+ * this loop.  Only what is watched has an entry (poll() refuses more
+ * entries than the process may have descriptors). */
+struct poll_set {
+	struct pollfd *entries; /* nfds used */
+	nfds_t nfds;
+	nfds_t *entry_of; /* by fd: where its entry is, if it has one */
+	size_t size;      /* entries and entry_of: one per descriptor */
 };
 
-/* accept_batch()'s callback, ctx the server: admit the client on fd, or
- * turn it away at --max-clients. */
-static void admit(void *ctx, int fd, const struct sockaddr *addr)
-{
-	struct poll_server *srv = ctx;
+static nfds_t build_poll_set(const struct conn_core *core, int signal_fd,
+			     struct poll_set *set);
+static bool is_ready(const struct poll_set *set, int fd, short events);
+static int timeout_until(int64_t deadline, int64_t now);
+static int accept_ready(struct conn_core *core, const struct poll_set *set);
+static void service_clients(struct conn_core *core, const struct poll_set *set,
+			    int ready);
+static void trace_poll(const struct poll_set *set, int timeout, bool ready);
+static void trace_descriptors(const struct conn_core *core, int signal_fd);
 
-	if ((size_t)fd >= srv->table_size) {
-		close(fd);
-		return;
+static int server_run(const struct conn_config *cfg,
+		      const struct listener *listeners, size_t n, int signal_fd,
+		      size_t table_size)
+{
+	static struct conn_core core;
+	struct poll_set set = {.size = table_size};
+	int status = 0;
+
+	/* Inherited descriptors (systemd's) may lie beyond the limit that
+	 * bounds the clients'. */
+	for (size_t i = 0; i < n; i++)
+		if ((size_t)listeners[i].fd >= set.size)
+			set.size = (size_t)listeners[i].fd + 1;
+	if ((size_t)signal_fd >= set.size)
+		set.size = (size_t)signal_fd + 1;
+	set.entries = calloc(set.size, sizeof(*set.entries));
+	set.entry_of = calloc(set.size, sizeof(*set.entry_of));
+	if (set.entries == NULL || set.entry_of == NULL ||
+	    conn_core_init(&core, cfg, listeners, n, table_size, NULL) != 0) {
+		log_server("cannot allocate the connection table: %s",
+			   strerror(errno));
+		return 1;
 	}
-	struct client *c =
-	    client_admit(sizeof(*c), fd, addr, srv->nclients, srv->opt);
-	if (c == NULL)
-		return;
-	srv->conns[fd] = c;
-	srv->nclients++;
-}
-
-/* The pollfd array from the connection table: READING clients wait for
- * input, WRITING ones for room.  Returns the number of entries. */
-static nfds_t build_pollfds(struct poll_server *srv)
-{
-	nfds_t n = 1;
-
-	srv->pfd[0].fd = srv->listen_fd;
-	srv->pfd[0].events = POLLIN;
-	for (size_t fd = 0, seen = 0; seen < srv->nclients; fd++) {
-		const struct client *c = srv->conns[fd];
-		if (c == NULL)
-			continue;
-		seen++;
-		srv->pfd[n].fd = (int)fd;
-		srv->pfd[n].events =
-		    c->session.state == WRITING ? POLLOUT : POLLIN;
-		n++;
-	}
-	return n;
-}
-
-/* One read or write per ready client; close those that are DONE. */
-static void service_clients(struct poll_server *srv, nfds_t n)
-{
-	for (nfds_t i = 1; i < n; i++) {
-		short ev = srv->pfd[i].revents;
-		struct client *c = srv->conns[srv->pfd[i].fd];
-		if (ev == 0)
-			continue;
-		if (c->session.state == READING)
-			(void)nb_on_readable(c);
-		else if (c->session.state == WRITING)
-			(void)nb_on_writable(c);
-		if (c->session.state == DONE) {
-			srv->conns[c->fd] = NULL;
-			srv->nclients--;
-			client_end(c, LINGER_IN_BACKGROUND);
+	if (trace_on)
+		trace_descriptors(&core, signal_fd);
+	for (;;) {
+		log_flush(); /* what the last round logged, as far as it goes */
+		nfds_t nfds = build_poll_set(&core, signal_fd, &set);
+		int timeout =
+		    timeout_until(conn_next_deadline(&core), core.now);
+		if (trace_on) {
+			trace_poll(&set, timeout, false);
+			log_flush();
 		}
+
+		int ready = poll(set.entries, nfds, timeout);
+		conn_core_tick(&core);
+		if (ready < 0) {
+			if (errno == EINTR)
+				continue;
+			log_server("poll: %s", strerror(errno));
+			status = 1;
+			break;
+		}
+		if (trace_on)
+			trace_poll(&set, timeout, true);
+
+		if (is_ready(&set, signal_fd, POLLIN)) {
+			conn_on_signals(&core, signal_fd);
+			ready--;
+		}
+		if (core.abandon) {
+			status = 1;
+			break;
+		}
+		if (is_ready(&set, STDERR_FILENO, POLLOUT))
+			ready--; /* log_flush() at the top of the round */
+		ready -= accept_ready(&core, &set);
+		service_clients(&core, &set, ready);
+		if (core.now >= conn_next_deadline(&core))
+			conn_expire(&core);
+		if (conn_drain_over(&core))
+			break;
 	}
+	conn_core_finish(&core);
+	free(set.entries);
+	free(set.entry_of);
+	return status;
+}
+
+/* ============================== the array ============================== */
+
+static void watch(int fd, short events, struct poll_set *set)
+{
+	struct pollfd *p = &set->entries[set->nfds];
+
+	p->fd = fd;
+	p->events = events;
+	p->revents = 0;
+	set->entry_of[fd] = set->nfds++;
+}
+
+/* FD_ISSET() for this loop: did poll() report fd, watched for events? */
+static bool is_ready(const struct poll_set *set, int fd, short events)
+{
+	if (fd < 0 || (size_t)fd >= set->size)
+		return false;
+	nfds_t i = set->entry_of[fd];
+	return i < set->nfds && set->entries[i].fd == fd &&
+	       (set->entries[i].events & events) &&
+	       set->entries[i].revents != 0;
+}
+
+/*
+ * Build the array: the signal pipe, stderr while log lines wait, the
+ * listening sockets unless accepting is paused, and each live connection
+ * for what it waits for.  Every fd is below the set's size: the core admits
+ * none beyond its table.  Returns nfds for poll().
+ */
+static nfds_t build_poll_set(const struct conn_core *core, int signal_fd,
+			     struct poll_set *set)
+{
+	set->nfds = 0;
+	watch(signal_fd, POLLIN, set);
+	if (log_pending())
+		watch(STDERR_FILENO, POLLOUT, set);
+	if (conn_accepting(core))
+		for (size_t i = 0; i < core->nlisteners; i++)
+			watch(core->listeners[i].fd, POLLIN, set);
+	for (size_t i = 0; i < core->nlive; i++) {
+		const struct connection *c = core->live[i];
+		enum conn_wait wait = conn_waits_for(c);
+		if (wait == CONN_WAIT_READ)
+			watch(c->fd, POLLIN, set);
+		else if (wait == CONN_WAIT_WRITE)
+			watch(c->fd, POLLOUT, set);
+	}
+	return set->nfds;
+}
+
+/* poll()'s timeout for a deadline: -1 (wait forever) or the ms left,
+ * rounded up so we never wake just before it and spin. */
+static int timeout_until(int64_t deadline, int64_t now)
+{
+	if (deadline == NO_DEADLINE)
+		return -1;
+	int64_t left = deadline > now ? deadline - now : 0;
+	int64_t ms = (left + 999999) / 1000000;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* ============================== the work ============================== */
+
+/* Accept on each ready listening socket; how many of poll's count they
+ * used. */
+static int accept_ready(struct conn_core *core, const struct poll_set *set)
+{
+	int used = 0;
+
+	for (size_t i = 0; i < core->nlisteners; i++)
+		if (is_ready(set, core->listeners[i].fd, POLLIN)) {
+			used++;
+			(void)conn_accept_batch(core, core->listeners[i].fd);
+		}
+	return used;
+}
+
+/*
+ * One step for each ready connection, in the order of the live list,
+ * until poll's count of ready descriptors is used up.  A connection
+ * that closes leaves its place to the last one of the list, which is then
+ * looked at in the same place.
+ */
+static void service_clients(struct conn_core *core, const struct poll_set *set,
+			    int ready)
+{
+	for (size_t i = 0; i < core->nlive && ready > 0;) {
+		struct connection *c = core->live[i];
+		enum conn_wait wait = conn_waits_for(c);
+		enum conn_step step = CONN_AGAIN;
+
+		if (wait == CONN_WAIT_READ && is_ready(set, c->fd, POLLIN)) {
+			ready--;
+			step = conn_on_readable(core, c);
+		} else if (wait == CONN_WAIT_WRITE &&
+			   is_ready(set, c->fd, POLLOUT)) {
+			ready--;
+			step = conn_on_writable(core, c);
+		}
+		if (step != CONN_GONE)
+			i++;
+	}
+}
+
+/* With -T: "poll: waiting read={...} write={...} timeout=..." before the
+ * wait, or "poll: ready ..." after it, the entries with news. */
+static void trace_poll(const struct poll_set *set, int timeout, bool ready)
+{
+	int *r = malloc(2 * set->nfds * sizeof(*r));
+	size_t nr = 0, nw = 0;
+
+	if (r == NULL)
+		return; /* the trace is a courtesy */
+	int *w = r + set->nfds;
+	for (nfds_t i = 0; i < set->nfds; i++) {
+		const struct pollfd *p = &set->entries[i];
+		if (ready && p->revents == 0)
+			continue;
+		if (p->events & POLLIN)
+			r[nr++] = p->fd;
+		else
+			w[nw++] = p->fd;
+	}
+	trace_wait("poll", ready, r, nr, w, nw,
+		   timeout < 0 ? -1 : (int64_t)timeout * 1000000);
+	free(r);
+}
+
+/* With -T: who the descriptors the trace will name are. */
+static void trace_descriptors(const struct conn_core *core, int signal_fd)
+{
+	trace_header();
+	for (size_t i = 0; i < core->nlisteners; i++)
+		TRACE("fd %d: listening socket %s", core->listeners[i].fd,
+		      core->listeners[i].where);
+	TRACE("fd %d: signal pipe", signal_fd);
+}
+
+/* The loop's table size, for serve(). */
+static size_t descriptors;
+
+/* The loop as startup_serve() calls it, in each worker with --workers. */
+static int serve(struct startup *st)
+{
+	return server_run(&st->cfg, st->listeners, st->nlisteners,
+			  st->signal_fd, descriptors);
 }
 
 int main(int argc, char **argv)
 {
-	static struct poll_server srv;
-	struct options opt;
+	static struct startup st;
+	size_t table_size = startup_fd_limit();
+	const struct startup_model poll_model = {
+	    .name = "poll() event loop",
+	    .waits_with = "poll",
+	    .ceiling = table_size > OWN_FDS ? table_size - OWN_FDS : 1,
+	};
 
-	int rc = server_start(argc, argv, "poll() event loop",
-			      fd_ceiling(OWN_FDS), &opt, &srv.listen_fd);
+	int rc = startup(argc, argv, &poll_model, &st);
 	if (rc >= 0)
 		return rc;
-	srv.opt = &opt;
-	srv.table_size = fd_limit();
-	srv.conns = calloc(srv.table_size, sizeof(*srv.conns));
-	srv.pfd = calloc(srv.table_size + 1, sizeof(*srv.pfd));
-	if (srv.conns == NULL || srv.pfd == NULL) {
-		log_server("out of memory");
-		return 1;
-	}
-	for (;;) {
-		nfds_t n = build_pollfds(&srv);
-		if (poll(srv.pfd, n, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_server("poll: %s", strerror(errno));
-			return 1;
-		}
-		if (srv.pfd[0].revents != 0)
-			accept_batch(srv.listen_fd, admit, &srv);
-		service_clients(&srv, n);
-	}
+	descriptors = table_size;
+	return startup_serve(&st, serve); /* --workers: through workers.c */
 }

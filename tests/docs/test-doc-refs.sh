@@ -14,7 +14,7 @@
 #      the source (if the server's wording changes, this fails and the
 #      examples must be run again);
 #   5. the constants whose values the documents state still have them;
-#   6. docs/protocol.md only: its sections 1-7 and rules 3.1-3.9 are all
+#   6. docs/protocol.md only: its sections 1-7 and rules 3.1-3.10 are all
 #      there, in order, and its copy of --help is what $ECHOSERV_BIN --help
 #      prints (when ECHOSERV_BIN is set).
 set -eu
@@ -41,11 +41,11 @@ fail() {
 # may use freely.
 SYSTEM_NAMES=" select pselect poll epoll_wait epoll_ctl kqueue read write
   accept close shutdown fork fcntl pipe sigaction open listen bind socket
-  send setgroups setuid setgid getopt
+  send recv sendto recvfrom setgroups setuid setgid getopt
   FD_SETSIZE FD_SET FD_ISSET FD_ZERO EAGAIN EWOULDBLOCK EINTR EMFILE ENFILE
   ECONNABORTED ECONNRESET EPIPE EPROTO O_NONBLOCK SIGPIPE SIGINT SIGTERM
-  SIGHUP SHUT_WR SO_REUSEADDR IPV6_V6ONLY TCP_NODELAY MSG_DONTWAIT PIPE_BUF
-  NULL _FORTIFY_SOURCE fd_set swapcontext
+  SIGHUP SIGQUIT SIGUSR1 SIGUSR2 SIGALRM SIGCHLD SIGKILL SHUT_WR SO_REUSEADDR SO_REUSEPORT IPV6_V6ONLY TCP_NODELAY MSG_DONTWAIT PIPE_BUF
+  NULL NDEBUG _FORTIFY_SOURCE fd_set swapcontext MAP_SHARED SCM_RIGHTS
   LISTEN_PID LISTEN_FDS LISTEN_FDNAMES DESTDIR PREFIX QUIT "
 
 is_system() {
@@ -64,9 +64,10 @@ defines_function() {
 	grep -Eq "^([A-Za-z_][A-Za-z0-9_ *]*[ *])?$name\(|#define $name\(" "$@"
 }
 
-# Is $1 a constant (#define or enum member) or an identifier in the source?
+# Is $1 a constant (#define or enum member, one member a line or a whole
+# enum on one line) or an identifier in the source?
 defines_constant() {
-	grep -Eq "#define $1([^A-Za-z0-9_]|\$)|^[[:space:]]+$1([[:space:]]*[,=]|[[:space:]]+/\*|[[:space:]]*\$)" \
+	grep -Eq "#define $1([^A-Za-z0-9_]|\$)|^[[:space:]]+$1([[:space:]]*[,=]|[[:space:]]+/\*|[[:space:]]*\$)|enum [A-Za-z0-9_]+ \{([^}]*,)? *$1( *=[^,}]*)? *[,}]" \
 		src/*.c include/*.h
 }
 mentions_word() {
@@ -157,7 +158,7 @@ awk '/^```/ { f = !f; next } f' "$doc" | sed -E "s/^$stamp//" |
 peer='([0-9]+(\.[0-9]+){3}|\[[0-9a-f:.]+\]):[0-9]+'
 reason='(quit|eof|reset|timeout|line timeout|line too long|shutdown|out of memory)'
 away='(server full|too many connections)'
-linger_end='(client closed|client gone|quiet|linger limit|shutdown)'
+linger_end='(client closed|client gone|quiet|linger limit|shutdown|too many lingering|room for a new client|descriptors needed)'
 set_re='\{[0-9,]*\}'
 while IFS= read -r line; do
 	printf '%s\n' "$line" | grep -Eq "^(\
@@ -206,22 +207,25 @@ done <<'EOF'
 "ready"
 " timeout=none"
 " timeout=%.1fs"
-"fd %d: read %zd bytes"
+"fd %d: read %ld bytes"
 "fd %d: read end of input"
 "fd %d: read failed: %s"
 "fd %d: write failed: %s"
-"fd %d: wrote %zd of %zu bytes%s"
+"fd %d: wrote %ld of %zu bytes%s"
 " (partial)"
 "fd %d: accepted fd %d from %s"
 "fd %d: turned away: %s"
-"fd %d: discarded %zd bytes"
+"fd %d: discarded %ld bytes"
 "fd %d: %s -> %s%s"
 " (%zu line%s%s%s)"
 ", then "
 " (raw, %zu bytes)"
 " (%s)"
-"fd %d: DONE -> LINGERING (FIN sent, discarding input)"
-"fd %d: %s -> CLOSED%s%s%s"
+"FIN sent, discarding input"
+"CLOSED"
+"too many lingering"
+"room for a new client"
+"descriptors needed"
 "client closed"
 "client gone"
 "linger limit"
@@ -243,7 +247,7 @@ done <<'EOF'
 "running as user %s (uid %lu, gid %lu)"
 "warning: still root after binding %s; "
 "--user NAME would drop privileges"
-"shutting down: delivering queued replies for up to %lld s"
+"shutting down: delivering queued replies for up to %u s"
 "second signal: abandoning the drain"
 "status: %zu client%s, %zu lingering; served %llu, echoed "
 "shutdown: served %llu client%s, echoed %llu line%s, %llu "
@@ -285,11 +289,11 @@ src/net.c|^#define DRAIN_LIMIT \(?(\(size_t\))?256 \* 1024\)?$
 src/log.c|^#define LOG_BUFFER_SIZE \(256 \* 1024\)$
 src/log.c|^#define LOG_LINE_MAX 16384$
 src/log.c|^#define EXIT_FLUSH_MS 500$
-src/server.c|^#define DRAIN_TIME \(2 \* NS_PER_SEC\)$
-src/server.c|^#define ACCEPT_PAUSE \(100 \* NS_PER_MS\)$
-src/server.c|^#define ACCEPT_BATCH 64$
-src/server.c|^#define LINGER_QUIET \(1 \* NS_PER_SEC\)$
-src/server.c|^#define LINGER_MAX +\(10 \* NS_PER_SEC\)$
+include/conn.h|^#define CONN_DRAIN_SECONDS 2$
+src/conn.c|^#define ACCEPT_PAUSE \(100 \* NS_PER_MS\)$
+src/conn.c|^#define ACCEPT_BATCH 64$
+src/conn.c|^#define LINGER_QUIET \(1 \* NS_PER_SEC\)$
+src/conn.c|^#define LINGER_MAX +\(10 \* NS_PER_SEC\)$
 EOF
 
 # 6. The contract's own shape: its sections and rules keep their numbers,
@@ -297,13 +301,13 @@ EOF
 if [ "$(basename "$doc")" = protocol.md ]; then
 	grep -E '^## [0-9]+\. ' "$doc" | sed -E 's/^## ([0-9]+)\..*/\1/' |
 		tr '\n' ' ' >"$tmp/sections"
-	[ "$(cat "$tmp/sections")" = "1 2 3 4 5 6 7 " ] ||
-		fail "sections are $(cat "$tmp/sections")instead of 1 to 7"
+	[ "$(cat "$tmp/sections")" = "1 2 3 4 5 6 7 8 " ] ||
+		fail "sections are $(cat "$tmp/sections")instead of 1 to 8"
 	awk '/^## 3\. / { f = 1; next } /^## / { f = 0 } f' "$doc" |
 		grep -E '^[0-9]+\. \*\*' | sed -E 's/^([0-9]+)\..*/\1/' |
 		tr '\n' ' ' >"$tmp/rules"
-	[ "$(cat "$tmp/rules")" = "1 2 3 4 5 6 7 8 9 " ] ||
-		fail "section 3 has rules $(cat "$tmp/rules")instead of 1 to 9"
+	[ "$(cat "$tmp/rules")" = "1 2 3 4 5 6 7 8 9 10 " ] ||
+		fail "section 3 has rules $(cat "$tmp/rules")instead of 1 to 10"
 	# The --help text quoted in section 2, against the program's own.
 	awk '/^```/ { if (f) exit; n++; next }
 	     n && !f && /^usage: echoserv / { f = 1 } f' "$doc" >"$tmp/help"

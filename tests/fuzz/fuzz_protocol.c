@@ -108,7 +108,7 @@ static void fail(const struct run *r, const char *what)
 		"fuzz_protocol: %s (max_line %zu, %zu input bytes, eof %d, "
 		"shutdown %d at %zu, sent %zu bytes, state %s, reason %s)\n",
 		what, r->max_line, r->n, r->eof, r->shutdown, r->shutdown_at,
-		r->out_len, conn_state_name(r->s.state),
+		r->out_len, session_state_name(r->s.state),
 		close_reason_name(r->s.reason));
 	abort();
 }
@@ -131,7 +131,7 @@ static void feed(struct run *r)
 	/* docs/protocol.md §3.3 and §3.5: the end is seen in the read that
 	 * brings it, not later ("as soon as the server holds max_line
 	 * bytes"). */
-	if (r->fed >= r->end_at && r->s.state == READING)
+	if (r->fed >= r->end_at && r->s.state == SESSION_READING)
 		fail(r, "still reading after quit or an over-long line");
 }
 
@@ -158,11 +158,11 @@ static void drive(struct run *r)
 {
 	size_t steps = 0, max_steps = 2 * (r->n + r->out_cap) + 16;
 
-	while (r->s.state != DONE) {
+	while (r->s.state != SESSION_DONE) {
 		if (++steps > max_steps)
 			fail(r, "no progress");
 		if (r->shutdown && !r->finished && r->fed >= r->shutdown_at &&
-		    (r->cut != CUT_TIMEOUT || r->s.state == READING)) {
+		    (r->cut != CUT_TIMEOUT || r->s.state == SESSION_READING)) {
 			r->finished = 1;
 			r->fed_at_finish = r->fed;
 			if (r->cut == CUT_RESET)
@@ -173,7 +173,7 @@ static void drive(struct run *r)
 							  : CLOSE_SHUTDOWN);
 			continue;
 		}
-		if (r->s.state == WRITING) {
+		if (r->s.state == SESSION_WRITING) {
 			drain(r);
 		} else if (r->fed < r->n) {
 			feed(r);
@@ -230,7 +230,7 @@ static void check_reset(struct run *r, uint8_t *want, size_t want_cap)
 	size_t len = 1;
 
 	expect(r, r->fed_at_finish, false, want, want_cap, &res);
-	if (r->s.state != DONE || r->s.reason != CLOSE_RESET)
+	if (r->s.state != SESSION_DONE || r->s.reason != CLOSE_RESET)
 		fail(r, "session_abort did not end the session");
 	(void)session_output(&r->s, &len);
 	if (len != 0)
@@ -276,9 +276,9 @@ static void check(struct run *r, uint8_t *want, size_t want_cap)
 		    r->cut == CUT_TIMEOUT ? CLOSE_TIMEOUT : CLOSE_SHUTDOWN;
 	if (r->s.reason != want_reason)
 		fail(r, "close reason differs from the oracle");
-	if (want_reason == CLOSE_NONE && r->s.state != READING)
+	if (want_reason == CLOSE_NONE && r->s.state != SESSION_READING)
 		fail(r, "open conversation not READING");
-	if (want_reason != CLOSE_NONE && r->s.state != DONE)
+	if (want_reason != CLOSE_NONE && r->s.state != SESSION_DONE)
 		fail(r, "ended conversation not DONE");
 }
 

@@ -630,6 +630,5 @@ int main(void)
 	    T(default_binds_dual_stack_and_serves_ipv4_and_ipv6),
 	};
 
-	harness_init();
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return harness_run(tests);
 }

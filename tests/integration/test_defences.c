@@ -582,6 +582,5 @@ int main(void)
 	    T(bind_name_listens_on_every_address),
 	};
 
-	harness_init();
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return harness_run(tests);
 }

@@ -963,6 +963,5 @@ int main(void)
 	    T(sigusr1_logs_status_and_stray_signals_are_ignored),
 	};
 
-	harness_init();
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return harness_run(tests);
 }

@@ -757,6 +757,5 @@ int main(void)
 	    T(stderr_reader_gone_keeps_the_exit_status),
 	};
 
-	harness_init();
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return harness_run(tests);
 }

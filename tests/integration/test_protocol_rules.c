@@ -551,6 +551,5 @@ int main(void)
 	    T(rule8_closing_after_a_long_line_never_destroys_replies),
 	};
 
-	harness_init();
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return harness_run(tests);
 }

@@ -462,6 +462,5 @@ int main(void)
 	    T(log_time_stamps_every_line_in_utc),
 	};
 
-	harness_init();
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return harness_run(tests);
 }

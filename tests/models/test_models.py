@@ -1,29 +1,46 @@
 #!/usr/bin/env python3
-"""test_models.py - what each new comparison server's I/O model promises.
+"""test_models.py - what each comparison server's I/O model promises.
 
 The protocol itself is checked for every server by the integration suite
-(make protocol-check).  These tests check what is particular to a model:
+(make protocol-check), and the policy (timeouts, limits, lingering, the
+drain, a stalled log) for the event loops over the connection core by the
+policy suites (make policy-check).  These tests check what is particular
+to a model:
 
   iterative  the second client waits in the listen queue, unanswered, and is
              served once the first leaves; --idle-timeout frees the server
              from a silent client
+  poll,      their own wait lines (-T): an idle server sleeps until the
+  epoll,     nearest deadline, the idle timeout ~300 s away, instead of
+  sigio      going round its loop (what select's trace tests show for
+             echoserv)
   nonblock   many clients at once, byte-exact; a client holding half a line
-             delays no one
+             delays no one; it never sleeps (the trace counts its empty
+             rounds) and still keeps its deadlines; out of descriptors it
+             sheds the waiting client with "server full"
   sigio      nothing is lost when the realtime signal queue overflows
              (RLIMIT_SIGPENDING lowered before exec): byte-exact under many
              clients, and the overflow really happened (its log line)
   aio        holds --max-clients idle clients (one glibc helper thread each)
-             and serves another client meanwhile; the next is turned away
+             and serves another client meanwhile; the next is turned away;
+             lingering clients hold helper threads too, yet as many new
+             clients are served
+  textbook   echoes lines exactly and nothing more: pipelined, half-closed,
+             a line of any length, quit as an ordinary line; no log line
+             but the listening one; its --facts say so
   all        --raw (RFC 862) echoes every byte, quit and binary included;
              50 clients pipelining and quitting at once on every event loop
              (their sockets linger; each is closed once; the loop goes on);
-             out of descriptors (EMFILE), the waiting client is shed with
-             "server full", not left to spin the loop (epoll, nonblock,
-             sigio, uring: the shared accept code)
+             on the connection core (uring, threads) out of descriptors
+             (EMFILE), the waiting client is shed with "server full" when
+             clients in conversation hold the descriptors, and when
+             lingerers hold them the oldest gives its up and the newcomer
+             is served (make policy-check tests the same for the loops)
   uring      refused by the kernel (a seccomp filter makes io_uring_setup
              fail with EPERM, as container runtimes do): exit 1 with one line
              saying "io_uring unavailable"; skipped with a note where io_uring
-             is unavailable anyway
+             is unavailable anyway; out of descriptors (EMFILE), the waiting
+             client is shed with "server full", not left to spin the loop
 
 Real binaries, real sockets on 127.0.0.1, port 0, every wait bounded.
 
@@ -299,6 +316,141 @@ def test_nonblock_half_a_line_delays_no_one():
         srv.stop()
 
 
+def trace_lines(srv, prefix):
+    return [line for line in srv.log().decode(errors="replace").splitlines()
+            if line.startswith(prefix)]
+
+
+def test_nonblock_never_sleeps_and_keeps_its_deadlines():
+    srv = start("echoserv-nonblock", ["-T", "-t", "1"])
+    try:
+        a = connect(srv.port)
+        a.sendall(b"one\n")
+        expect(recv_exact(a, 4) == b"one\n", "not echoed")
+        t0 = time.monotonic()
+        got = recv_exact(a, len(b"error: idle timeout\r\n"), 4.0)
+        waited = time.monotonic() - t0
+        expect(got == b"error: idle timeout\r\n",
+               "an idle client got %r, not the idle timeout" % got)
+        expect(0.8 <= waited <= 3.0,
+               "timed out after %.2f s, not about 1 s" % waited)
+        expect(closed_within(a, 3), "not closed after its timeout")
+        empty = [int(m.group(1)) for m in re.finditer(
+            rb"nonblock \(after (\d+) empty rounds\)", srv.log())]
+        expect(empty and max(empty) >= 100,
+               "no sign of the busy loop in the trace: %r" % empty[-3:])
+        a.close()
+    finally:
+        srv.stop()
+
+
+def ceiling_of(name, limit=None):
+    """The --max-clients ceiling the server's --facts state (under that
+    descriptor limit)."""
+    out = subprocess.run([os.path.join(BUILD, name), "--facts"],
+                         capture_output=True, timeout=5,
+                         preexec_fn=nofile(limit) if limit else None).stdout
+    return int(re.search(rb"^ceiling=(\d+)$", out, re.M).group(1))
+
+
+def test_nonblock_out_of_descriptors_sheds_the_waiting_client():
+    """Out of descriptors with no lingerer to give way (every client is
+    still talking), accept() fails with EMFILE; the waiting client is shed
+    with "server full".  (make policy-check tests the same of poll, epoll
+    and sigio, and that they do not spin meanwhile; this one spins
+    anyway.)"""
+    limit = 24
+    n = ceiling_of("echoserv-nonblock", limit)
+    srv = start("echoserv-nonblock", preexec=nofile(limit))
+    try:
+        held = []
+        for i in range(n):
+            s = connect(srv.port)
+            s.sendall(b"x\n")
+            expect(recv_exact(s, 2, 3.0) == b"x\n", "client %d not served" % i)
+            held.append(s)
+        late = connect(srv.port)
+        got = recv_exact(late, 20, 3.0)
+        expect(got == b"error: server full\r\n",
+               "out of descriptors, a new client got %r, not server full" % got)
+        srv.wait_log(rb"accept: Too many open files: shedding client")
+        held.pop().close()
+        srv.wait_log(rb"closed \(fd \d+\): eof")
+        again = connect(srv.port)
+        again.sendall(b"again\n")
+        expect(recv_exact(again, 6, 3.0) == b"again\n",
+               "not served once a descriptor was free again")
+        for s in held + [late, again]:
+            s.close()
+    finally:
+        srv.stop()
+
+
+# ---------------------------------------------------- poll, epoll, sigio
+
+WAIT_LINES = {"echoserv-poll": "poll: waiting",
+              "echoserv-epoll": "epoll_wait: waiting",
+              "echoserv-sigio": "sigtimedwait: waiting"}
+
+
+def test_idle_loops_sleep_until_the_nearest_deadline():
+    """One idle client, nothing to do: the loop must sleep, its wait's
+    timeout the client's idle deadline, about 300 s away."""
+    for name, waiting in WAIT_LINES.items():
+        srv = start(name, ["-T", "-t", "300"])
+        try:
+            a = connect(srv.port)
+            a.sendall(b"hello\n")
+            expect(recv_exact(a, 6) == b"hello\n", "%s: not echoed" % name)
+            srv.wait_log(rb"WRITING -> READING")
+            time.sleep(0.2)  # a sigio round that finds the socket drained
+            before = len(trace_lines(srv, waiting))
+            time.sleep(1.0)
+            lines = trace_lines(srv, waiting)
+            expect(len(lines) - before <= 1,
+                   "%s: an idle server went round its loop %d times in 1 s"
+                   % (name, len(lines) - before))
+            m = re.search(r"timeout=([0-9.]+)s", lines[-1])
+            expect(m and 290 <= float(m.group(1)) <= 300.05,
+                   "%s: its wait should last until the idle deadline "
+                   "(~300 s): %s" % (name, lines[-1]))
+            a.close()
+        finally:
+            srv.stop()
+
+
+# ------------------------------------------------------------- textbook
+
+def test_textbook_echoes_lines_exactly_and_nothing_more():
+    srv = start("echoserv-textbook")
+    try:
+        a = connect(srv.port)
+        lines = b"".join(b"line %d\r\n" % i for i in range(1000))
+        a.sendall(lines + b"quit\n" + b"x" * 100000 + b"\n")
+        want = lines + b"quit\n" + b"x" * 100000 + b"\n"
+        expect(recv_exact(a, len(want)) == want,
+               "pipelined lines, quit and a 100,000-byte line not all "
+               "echoed exactly")
+        a.sendall(b"half a li")
+        expect(silent_for(a, 0.3), "echoed before the LF")
+        a.sendall(b"ne\nand a tail")
+        a.shutdown(socket.SHUT_WR)
+        got = recv_exact(a, 30, 3.0)
+        expect(got == b"half a line\nand a tail",
+               "after a half-close got %r" % got)
+        expect(closed_within(a, 3), "not closed after the replies")
+        a.close()
+        expect(srv.log().count(b"\n") == 1,
+               "more than the listening line in its log:\n%s"
+               % srv.log().decode(errors="replace"))
+        out = subprocess.run([srv.path, "--facts"], capture_output=True,
+                             timeout=5).stdout
+        expect(b"protocol=lines" in out and b"options=port" in out,
+               "its --facts do not say lines only: %r" % out)
+    finally:
+        srv.stop()
+
+
 # ------------------------------------------------------------- sigio
 
 def low_sigpending():
@@ -347,6 +499,34 @@ def test_aio_holds_max_clients_idle_and_serves_another():
         expect(all(recv_exact(s, 2, 3.0) == b"x\n" for s in idle),
                "an idle client was not served once it spoke")
         for s in idle + [busy, extra]:
+            s.close()
+    finally:
+        srv.stop()
+
+
+def test_aio_lingerers_hold_threads_yet_clients_are_served():
+    """A lingering client's read (its input is discarded until it closes,
+    or is quiet for 1 s) holds a glibc helper thread too: with
+    --max-clients of them lingering, as many new clients must be served at
+    once, not when the lingers end (aio_threads is twice --max-clients)."""
+    srv = start("echoserv-aio", ["-c", "20"])
+    try:
+        lingering = []
+        first_quit = time.monotonic()
+        for _ in range(20):
+            s = connect(srv.port)
+            s.sendall(b"quit\n")
+            expect(closed_within(s, 3), "a client that said quit not closed")
+            lingering.append(s)
+        fresh = [connect(srv.port) for _ in range(20)]
+        for s in fresh:
+            s.sendall(b"hi\n")
+        # Served before the first linger can end: 0.8 s after its quit.
+        left = lambda: max(0.0, first_quit + 0.8 - time.monotonic())
+        served = sum(recv_exact(s, 3, left()) == b"hi\n" for s in fresh)
+        expect(served == 20, "%d of 20 clients waited behind the lingerers' "
+               "helper threads" % (20 - served))
+        for s in lingering + fresh:
             s.close()
     finally:
         srv.stop()
@@ -423,8 +603,9 @@ EVENT_LOOPS = ["echoserv-poll", "echoserv-epoll", "echoserv-co",
 
 def test_event_loops_many_clients_quitting_byte_exact():
     """50 clients at once pipeline 40 lines and quit: their sockets linger
-    (in the lingering thread) while the loop goes on serving the others,
-    and nothing of a closed client may come back to the loop."""
+    while the loop goes on serving the others, and nothing of a closed
+    client may come back to the loop (for aio and io_uring: no request of
+    a closed client completes into freed memory)."""
     for name in EVENT_LOOPS:
         srv = Server(name)
         try:
@@ -509,69 +690,57 @@ def nofile(n):
     return limit
 
 
-def ceiling_under(name, limit):
-    """The --max-clients ceiling the server reports under that limit."""
-    out = subprocess.run([os.path.join(BUILD, name), "--help"],
-                         capture_output=True, timeout=5,
-                         preexec_fn=nofile(limit)).stdout
-    return int(re.search(rb"simultaneous clients, 1\s*\.\.\s*(\d+)", out).group(1))
-
-
-def check_out_of_descriptors_sheds(name):
-    """Fill the descriptor table with lingering clients (they said quit but
-    keep their end open, so the server holds each socket for a while), then
-    connect once more: accept() fails with EMFILE, and the server must shed
-    that client (server full) rather than spin on a readable listening
-    socket or leave it hanging; once the lingerers are gone it serves again."""
+def check_core_out_of_descriptors(name):
+    """For a server on the connection core: out of descriptors (EMFILE),
+    what happens depends on who holds them.  Clients in conversation: the
+    waiting client is shed with "server full", not left to spin the loop.
+    Lingering clients (they said quit but keep their end open): the oldest
+    gives its descriptor up and the newcomer is served."""
     limit = 24
-    n = ceiling_under(name, limit)
-    srv = start(name, preexec=nofile(limit))
+    n = ceiling_of(name, limit)
+    srv = start(name, ["-T"], preexec=nofile(limit))
     try:
         held = []
         for i in range(n):
             s = connect(srv.port)
-            s.sendall(b"x\nquit\n")
+            s.sendall(b"x\n")
             expect(recv_exact(s, 2, 3.0) == b"x\n", "client %d not served" % i)
             held.append(s)
-        srv.wait_count(b"): quit;", n)
         late = connect(srv.port)
         got = recv_exact(late, 20, 3.0)
         expect(got == b"error: server full\r\n",
                "out of descriptors, a new client got %r, not server full" % got)
         srv.wait_log(rb"accept: Too many open files: shedding client")
-        for s in held:
-            s.close()
         late.close()
-        time.sleep(1.5)  # the lingering sockets see EOF and close
-        again = connect(srv.port)
-        again.sendall(b"again\n")
-        expect(recv_exact(again, 6, 3.0) == b"again\n",
-               "not served once descriptors were free again")
-        again.close()
+        for s in held:
+            s.sendall(b"quit\n")
+        srv.wait_count(b"-> LINGERING", n)
+        newcomer = connect(srv.port)
+        newcomer.sendall(b"served\n")
+        expect(recv_exact(newcomer, 7, 3.0) == b"served\n",
+               "a newcomer was not served when lingerers held the descriptors")
+        srv.wait_log(rb"LINGERING -> CLOSED \(descriptors needed\)")
+        expect(srv.log().count(b"shedding client") == 1 and
+               b"turned away" not in srv.log(),
+               "a client was turned away while lingerers could give way")
+        for s in held + [newcomer]:
+            s.close()
     finally:
         srv.stop()
 
 
-def test_epoll_out_of_descriptors_sheds_the_waiting_client():
-    check_out_of_descriptors_sheds("echoserv-epoll")
-
-
-def test_nonblock_out_of_descriptors_sheds_the_waiting_client():
-    check_out_of_descriptors_sheds("echoserv-nonblock")
-
-
-def test_sigio_out_of_descriptors_sheds_the_waiting_client():
-    check_out_of_descriptors_sheds("echoserv-sigio")
-
-
-def test_uring_out_of_descriptors_sheds_the_waiting_client():
+def test_uring_out_of_descriptors_sheds_or_lingerers_give_way():
     probe = Server("echoserv-uring")
     try:
         if probe.wait_listening() is None:
             raise Skip("io_uring unavailable here")
     finally:
         probe.stop()
-    check_out_of_descriptors_sheds("echoserv-uring")
+    check_core_out_of_descriptors("echoserv-uring")
+
+
+def test_threads_out_of_descriptors_sheds_or_lingerers_give_way():
+    check_core_out_of_descriptors("echoserv-threads")
 
 
 def main():

@@ -6,13 +6,15 @@
  *
  *     smoke [--build DIR] [--logdir DIR] [--seed N]
  *           [--one-client "SERVER..."] [--may-be-unavailable "SERVER..."]
- *           SERVER...
+ *           [--lines-only "SERVER..."] SERVER...
  *
  * SERVER is a program in DIR (default build), started on port 0 with
  * --max-line 1024, its stderr in logdir/smoke-SERVER.log.  A server named
  * in --one-client holds one client at a time and gets its clients one after
  * the other; one named in --may-be-unavailable that exits 1 at start saying
- * it is "unavailable" is skipped with a note.  Prints one line per server;
+ * it is "unavailable" is skipped with a note; one named in --lines-only
+ * echoes lines and nothing more (no options, no quit: echoserv-textbook),
+ * so it is started with the port alone and every client half-closes.  Prints one line per server;
  * the exit status is the number of servers that failed.
  */
 #include <signal.h>
@@ -36,6 +38,7 @@ struct smoke_opts {
 	const char *logdir;
 	const char *one_client;  /* space-separated server names */
 	const char *may_be_gone; /* space-separated server names */
+	const char *lines_only;  /* space-separated server names */
 	unsigned long seed;
 };
 
@@ -55,9 +58,10 @@ static bool listed(const char *list, const char *name)
 	return false;
 }
 
-/* The load for one server: CLIENTS at once, or one at a time. */
+/* The load for one server: CLIENTS at once, or one at a time; all
+ * half-closing (none says quit) for a lines-only server. */
 static void plan_load(struct load_config *cfg, int port, size_t clients,
-		      uint64_t seed)
+		      bool lines_only, uint64_t seed)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->port = (unsigned)port;
@@ -67,7 +71,7 @@ static void plan_load(struct load_config *cfg, int port, size_t clients,
 	cfg->pct_bytes = 5;
 	cfg->pct_lock = 30;
 	cfg->pct_flood = 10;
-	cfg->pct_halfclose = 20;
+	cfg->pct_halfclose = lines_only ? 100 : 20;
 	cfg->time_limit_ms = 20000;
 	cfg->seed = seed;
 	cfg->quiet = false;
@@ -75,8 +79,8 @@ static void plan_load(struct load_config *cfg, int port, size_t clients,
 
 /* Run the load (one client at a time if one_client); true when every
  * client finished with every byte verified. */
-static bool verified_load(int port, bool one_client, uint64_t seed,
-			  struct load_result *total)
+static bool verified_load(int port, bool one_client, bool lines_only,
+			  uint64_t seed, struct load_result *total)
 {
 	struct load_config cfg;
 	size_t rounds = one_client ? CLIENTS / 4 : 1;
@@ -85,7 +89,8 @@ static bool verified_load(int port, bool one_client, uint64_t seed,
 	memset(total, 0, sizeof(*total));
 	for (size_t i = 0; i < rounds; i++) {
 		struct load_result res;
-		plan_load(&cfg, port, one_client ? 1 : CLIENTS, seed + i);
+		plan_load(&cfg, port, one_client ? 1 : CLIENTS, lines_only,
+			  seed + i);
 		if (load_run(&cfg, &res) != 0)
 			ok = false;
 		ok = ok && res.finished == cfg.nclients &&
@@ -107,12 +112,14 @@ static int start(const struct smoke_opts *o, const char *name, struct proc *sp)
 {
 	char program[512], log_path[512], line[256];
 	const char *const args[] = {"0", "--max-line", "1024", NULL};
+	const char *const port_only[] = {"0", NULL};
 
 	snprintf(program, sizeof(program), "%s/%s", o->build, name);
 	snprintf(log_path, sizeof(log_path), "%s/smoke-%s.log", o->logdir,
 		 name);
 	struct proc_opts opts = {.program = program, .log_path = log_path};
-	if (server_start(sp, &opts, args) == 0)
+	if (server_start(sp, &opts,
+			 listed(o->lines_only, name) ? port_only : args) == 0)
 		return 1;
 	char *log = read_file_text(log_path, NULL);
 	bool gone = listed(o->may_be_gone, name) && sp->pid == 0 &&
@@ -137,7 +144,8 @@ static bool smoke_one(const struct smoke_opts *o, const char *name)
 		return started == 0;
 	}
 	bool one = listed(o->one_client, name);
-	bool ok = verified_load(sp.port, one, o->seed, &res);
+	bool ok = verified_load(sp.port, one, listed(o->lines_only, name),
+				o->seed, &res);
 	bool alive = proc_alive(&sp);
 	printf("smoke: %-17s %zu clients%s, %llu lines (%.1f MB) verified in "
 	       "%.1f s; %zu finished, %llu lost, %zu corrupted%s: %s\n",
@@ -155,13 +163,13 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: smoke [--build DIR] [--logdir DIR] [--seed N] "
 			"[--one-client LIST] [--may-be-unavailable LIST] "
-			"SERVER...\n");
+			"[--lines-only LIST] SERVER...\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	struct smoke_opts o = {"build", "build/smoke", "", "", 1};
+	struct smoke_opts o = {"build", "build/smoke", "", "", "", 1};
 	int failed = 0, i;
 
 	for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
@@ -177,6 +185,8 @@ int main(int argc, char **argv)
 			o.one_client = argv[i + 1];
 		else if (strcmp(argv[i], "--may-be-unavailable") == 0)
 			o.may_be_gone = argv[i + 1];
+		else if (strcmp(argv[i], "--lines-only") == 0)
+			o.lines_only = argv[i + 1];
 		else
 			usage();
 	}

@@ -91,7 +91,7 @@ static void usage(void)
 	    "usage: stress [--long] [--server PATH] [--logdir DIR] "
 	    "[--seed N] "
 	    "[volume|hostile|exhaustion|shutdown|closing|idle|stdio|trickle|"
-	    "stalled-log|stalled-terminal|lingerers]..."
+	    "stalled-log|stalled-terminal|lingerers|workers]..."
 	    "\n");
 	exit(2);
 }
@@ -111,7 +111,8 @@ int main(int argc, char **argv)
 			 {"trickle", scenario_trickle},
 			 {"stalled-log", scenario_stalled_log},
 			 {"stalled-terminal", scenario_stalled_terminal},
-			 {"lingerers", scenario_lingerers}};
+			 {"lingerers", scenario_lingerers},
+			 {"workers", scenario_workers}};
 	enum { NSCEN = sizeof(scenarios) / sizeof(scenarios[0]) };
 	struct stress_opts o = {false, "build/echoserv", "build/stress", 1};
 	bool chosen[NSCEN] = {false};

@@ -37,6 +37,7 @@ int scenario_trickle(const struct stress_opts *o);
 int scenario_stalled_log(const struct stress_opts *o);
 int scenario_stalled_terminal(const struct stress_opts *o);
 int scenario_lingerers(const struct stress_opts *o);
+int scenario_workers(const struct stress_opts *o);
 
 /* Start o->server on port 0 with extra arguments (a NULL-terminated list
  * after the port), its stderr in logdir/name.log.  nofile > 0 lowers its

@@ -6,6 +6,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,52 @@ void harness_init(void)
 		cmocka_set_skip_filter(skip_pattern);
 	if (env_flag("ECHOSERV_MAY_BE_UNAVAILABLE"))
 		exit_if_unavailable();
+}
+
+/* Does name match one of the space-separated patterns of list? */
+static bool matches_one_of(const char *list, const char *name)
+{
+	char pattern[256];
+
+	for (const char *p = list; *p != '\0';) {
+		size_t len = strcspn(p, " ");
+		if (len > 0 && len < sizeof(pattern)) {
+			memcpy(pattern, p, len);
+			pattern[len] = '\0';
+			if (fnmatch(pattern, name, 0) == 0)
+				return true;
+		}
+		p += len;
+		p += strspn(p, " ");
+	}
+	return false;
+}
+
+int harness_run_tests(const char *group, const struct CMUnitTest *tests,
+		      size_t n)
+{
+	const char *only = getenv("ECHOSERV_TEST");
+	const char *skip = getenv("ECHOSERV_SKIP");
+	struct CMUnitTest *run = calloc(n > 0 ? n : 1, sizeof(*run));
+	size_t m = 0;
+
+	if (run == NULL) {
+		fprintf(stderr, "test: out of memory\n");
+		return 1;
+	}
+	if (env_flag("ECHOSERV_MAY_BE_UNAVAILABLE"))
+		exit_if_unavailable();
+	for (size_t i = 0; i < n; i++) {
+		if (only != NULL && *only != '\0' &&
+		    !matches_one_of(only, tests[i].name))
+			continue;
+		if (skip != NULL && matches_one_of(skip, tests[i].name))
+			continue;
+		run[m++] = tests[i];
+	}
+	int failed = _cmocka_run_group_tests(group, run, m, NULL, NULL);
+	free(run);
+	return failed;
 }
 
 int harness_teardown(void **state)

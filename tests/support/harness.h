@@ -20,6 +20,8 @@
  *     ECHOSERV_BIN=build/echoserv build/tests/integration/test_cli
  *     ECHOSERV_TEST='rule3_*' ...      only the tests matching the pattern
  *     ECHOSERV_SKIP='rule8_*' ...      all but the tests matching it
+ *                                      (each: one or more fnmatch(3)
+ *                                      patterns, separated by spaces)
  *     ECHOSERV_KEEP_LOGS=1 ...         keep the servers' stderr files
  *     ECHOSERV_ONE_CLIENT=1 ...        the server holds one client at a
  *                                      time: tests needing two skip
@@ -87,11 +89,25 @@ int harness_teardown(void **state);
 
 /*
  * Call before running the tests: honours ECHOSERV_TEST and ECHOSERV_SKIP
- * (cmocka name patterns, '*' and '?' allowed).  Under
+ * (cmocka name patterns, '*' and '?' allowed, one each).  Under
  * ECHOSERV_MAY_BE_UNAVAILABLE it first starts the server once; if it
  * exits 1 saying it is unavailable here, the note is printed and the
  * program exits 0 with nothing run.
  */
 void harness_init(void);
+
+struct CMUnitTest;
+
+/*
+ * harness_init() and cmocka_run_group_tests(tests, NULL, NULL) in one,
+ * where ECHOSERV_TEST and ECHOSERV_SKIP may each hold several patterns
+ * (fnmatch(3), separated by spaces): a test runs if it matches one of
+ * ECHOSERV_TEST (when set) and none of ECHOSERV_SKIP.  Returns what
+ * cmocka returns: the number of tests that failed.
+ */
+int harness_run_tests(const char *group, const struct CMUnitTest *tests,
+		      size_t n);
+#define harness_run(tests)                                                     \
+	harness_run_tests(#tests, tests, sizeof(tests) / sizeof((tests)[0]))
 
 #endif

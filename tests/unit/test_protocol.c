@@ -26,7 +26,7 @@ struct sent {
 /* Send everything s owes, in pieces of at most piece bytes (0: whole). */
 static void drain(struct session *s, struct sent *out, size_t piece)
 {
-	while (s->state == WRITING) {
+	while (s->state == SESSION_WRITING) {
 		size_t len;
 		const char *p = session_output(s, &len);
 		assert_non_null(p);
@@ -47,7 +47,7 @@ static void feed(struct session *s, const char *data, size_t len, size_t chunk,
 {
 	size_t off = 0;
 
-	while (off < len && s->state == READING) {
+	while (off < len && s->state == SESSION_READING) {
 		size_t room;
 		char *space = session_input_space(s, &room);
 		assert_non_null(space);
@@ -73,13 +73,13 @@ static void converse(size_t max_line, const char *in, size_t in_len,
 
 	session_init(&s, max_line);
 	feed(&s, in, in_len, chunk, out);
-	if (eof && s.state == READING) {
+	if (eof && s.state == SESSION_READING) {
 		session_on_eof(&s);
 		drain(&s, out, 0);
 	}
 	*why = s.reason;
 	if (eof)
-		assert_int_equal(s.state, DONE);
+		assert_int_equal(s.state, SESSION_DONE);
 	session_free(&s);
 }
 
@@ -155,7 +155,7 @@ static void test_quit_cr_ends_conversation(void **state)
 	session_init(&s, 8192);
 	feed(&s, "a\r\nquit\r\nb\r\n", 12, 0, &out);
 	assert_sent(&out, "a\r\n");
-	assert_int_equal(s.state, DONE);
+	assert_int_equal(s.state, SESSION_DONE);
 	assert_int_equal(s.reason, CLOSE_QUIT);
 	session_free(&s);
 }
@@ -167,7 +167,7 @@ static void test_quit_alone_sends_nothing(void **state)
 	session_init(&s, 8192);
 	feed(&s, "quit\n", 5, 0, &out);
 	assert_int_equal(out.len, 0);
-	assert_int_equal(s.state, DONE);
+	assert_int_equal(s.state, SESSION_DONE);
 	assert_int_equal(s.reason, CLOSE_QUIT);
 	session_free(&s);
 }
@@ -222,14 +222,14 @@ static void test_pipelined_lines_are_owed_as_one_output(void **state)
 	char *space = session_input_space(&s, &room);
 	memcpy(space, "a\nbb\nccc\npart", 13);
 	session_on_input(&s, 13);
-	assert_int_equal(s.state, WRITING);
+	assert_int_equal(s.state, SESSION_WRITING);
 	assert_int_equal(session_lines_owed(&s), 3);
 	const char *p = session_output(&s, &len);
 	/* One contiguous output: the server can send it in one write. */
 	assert_int_equal(len, 9);
 	assert_memory_equal(p, "a\nbb\nccc\n", 9);
 	session_on_output(&s, len);
-	assert_int_equal(s.state, READING);
+	assert_int_equal(s.state, SESSION_READING);
 	/* The unfinished line waits for its end. */
 	space = session_input_space(&s, &room);
 	memcpy(space, "ial\n", 4);
@@ -251,7 +251,7 @@ static void test_partial_writes_resume_where_they_stopped(void **state)
 	session_on_input(&s, 11);
 	drain(&s, &out, 3); /* a socket that takes 3 bytes at a time */
 	assert_sent(&out, "abcdef\nxyz\n");
-	assert_int_equal(s.state, READING);
+	assert_int_equal(s.state, SESSION_READING);
 	assert_int_equal(s.lines_echoed, 2);
 	assert_int_equal(s.bytes_echoed, 11);
 	session_free(&s);
@@ -268,12 +268,12 @@ static void test_no_input_while_replies_are_owed(void **state)
 	char *space = session_input_space(&s, &room);
 	memcpy(space, "line\n", 5);
 	session_on_input(&s, 5);
-	assert_int_equal(s.state, WRITING);
+	assert_int_equal(s.state, SESSION_WRITING);
 	session_output(&s, &len);
 	session_on_output(&s, 2);
-	assert_int_equal(s.state, WRITING);
+	assert_int_equal(s.state, SESSION_WRITING);
 	session_on_output(&s, 3);
-	assert_int_equal(s.state, READING);
+	assert_int_equal(s.state, SESSION_READING);
 	session_free(&s);
 }
 
@@ -311,7 +311,7 @@ static void test_limit_bytes_without_lf_is_an_error(void **state)
 	session_init(&s, 16);
 	feed(&s, in, sizeof(in) - 1, 0, &out);
 	assert_sent(&out, "error: line too long (limit 16 bytes)\r\n");
-	assert_int_equal(s.state, DONE);
+	assert_int_equal(s.state, SESSION_DONE);
 	assert_int_equal(s.reason, CLOSE_TOO_LONG);
 	session_free(&s);
 }
@@ -356,7 +356,7 @@ static void test_largest_limit_line_is_echoed(void **state)
 	in[MAX_LINE_MAX - 1] = '\n';
 	session_init(&s, MAX_LINE_MAX);
 	size_t off = 0, got = 0;
-	while (off < MAX_LINE_MAX && s.state == READING) {
+	while (off < MAX_LINE_MAX && s.state == SESSION_READING) {
 		size_t room;
 		char *space = session_input_space(&s, &room);
 		size_t n =
@@ -365,7 +365,7 @@ static void test_largest_limit_line_is_echoed(void **state)
 		off += n;
 		session_on_input(&s, n);
 	}
-	while (s.state == WRITING) {
+	while (s.state == SESSION_WRITING) {
 		size_t len;
 		const char *p = session_output(&s, &len);
 		assert_memory_equal(p, in + got, len);
@@ -373,7 +373,7 @@ static void test_largest_limit_line_is_echoed(void **state)
 		session_on_output(&s, len);
 	}
 	assert_int_equal(got, MAX_LINE_MAX);
-	assert_int_equal(s.state, READING);
+	assert_int_equal(s.state, SESSION_READING);
 	session_free(&s);
 	free(in);
 }
@@ -396,7 +396,7 @@ static void test_eof_with_nothing_pending_is_done(void **state)
 	(void)state;
 	session_init(&s, 8192);
 	session_on_eof(&s);
-	assert_int_equal(s.state, DONE);
+	assert_int_equal(s.state, SESSION_DONE);
 	assert_int_equal(s.reason, CLOSE_EOF);
 	session_free(&s);
 }
@@ -413,7 +413,7 @@ static void test_timeout_owes_the_idle_message(void **state)
 	session_finish(&s, CLOSE_TIMEOUT);
 	drain(&s, &out, 0);
 	assert_sent(&out, "error: idle timeout\r\n");
-	assert_int_equal(s.state, DONE);
+	assert_int_equal(s.state, SESSION_DONE);
 	assert_int_equal(s.reason, CLOSE_TIMEOUT);
 	session_free(&s);
 }
@@ -428,10 +428,10 @@ static void test_shutdown_delivers_owed_replies_first(void **state)
 	memcpy(space, "owed\npart", 9);
 	session_on_input(&s, 9);
 	session_finish(&s, CLOSE_SHUTDOWN);
-	assert_int_equal(s.state, WRITING);
+	assert_int_equal(s.state, SESSION_WRITING);
 	drain(&s, &out, 0);
 	assert_sent(&out, "owed\n");
-	assert_int_equal(s.state, DONE);
+	assert_int_equal(s.state, SESSION_DONE);
 	assert_int_equal(s.reason, CLOSE_SHUTDOWN);
 	session_free(&s);
 }
@@ -442,7 +442,7 @@ static void test_shutdown_of_idle_session_is_done(void **state)
 	(void)state;
 	session_init(&s, 8192);
 	session_finish(&s, CLOSE_SHUTDOWN);
-	assert_int_equal(s.state, DONE);
+	assert_int_equal(s.state, SESSION_DONE);
 	session_free(&s);
 }
 
@@ -456,7 +456,7 @@ static void test_abort_drops_what_is_owed(void **state)
 	memcpy(space, "x\n", 2);
 	session_on_input(&s, 2);
 	session_abort(&s, CLOSE_RESET);
-	assert_int_equal(s.state, DONE);
+	assert_int_equal(s.state, SESSION_DONE);
 	assert_int_equal(s.reason, CLOSE_RESET);
 	assert_int_equal(s.lines_echoed, 0);
 	assert_null(session_output(&s, &len));
@@ -478,9 +478,9 @@ static void test_counters_count_echoed_lines_and_bytes(void **state)
 static void test_names_for_logs(void **state)
 {
 	(void)state;
-	assert_string_equal(conn_state_name(READING), "READING");
-	assert_string_equal(conn_state_name(WRITING), "WRITING");
-	assert_string_equal(conn_state_name(DONE), "DONE");
+	assert_string_equal(session_state_name(SESSION_READING), "READING");
+	assert_string_equal(session_state_name(SESSION_WRITING), "WRITING");
+	assert_string_equal(session_state_name(SESSION_DONE), "DONE");
 	assert_string_equal(close_reason_name(CLOSE_QUIT), "quit");
 	assert_string_equal(close_reason_name(CLOSE_EOF), "eof");
 	assert_string_equal(close_reason_name(CLOSE_RESET), "reset");
@@ -574,7 +574,7 @@ static void test_line_timeout_owes_replies_then_the_notice(void **state)
 	assert_false(session_has_partial_line(&s));
 	drain(&s, &out, 0);
 	assert_sent(&out, "one\nerror: line timeout\r\n");
-	assert_int_equal(s.state, DONE);
+	assert_int_equal(s.state, SESSION_DONE);
 	assert_string_equal(close_reason_name(s.reason), "line timeout");
 	session_free(&s);
 }
@@ -592,7 +592,7 @@ static void test_raw_echoes_bytes_without_a_newline(void **state)
 	     &out);
 	assert_sent(&out, "no newline here, and longer than the line limit");
 	assert_false(session_has_partial_line(&s));
-	assert_int_equal(s.state, READING);
+	assert_int_equal(s.state, SESSION_READING);
 	assert_int_equal(s.bytes_echoed, 47);
 	session_free(&s);
 }
@@ -607,7 +607,7 @@ static void test_raw_has_no_quit(void **state)
 	assert_sent(&out, "quit\nquit\r\nmore");
 	assert_int_equal(s.reason, CLOSE_NONE);
 	session_on_eof(&s);
-	assert_int_equal(s.state, DONE);
+	assert_int_equal(s.state, SESSION_DONE);
 	assert_int_equal(s.reason, CLOSE_EOF);
 	session_free(&s);
 }
@@ -619,14 +619,15 @@ static void test_raw_takes_no_input_while_owing(void **state)
 	session_init(&s, 8192);
 	session_set_raw(&s);
 	input(&s, "abc");
-	assert_int_equal(s.state, WRITING); /* backpressure as in line mode */
+	assert_int_equal(s.state,
+			 SESSION_WRITING); /* backpressure as in line mode */
 	assert_int_equal(session_bytes_owed(&s), 3);
 	size_t len;
 	session_output(&s, &len);
 	session_on_output(&s, 1);
 	assert_int_equal(session_bytes_owed(&s), 2);
 	drain(&s, &out, 0);
-	assert_int_equal(s.state, READING);
+	assert_int_equal(s.state, SESSION_READING);
 	assert_sent(&out, "bc"); /* the first byte went out above */
 	session_free(&s);
 }
@@ -651,7 +652,7 @@ static void test_raw_random_binary_split_anywhere(void **state)
 		drain(&s, &out, 0);
 		assert_int_equal(out.len, sizeof(in));
 		assert_memory_equal(out.bytes, in, sizeof(in));
-		assert_int_equal(s.state, DONE);
+		assert_int_equal(s.state, SESSION_DONE);
 		session_free(&s);
 	}
 }
