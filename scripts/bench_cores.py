@@ -555,7 +555,7 @@ def main():
     elif a.mode == "smoke":
         servers = SMOKE_SERVERS
     else:
-        servers = [s for s in br.ALL_SERVERS
+        servers = [s for s in br.listed_servers()
                    if os.access(os.path.join(br.BUILD, s), os.X_OK)]
     missing = [s for s in servers
                if not os.access(os.path.join(br.BUILD, s), os.X_OK)]
@@ -573,7 +573,7 @@ def main():
         log("== protocol check, and how each server takes --workers")
         checks, usable, info = [], [], {}
         for name in servers:
-            if name in br.ONE_CLIENT:
+            if br.one_client(name):
                 checks.append(dict(server=name, check="not run",
                                    detail="one client at a time",
                                    one_client=1))

@@ -213,16 +213,6 @@ static void line_deadline_is_the_select_timeout(void **state)
 
 /* ============================== per address ============================== */
 
-/* A connection to 127.0.0.1:port from the local address from. */
-static int connect_from(const char *from, int port)
-{
-	int fd = client_connect_opts("127.0.0.1", port,
-				     &(struct connect_opts){.source = from});
-	if (fd < 0)
-		harness_fail("connect from %s: %s", from, strerror(errno));
-	return fd;
-}
-
 /* The client after N from one address is told and closed; another
  * address is not affected, and a freed place can be taken again. */
 static void max_per_addr_turns_away_the_next_from_that_address(void **state)
@@ -230,24 +220,24 @@ static void max_per_addr_turns_away_the_next_from_that_address(void **state)
 	(void)state;
 	static const char *const args[] = {"--max-per-addr", "2", "0", NULL};
 	int port = start(args);
-	int a = connect_from("127.0.0.1", port);
-	int b = connect_from("127.0.0.1", port);
+	int a = check_connect_from("127.0.0.1", port);
+	int b = check_connect_from("127.0.0.1", port);
 
 	check_echo(a, "a\n");
 	check_echo(b, "b\n");
-	int c = connect_from("127.0.0.1", port);
+	int c = check_connect_from("127.0.0.1", port);
 	check_recv(c, "error: too many connections\r\n", io_timeout());
 	check_eof(c, io_timeout());
 	client_close(c);
 	assert_true(log_wait(&server, "turned away: too many connections",
 			     io_timeout()));
 
-	int other = connect_from("127.0.0.2", port);
+	int other = check_connect_from("127.0.0.2", port);
 	check_echo(other, "from another address\n");
 
 	client_close(a); /* its place is free once the server closed it */
 	assert_true(log_wait(&server, "closed (fd", io_timeout()));
-	int d = connect_from("127.0.0.1", port);
+	int d = check_connect_from("127.0.0.1", port);
 	check_echo(d, "d\n");
 	check_echo(b, "b again\n");
 	client_close(b);
@@ -262,7 +252,7 @@ static void max_per_addr_turns_away_the_next_from_that_address(void **state)
  * connected: the server lingers on it, reading and discarding. */
 static int open_lingerer(const char *from, int port)
 {
-	int fd = connect_from(from, port);
+	int fd = check_connect_from(from, port);
 
 	assert_int_equal(client_send_str(fd, "quit\n", io_timeout()), 0);
 	check_eof(fd, io_timeout());
@@ -290,10 +280,10 @@ static void lingerers_count_toward_their_address(void **state)
 	for (int i = 0; i < 2; i++)
 		lingering[i] = open_lingerer("127.0.0.1", port);
 	keep_lingering(lingering, 2);
-	int c = connect_from("127.0.0.1", port);
+	int c = check_connect_from("127.0.0.1", port);
 	check_recv(c, "error: too many connections\r\n", io_timeout());
 	check_eof(c, io_timeout());
-	int other = connect_from("127.0.0.2", port);
+	int other = check_connect_from("127.0.0.2", port);
 	check_echo(other, "another address is served\n");
 	/* Once the lingerers close, their address may connect again. */
 	client_close(lingering[0]);
@@ -301,7 +291,7 @@ static void lingerers_count_toward_their_address(void **state)
 	assert_true(log_wait_count(&server, "): quit;", 2, io_timeout()));
 	int d = -1;
 	for (double until = now_s() + io_timeout(); now_s() < until;) {
-		d = connect_from("127.0.0.1", port);
+		d = check_connect_from("127.0.0.1", port);
 		if (client_echo(d, "served again\n", io_timeout()))
 			break;
 		client_close(d);
@@ -333,7 +323,7 @@ static void lingerers_make_room_when_descriptors_run_out(void **state)
 		keep_lingering(lingering, n + 1);
 	}
 	for (int i = 0; i < 3; i++) {
-		int c = connect_from("127.0.0.1", port);
+		int c = check_connect_from("127.0.0.1", port);
 		check_echo(c, "an honest client\n");
 		client_close(c);
 		keep_lingering(lingering, n);
@@ -365,7 +355,7 @@ static void lingerers_are_at_most_max_clients(void **state)
 	assert_int_equal(send(lingering[0], "x", 1, MSG_NOSIGNAL), -1);
 	assert_int_equal(send(lingering[5], "x", 1, MSG_NOSIGNAL), 1);
 	assert_int_equal(log_count(&server, "too many lingering"), 4);
-	int c = connect_from("127.0.0.1", port);
+	int c = check_connect_from("127.0.0.1", port);
 	check_echo(c, "still served\n");
 }
 

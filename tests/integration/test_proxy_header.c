@@ -37,15 +37,6 @@ static int start(const char *extra1, const char *extra2)
 	return check_server_start(&server, NULL, args);
 }
 
-static int connect_from(const char *from, int port)
-{
-	int fd = client_connect_opts("127.0.0.1", port,
-				     &(struct connect_opts){.source = from});
-	if (fd < 0)
-		harness_fail("connect from %s: %s", from, strerror(errno));
-	return fd;
-}
-
 /* A v2 header: PROXY over TCP from src:sport (IPv4 or IPv6 bytes). */
 static size_t v2_header(unsigned char *out, bool local, bool ipv6,
 			const unsigned char *src, unsigned sport)
@@ -75,7 +66,7 @@ static void proxy_v1_names_the_client_in_the_log(void **state)
 {
 	(void)state;
 	int port = start(NULL, NULL);
-	int fd = connect_from("127.0.0.1", port);
+	int fd = check_connect_from("127.0.0.1", port);
 
 	assert_int_equal(client_send_str(fd, V1_CLIENT "hello\n", io_timeout()),
 			 0);
@@ -93,7 +84,7 @@ static void proxy_v1_split_byte_by_byte(void **state)
 {
 	(void)state;
 	int port = start(NULL, NULL);
-	int fd = connect_from("127.0.0.1", port);
+	int fd = check_connect_from("127.0.0.1", port);
 	const char *h = V1_CLIENT;
 
 	for (size_t i = 0; h[i] != '\0'; i++) {
@@ -114,14 +105,14 @@ static void proxy_v2_proxy_and_local(void **state)
 	    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
 	unsigned char h[64];
 	int port = start(NULL, NULL);
-	int fd = connect_from("127.0.0.1", port);
+	int fd = check_connect_from("127.0.0.1", port);
 
 	size_t n = v2_header(h, false, true, v6, 4444);
 	assert_int_equal(client_send_all(fd, h, n, io_timeout()), 0);
 	check_echo(fd, "over v2\n");
 	assert_true(log_wait(&server, "client [2001:db8::1]:4444 connected",
 			     io_timeout()));
-	int local = connect_from("127.0.0.1", port);
+	int local = check_connect_from("127.0.0.1", port);
 	n = v2_header(h, true, false, (const unsigned char *)"\0\0\0\0", 0);
 	assert_int_equal(client_send_all(local, h, n, io_timeout()), 0);
 	check_echo(local, "a health check\n");
@@ -136,7 +127,7 @@ static void proxy_bad_header_is_turned_away(void **state)
 {
 	(void)state;
 	int port = start(NULL, NULL);
-	int fd = connect_from("127.0.0.1", port);
+	int fd = check_connect_from("127.0.0.1", port);
 
 	assert_int_equal(client_send_str(fd, "hello\n", io_timeout()), 0);
 	check_recv(fd, "error: bad proxy header\r\n", io_timeout());
@@ -151,7 +142,7 @@ static void proxy_missing_header_times_out(void **state)
 {
 	(void)state;
 	int port = start("--line-timeout", "1");
-	int fd = connect_from("127.0.0.1", port);
+	int fd = check_connect_from("127.0.0.1", port);
 	double t0 = now_s();
 
 	check_recv(fd, "error: bad proxy header\r\n", 3 * harness_scale());
@@ -168,7 +159,7 @@ static void proxy_header_from_an_untrusted_peer_is_data(void **state)
 {
 	(void)state;
 	int port = start(NULL, NULL);
-	int fd = connect_from("127.0.0.2", port);
+	int fd = check_connect_from("127.0.0.2", port);
 
 	check_echo(fd, V1_CLIENT);
 	assert_true(log_wait(&server, "client 127.0.0.2:", io_timeout()));
@@ -180,9 +171,9 @@ static void proxy_max_per_addr_counts_the_named_client(void **state)
 {
 	(void)state;
 	int port = start("--max-per-addr", "1");
-	int a = connect_from("127.0.0.1", port);
-	int b = connect_from("127.0.0.1", port);
-	int c = connect_from("127.0.0.1", port);
+	int a = check_connect_from("127.0.0.1", port);
+	int b = check_connect_from("127.0.0.1", port);
+	int c = check_connect_from("127.0.0.1", port);
 
 	assert_int_equal(client_send_str(a, V1_CLIENT, io_timeout()), 0);
 	check_echo(a, "first\n");

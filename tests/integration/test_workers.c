@@ -24,15 +24,6 @@ static struct proc server;
 
 #define HELD 24
 
-static int connect_from(const char *from, int port)
-{
-	int fd = client_connect_opts("127.0.0.1", port,
-				     &(struct connect_opts){.source = from});
-	if (fd < 0)
-		harness_fail("connect from %s: %s", from, strerror(errno));
-	return fd;
-}
-
 /* The pid the log gives worker id (its latest start). */
 static long worker_pid(int id)
 {
@@ -60,7 +51,7 @@ static void workers_share_the_clients(void **state)
 
 	assert_true(log_wait_count(&server, "started (pid", 2, io_timeout()));
 	for (int i = 0; i < HELD; i++)
-		fd[i] = connect_from("127.0.0.1", port);
+		fd[i] = check_connect_from("127.0.0.1", port);
 	for (int i = 0; i < HELD; i++)
 		check_echo(fd[i], "held open\n");
 	assert_true(
@@ -84,7 +75,7 @@ static void workers_killed_worker_is_replaced(void **state)
 	long victim = worker_pid(1);
 	assert_true(victim > 0);
 	for (int i = 0; i < HELD; i++) {
-		fd[i] = connect_from("127.0.0.1", port);
+		fd[i] = check_connect_from("127.0.0.1", port);
 		check_echo(fd[i], "before\n");
 	}
 	assert_int_equal(kill((pid_t)victim, SIGKILL), 0);
@@ -100,7 +91,7 @@ static void workers_killed_worker_is_replaced(void **state)
 	if (alive == 0)
 		harness_fail("no client survived the death of one worker");
 	for (int i = 0; i < 10; i++) {
-		int c = connect_from("127.0.0.1", port);
+		int c = check_connect_from("127.0.0.1", port);
 		check_echo(c, "a new client\n");
 		client_close(c);
 	}
@@ -118,7 +109,7 @@ static void workers_sigterm_drains_all_with_one_summary(void **state)
 
 	assert_true(log_wait_count(&server, "started (pid", 3, io_timeout()));
 	for (int i = 0; i < 12; i++) {
-		int c = connect_from("127.0.0.1", port);
+		int c = check_connect_from("127.0.0.1", port);
 		check_echo(c, "count me\n");
 		client_close(c);
 	}
@@ -145,20 +136,20 @@ static void workers_max_per_addr_counts_over_every_worker(void **state)
 	int port = check_server_start(&server, NULL, args);
 
 	assert_true(log_wait_count(&server, "started (pid", 2, io_timeout()));
-	int a = connect_from("127.0.0.1", port);
-	int b = connect_from("127.0.0.1", port);
+	int a = check_connect_from("127.0.0.1", port);
+	int b = check_connect_from("127.0.0.1", port);
 	check_echo(a, "a\n");
 	check_echo(b, "b\n");
 	for (int i = 0; i < 8; i++) { /* new ports: both workers get some */
-		int c = connect_from("127.0.0.1", port);
+		int c = check_connect_from("127.0.0.1", port);
 		check_recv(c, "error: too many connections\r\n", io_timeout());
 		client_close(c);
 	}
-	int other = connect_from("127.0.0.2", port);
+	int other = check_connect_from("127.0.0.2", port);
 	check_echo(other, "another address\n");
 	client_close(a);
 	assert_true(log_wait(&server, "closed (fd", io_timeout()));
-	int d = connect_from("127.0.0.1", port);
+	int d = check_connect_from("127.0.0.1", port);
 	check_echo(d, "a place came free\n");
 }
 
@@ -175,7 +166,7 @@ static void workers_end_when_the_parent_is_killed(void **state)
 	assert_true(log_wait_count(&server, "started (pid", 2, io_timeout()));
 	long w1 = worker_pid(1), w2 = worker_pid(2);
 	assert_true(w1 > 0 && w2 > 0);
-	int fd = connect_from("127.0.0.1", port);
+	int fd = check_connect_from("127.0.0.1", port);
 	check_echo(fd, "before\n");
 	proc_kill(&server); /* SIGKILL, reaped */
 	double until = now_s() + 5 * harness_scale();

@@ -82,6 +82,15 @@ void check_echo(int fd, const char *text)
 	check_recv(fd, text, io_timeout());
 }
 
+int check_connect_from(const char *from, int port)
+{
+	int fd = client_connect_opts("127.0.0.1", port,
+				     &(struct connect_opts){.source = from});
+	if (fd < 0)
+		harness_fail("connect from %s: %s", from, strerror(errno));
+	return fd;
+}
+
 void check_eof(int fd, double timeout)
 {
 	char buf[256];

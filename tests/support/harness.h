@@ -71,6 +71,10 @@ void check_echo(int fd, const char *text);
  * with no more data before it. */
 void check_eof(int fd, double timeout);
 
+/* Connect to 127.0.0.1:port from the local address from (127.0.0.2, say:
+ * another client address for --max-per-addr), or fail the test. */
+int check_connect_from(const char *from, int port);
+
 /* Start the server or fail the test; returns its port. */
 int check_server_start(struct proc *p, const struct proc_opts *opts,
 		       const char *const *args);

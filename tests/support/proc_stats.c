@@ -10,25 +10,33 @@
 #include <string.h>
 #include <unistd.h>
 
-long proc_cpu_ticks(pid_t pid)
+/* /proc/PID/stat into buf; returns where the fields after "(comm)" begin
+ * (comm may hold spaces), or NULL. */
+static const char *read_stat(pid_t pid, char *buf, size_t len)
 {
-	char path[64], buf[1024];
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		return NULL;
+	ssize_t n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		return NULL;
 	buf[n] = '\0';
-	/* Fields after "(comm)", which may hold spaces: state is field 3,
-	 * utime 14, stime 15. */
 	const char *p = strrchr(buf, ')');
+	return p != NULL ? p + 1 : NULL;
+}
+
+long proc_cpu_ticks(pid_t pid)
+{
+	char buf[1024];
+	const char *p = read_stat(pid, buf, sizeof(buf));
+
 	if (p == NULL)
 		return -1;
-	p++;
+	/* State is field 3, utime 14, stime 15. */
 	long utime = -1, stime = -1;
 	for (int field = 2; field <= 15 && *p != '\0'; field++) {
 		while (*p == ' ')
@@ -45,19 +53,10 @@ long proc_cpu_ticks(pid_t pid)
 
 int proc_run_state(pid_t pid)
 {
-	char path[64], buf[512];
+	char buf[512];
+	const char *p = read_stat(pid, buf, sizeof(buf));
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	const char *p = strrchr(buf, ')'); /* "(comm)" may hold spaces */
-	return p != NULL && p[1] == ' ' && p[2] != '\0' ? p[2] : -1;
+	return p != NULL && p[0] == ' ' && p[1] != '\0' ? p[1] : -1;
 }
 
 int64_t proc_cpu_ns(pid_t pid)
