@@ -30,6 +30,11 @@
  * reader can tell one server's trace from another's. */
 void trace_header(void);
 
+/* With -T, before the first wait: the header, then who the descriptors
+ * the trace will name are ("fd 3: listening socket [::]:7777", "fd 5:
+ * signal pipe").  A loop adds its own (the epoll instance, ...). */
+void trace_descriptors(const struct listener *l, size_t n, int signal_fd);
+
 /* "select: waiting  read={...} write={...} timeout=1.5s" (timeout NULL:
  * "none") before select(), or with ready set "select: ready ..." after it,
  * listing the members of the sets below nfds. */

@@ -46,8 +46,6 @@ static int take_handed_clients(struct conn_core *core, const struct startup *st,
 			       const fd_set *readfds);
 static void service_clients(struct conn_core *core, const fd_set *readfds,
 			    const fd_set *writefds, int ready);
-static void trace_descriptors(const struct conn_core *core,
-			      const struct startup *st);
 static void send_totals(int fd, const struct udp_stats *udp);
 
 size_t max_clients_ceiling(void)
@@ -67,8 +65,12 @@ int server_run(struct startup *st)
 			   strerror(errno));
 		return 1;
 	}
-	if (trace_on)
-		trace_descriptors(&core, st);
+	if (trace_on) {
+		trace_descriptors(core.listeners, core.nlisteners, signal_fd);
+		for (size_t i = 0; i < st->nudp; i++)
+			TRACE("fd %d: UDP socket %s", st->udp[i].fd,
+			      st->udp[i].where);
+	}
 	for (;;) {
 		fd_set readfds, writefds;
 		struct timeval tv;
@@ -275,19 +277,4 @@ static void send_totals(int fd, const struct udp_stats *udp)
 
 	if (n > 0 && write(fd, line, (size_t)n) != n)
 		log_server("worker totals: %s", strerror(errno));
-}
-
-/* With -T: who the descriptors the trace will name are. */
-static void trace_descriptors(const struct conn_core *core,
-			      const struct startup *st)
-{
-	int signal_fd = st->signal_fd;
-
-	trace_header();
-	for (size_t i = 0; i < core->nlisteners; i++)
-		TRACE("fd %d: listening socket %s", core->listeners[i].fd,
-		      core->listeners[i].where);
-	for (size_t i = 0; i < st->nudp; i++)
-		TRACE("fd %d: UDP socket %s", st->udp[i].fd, st->udp[i].where);
-	TRACE("fd %d: signal pipe", signal_fd);
 }

@@ -20,6 +20,14 @@ void trace_header(void)
 	      (long)getpid(), FD_SETSIZE);
 }
 
+void trace_descriptors(const struct listener *l, size_t n, int signal_fd)
+{
+	trace_header();
+	for (size_t i = 0; i < n; i++)
+		TRACE("fd %d: listening socket %s", l[i].fd, l[i].where);
+	TRACE("fd %d: signal pipe", signal_fd);
+}
+
 /* "{3,4,5}": the members of set below nfds. */
 static void format_fd_set(const fd_set *set, int nfds, char *buf, size_t len)
 {

@@ -90,8 +90,6 @@ static bool watch_fd(struct epoll_loop *ep, int op, enum watched kind, int fd,
 		     uint32_t events);
 static void trace_epoll(const struct epoll_event *events, int n, int timeout,
 			bool ready);
-static void trace_descriptors(const struct conn_core *core, int signal_fd,
-			      int epfd);
 
 static enum watched kind_of(const struct epoll_event *ev)
 {
@@ -126,7 +124,8 @@ static int server_run(const struct conn_config *cfg,
 		return 1;
 	}
 	if (trace_on)
-		trace_descriptors(&core, signal_fd, ep.epfd);
+		trace_descriptors(core.listeners, core.nlisteners, signal_fd);
+	TRACE("fd %d: epoll instance", ep.epfd);
 	for (;;) {
 		log_flush(); /* what the last round logged, as far as it goes */
 		watch_others(&ep);
@@ -359,18 +358,6 @@ static void trace_epoll(const struct epoll_event *events, int n, int timeout,
 			r[nr++] = fd_of(&events[i]);
 	}
 	trace_wait("epoll_wait", true, r, nr, w, nw, 0);
-}
-
-/* With -T: who the descriptors the trace will name are. */
-static void trace_descriptors(const struct conn_core *core, int signal_fd,
-			      int epfd)
-{
-	trace_header();
-	for (size_t i = 0; i < core->nlisteners; i++)
-		TRACE("fd %d: listening socket %s", core->listeners[i].fd,
-		      core->listeners[i].where);
-	TRACE("fd %d: signal pipe", signal_fd);
-	TRACE("fd %d: epoll instance", epfd);
 }
 
 /* The loop's table size, for serve(). */

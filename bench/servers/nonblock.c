@@ -61,7 +61,6 @@ struct round_trace {
 static void accept_all(struct conn_core *core);
 static void try_every_client(struct conn_core *core, struct round_trace *t);
 static void trace_round(struct round_trace *t);
-static void trace_descriptors(const struct conn_core *core, int signal_fd);
 
 static int server_run(const struct conn_config *cfg,
 		      const struct listener *listeners, size_t n, int signal_fd,
@@ -77,7 +76,7 @@ static int server_run(const struct conn_config *cfg,
 		return 1;
 	}
 	if (trace_on) {
-		trace_descriptors(&core, signal_fd);
+		trace_descriptors(core.listeners, core.nlisteners, signal_fd);
 		t.read = calloc(2 * table_size, sizeof(*t.read));
 		t.write = t.read != NULL ? t.read + table_size : NULL;
 	}
@@ -155,16 +154,6 @@ static void trace_round(struct round_trace *t)
 	trace_wait(who, true, t->read, t->nread, t->write, t->nwrite, 0);
 	t->nread = t->nwrite = 0;
 	t->empty = 0;
-}
-
-/* With -T: who the descriptors the trace will name are. */
-static void trace_descriptors(const struct conn_core *core, int signal_fd)
-{
-	trace_header();
-	for (size_t i = 0; i < core->nlisteners; i++)
-		TRACE("fd %d: listening socket %s", core->listeners[i].fd,
-		      core->listeners[i].where);
-	TRACE("fd %d: signal pipe", signal_fd);
 }
 
 /* The loop's table size, for serve(). */

@@ -65,7 +65,6 @@ static int accept_ready(struct conn_core *core, const struct poll_set *set);
 static void service_clients(struct conn_core *core, const struct poll_set *set,
 			    int ready);
 static void trace_poll(const struct poll_set *set, int timeout, bool ready);
-static void trace_descriptors(const struct conn_core *core, int signal_fd);
 
 static int server_run(const struct conn_config *cfg,
 		      const struct listener *listeners, size_t n, int signal_fd,
@@ -91,7 +90,7 @@ static int server_run(const struct conn_config *cfg,
 		return 1;
 	}
 	if (trace_on)
-		trace_descriptors(&core, signal_fd);
+		trace_descriptors(core.listeners, core.nlisteners, signal_fd);
 	for (;;) {
 		log_flush(); /* what the last round logged, as far as it goes */
 		nfds_t nfds = build_poll_set(&core, signal_fd, &set);
@@ -263,16 +262,6 @@ static void trace_poll(const struct poll_set *set, int timeout, bool ready)
 	trace_wait("poll", ready, r, nr, w, nw,
 		   timeout < 0 ? -1 : (int64_t)timeout * 1000000);
 	free(r);
-}
-
-/* With -T: who the descriptors the trace will name are. */
-static void trace_descriptors(const struct conn_core *core, int signal_fd)
-{
-	trace_header();
-	for (size_t i = 0; i < core->nlisteners; i++)
-		TRACE("fd %d: listening socket %s", core->listeners[i].fd,
-		      core->listeners[i].where);
-	TRACE("fd %d: signal pipe", signal_fd);
 }
 
 /* The loop's table size, for serve(). */

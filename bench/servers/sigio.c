@@ -94,7 +94,6 @@ static void drop_unsignalled(struct sigio_loop *sl);
 static void on_watch(void *ctx, struct connection *c, enum conn_wait wait);
 static int ask_for_signals(int fd, int io_signal);
 static void trace_marked(const struct sigio_loop *sl);
-static void trace_descriptors(const struct conn_core *core, int signal_fd);
 
 static bool anything_marked(const struct sigio_loop *sl)
 {
@@ -148,7 +147,7 @@ static int server_run(const struct conn_config *cfg,
 		return 1;
 	}
 	if (trace_on)
-		trace_descriptors(&core, signal_fd);
+		trace_descriptors(core.listeners, core.nlisteners, signal_fd);
 	for (;;) {
 		log_flush(); /* what the last round logged, as far as it goes */
 		int64_t timeout =
@@ -410,16 +409,6 @@ static void trace_marked(const struct sigio_loop *sl)
 	}
 	trace_wait("sigtimedwait", true, r, nr, w, nw, 0);
 	free(r);
-}
-
-/* With -T: who the descriptors the trace will name are. */
-static void trace_descriptors(const struct conn_core *core, int signal_fd)
-{
-	trace_header();
-	for (size_t i = 0; i < core->nlisteners; i++)
-		TRACE("fd %d: listening socket %s", core->listeners[i].fd,
-		      core->listeners[i].where);
-	TRACE("fd %d: signal pipe", signal_fd);
 }
 
 /* The loop's table size, for serve(). */
